@@ -1,0 +1,72 @@
+//! Errors and locations shared by every layer, printed in GNU make's words
+//! with `hbuild` in place of `make`.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The program name used in messages (`hbuild: *** ...`).
+pub const PROG: &str = "hbuild";
+
+/// A place in a makefile: the file name as the user wrote it and a 1-based line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Loc {
+    pub file: Arc<str>,
+    pub line: usize,
+}
+
+impl Loc {
+    pub fn new(file: &Arc<str>, line: usize) -> Loc {
+        Loc {
+            file: file.clone(),
+            line,
+        }
+    }
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A fatal error: make prints `LOC: *** MSG.  Stop.` (or `hbuild: *** MSG.  Stop.`
+/// without a location) and exits with status 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fatal {
+    pub loc: Option<Loc>,
+    pub msg: String,
+}
+
+pub type Result<T> = std::result::Result<T, Fatal>;
+
+impl Fatal {
+    pub fn new(msg: impl Into<String>) -> Fatal {
+        Fatal {
+            loc: None,
+            msg: msg.into(),
+        }
+    }
+    pub fn at(loc: Option<&Loc>, msg: impl Into<String>) -> Fatal {
+        Fatal {
+            loc: loc.cloned(),
+            msg: msg.into(),
+        }
+    }
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.loc {
+            Some(loc) => write!(f, "{}: *** {}.  Stop.", loc, self.msg),
+            None => write!(f, "{}: *** {}.  Stop.", PROG, self.msg),
+        }
+    }
+}
+
+/// Print a warning the way make does: `LOC: warning: MSG` or `hbuild: MSG`.
+pub fn warn(loc: Option<&Loc>, msg: &str) {
+    match loc {
+        Some(loc) => eprintln!("{}: warning: {}", loc, msg),
+        None => eprintln!("{}: {}", PROG, msg),
+    }
+}

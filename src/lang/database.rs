@@ -1,0 +1,110 @@
+//! The state built by reading makefiles: variables, rules and special settings.
+//! Reading (`eval.rs`), expansion (`expand.rs`) and functions (`functions.rs`) all
+//! work on one `Database`; the graph and the engine query it afterwards.
+
+use crate::diag::Loc;
+use crate::lang::rules::{PatternRule, PatternVars, Recipe, Target, VpathEntry};
+use crate::lang::vars::VarTable;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Settings from the command line that change how makefiles are read.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// `-e`: environment variables override makefile assignments.
+    pub env_overrides: bool,
+    /// `-r`: no built-in rules.
+    pub no_builtin_rules: bool,
+    /// `-R`: no built-in variables (implies `-r`).
+    pub no_builtin_vars: bool,
+    /// `-I DIR`, in order.
+    pub include_dirs: Vec<PathBuf>,
+    /// The goals named on the command line (`MAKECMDGOALS`).
+    pub goals: Vec<String>,
+    /// `-s`: `.SILENT` for everything (also changes nothing in reading).
+    pub silent: bool,
+}
+
+/// The special targets that set a list of files or apply to all when empty.
+#[derive(Clone, Debug, Default)]
+pub struct FileSet {
+    /// Mentioned with no prerequisites: applies to every target.
+    pub all: bool,
+    pub names: HashSet<String>,
+}
+
+impl FileSet {
+    pub fn contains(&self, name: &str) -> bool {
+        self.all || self.names.contains(name)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Specials {
+    pub phony: HashSet<String>,
+    /// `.PRECIOUS` members; may hold patterns with `%`.
+    pub precious: HashSet<String>,
+    pub intermediate: HashSet<String>,
+    pub secondary: FileSet,
+    pub ignore: FileSet,
+    pub silent: FileSet,
+    pub delete_on_error: bool,
+    pub export_all: bool,
+    /// `.NOTPARALLEL` (4.3: with no prerequisites, the whole make runs serially).
+    pub not_parallel: bool,
+    pub one_shell: bool,
+    pub posix: bool,
+    /// Set by `.SECONDEXPANSION`: rules read after it keep their prerequisite text.
+    pub second_expansion: bool,
+    /// `.SUFFIXES` list, in order.
+    pub suffixes: Vec<String>,
+    /// `.DEFAULT` recipe.
+    pub default_recipe: Option<Arc<Recipe>>,
+    /// `.LOW_RESOLUTION_TIME` members.
+    pub low_resolution_time: HashSet<String>,
+}
+
+/// Everything read from the makefiles.
+#[derive(Debug, Default)]
+pub struct Database {
+    pub opts: ReadOptions,
+    pub globals: VarTable,
+    /// Targets by name; `target_order` keeps the order of first mention.
+    pub targets: HashMap<String, Target>,
+    pub target_order: Vec<String>,
+    /// Pattern rules, in the order they are searched (user rules before built-in).
+    pub pattern_rules: Vec<PatternRule>,
+    pub pattern_vars: Vec<PatternVars>,
+    pub vpaths: Vec<VpathEntry>,
+    pub specials: Specials,
+    /// The first target of the first rule that is not special or a pattern,
+    /// unless `.DEFAULT_GOAL` says otherwise.
+    pub default_goal: Option<String>,
+    /// Makefiles read, in order (`MAKEFILE_LIST`), and those that must be
+    /// remade before the build if they are targets.
+    pub makefiles: Vec<String>,
+    /// Included makefiles that were missing (with `-include`: `optional`).
+    pub missing_includes: Vec<MissingInclude>,
+    /// Variables currently being expanded, to detect self-reference.
+    pub expanding: Vec<String>,
+    /// The makefile location being read or whose recipe is being expanded,
+    /// for `$(error)`, `$(warning)` and messages.
+    pub loc: Option<Loc>,
+    /// Output of `$(info)`, `$(warning)` etc. goes straight to stdout/stderr;
+    /// this counts `$(shell)` exit status for `.SHELLSTATUS`.
+    pub shell_status: Option<i32>,
+    /// While reading the built-in pattern rules after the makefiles: a rule is
+    /// only added when the makefiles did not define one with the same patterns.
+    pub installing_defaults: bool,
+    /// Origin given to assignments while reading built-in variables or the
+    /// command line (`None`: `file`).
+    pub origin_override: Option<crate::lang::vars::Origin>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MissingInclude {
+    pub name: String,
+    pub optional: bool,
+    pub loc: Loc,
+}

@@ -1,0 +1,231 @@
+//! Expansion of `$` references: variables, computed names, substitution
+//! references and function calls.
+
+use crate::diag::{Fatal, Result};
+use crate::lang::database::Database;
+use crate::lang::functions;
+use crate::lang::text;
+use crate::lang::vars::{Flavor, Scope, Var};
+
+/// The index of the `close` that ends a reference opened just before `from`,
+/// counting nested pairs of the same delimiters (as make does).
+pub fn find_close(s: &str, from: usize, open: u8, close: u8) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, &b) in s.as_bytes().iter().enumerate().skip(from) {
+        if b == open {
+            depth += 1;
+        } else if b == close {
+            if depth == 0 {
+                return Some(i);
+            }
+            depth -= 1;
+        }
+    }
+    None
+}
+
+/// Split function arguments at top-level commas, at most `max` pieces (0 = no
+/// limit): the last piece keeps the remaining commas.
+pub fn split_args(s: &str, open: u8, close: u8, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if b == open {
+            depth += 1;
+        } else if b == close {
+            depth = depth.saturating_sub(1);
+        } else if b == b',' && depth == 0 && (max == 0 || out.len() + 1 < max) {
+            out.push(&s[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+impl Database {
+    /// Expand `text` in `scope`.
+    pub fn expand(&mut self, text: &str, scope: &Scope) -> Result<String> {
+        if !text.contains('$') {
+            return Ok(text.to_string());
+        }
+        let mut out = String::with_capacity(text.len());
+        self.expand_into(text, scope, &mut out)?;
+        Ok(out)
+    }
+
+    /// Expand `text` in `scope`, appending to `out`.
+    pub fn expand_into(&mut self, text: &str, scope: &Scope, out: &mut String) -> Result<()> {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while let Some(off) = text[i..].find('$') {
+            out.push_str(&text[i..i + off]);
+            let p = i + off + 1;
+            if p >= bytes.len() {
+                // A lone `$` at the end expands to nothing.
+                return Ok(());
+            }
+            match bytes[p] {
+                b'$' => {
+                    out.push('$');
+                    i = p + 1;
+                }
+                open @ (b'(' | b'{') => {
+                    let close = if open == b'(' { b')' } else { b'}' };
+                    let end = find_close(text, p + 1, open, close).ok_or_else(|| {
+                        Fatal::at(self.loc.as_ref(), "unterminated variable reference")
+                    })?;
+                    self.expand_reference(&text[p + 1..end], open, close, scope, out)?;
+                    i = end + 1;
+                }
+                _ => {
+                    let ch = text[p..].chars().next().unwrap_or(' ');
+                    let mut buf = [0u8; 4];
+                    let value = self.var_value(ch.encode_utf8(&mut buf), scope)?;
+                    out.push_str(&value);
+                    i = p + ch.len_utf8();
+                }
+            }
+        }
+        out.push_str(&text[i..]);
+        Ok(())
+    }
+
+    /// Expand the inside of `$(...)`: a function call, a substitution reference
+    /// or a (possibly computed) variable name.
+    fn expand_reference(
+        &mut self,
+        inner: &str,
+        open: u8,
+        close: u8,
+        scope: &Scope,
+        out: &mut String,
+    ) -> Result<()> {
+        let name_end = inner
+            .find(|c: char| c == ' ' || c == '\t')
+            .unwrap_or(inner.len());
+        if name_end < inner.len() {
+            if let Some(spec) = functions::lookup(&inner[..name_end]) {
+                let rest = inner[name_end..].trim_start_matches([' ', '\t']);
+                let raw = split_args(rest, open, close, spec.max_args);
+                if raw.len() < spec.min_args {
+                    return Err(Fatal::at(
+                        self.loc.as_ref(),
+                        format!(
+                            "insufficient number of arguments ({}) to function '{}'",
+                            raw.len(),
+                            spec.name
+                        ),
+                    ));
+                }
+                let args = if spec.expand_args {
+                    let mut v = Vec::with_capacity(raw.len());
+                    for a in raw {
+                        v.push(self.expand(a, scope)?);
+                    }
+                    v
+                } else {
+                    raw.into_iter().map(str::to_string).collect()
+                };
+                let result = (spec.run)(self, &args, scope)?;
+                out.push_str(&result);
+                return Ok(());
+            }
+        }
+        let name = if inner.contains('$') {
+            self.expand(inner, scope)?
+        } else {
+            inner.to_string()
+        };
+        if let Some(colon) = name.find(':') {
+            if let Some(eq) = name[colon + 1..].find('=') {
+                let var = &name[..colon];
+                let from = &name[colon + 1..colon + 1 + eq];
+                let to = &name[colon + 2 + eq..];
+                let value = self.var_value(var, scope)?;
+                out.push_str(&text::subst_ref(from, to, &value));
+                return Ok(());
+            }
+        }
+        let value = self.var_value(&name, scope)?;
+        out.push_str(&value);
+        Ok(())
+    }
+
+    /// The expanded value of variable `name` as seen from `scope`.
+    pub fn var_value(&mut self, name: &str, scope: &Scope) -> Result<String> {
+        self.value_from(name, scope, 0)
+    }
+
+    fn value_from(&mut self, name: &str, scope: &Scope, from: usize) -> Result<String> {
+        if let Some((i, var)) = scope.find(name, from) {
+            let var = var.clone();
+            let own = self.expand_var(name, &var, scope)?;
+            if !var.append {
+                return Ok(own);
+            }
+            let outer = self.value_from(name, scope, i + 1)?;
+            return Ok(join_nonempty(outer, &own));
+        }
+        if name == ".VARIABLES" {
+            let mut names: Vec<&str> = self.globals.iter().map(|(k, _)| k.as_str()).collect();
+            names.sort_unstable();
+            return Ok(names.join(" "));
+        }
+        match self.globals.get(name) {
+            Some(var) if var.flavor == Flavor::Simple => Ok(var.value.clone()),
+            Some(var) => {
+                let var = var.clone();
+                self.expand_var(name, &var, scope)
+            }
+            None => Ok(String::new()),
+        }
+    }
+
+    /// Expand one variable's own value, detecting self-reference.
+    pub fn expand_var(&mut self, name: &str, var: &Var, scope: &Scope) -> Result<String> {
+        match var.flavor {
+            Flavor::Simple => Ok(var.value.clone()),
+            Flavor::Recursive => {
+                if !var.value.contains('$') {
+                    return Ok(var.value.clone());
+                }
+                if self.expanding.iter().any(|n| n == name) {
+                    return Err(Fatal::at(
+                        self.loc.as_ref(),
+                        format!("Recursive variable '{}' references itself (eventually)", name),
+                    ));
+                }
+                self.expanding.push(name.to_string());
+                let r = self.expand(&var.value, scope);
+                self.expanding.pop();
+                r
+            }
+        }
+    }
+}
+
+/// `a b` from `a` and `b`, without a space when either is empty.
+pub fn join_nonempty(mut a: String, b: &str) -> String {
+    if a.is_empty() {
+        return b.to_string();
+    }
+    if !b.is_empty() {
+        a.push(' ');
+        a.push_str(b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_split_respects_nesting_and_max() {
+        assert_eq!(split_args("a,$(f x,y),c", b'(', b')', 0), vec!["a", "$(f x,y)", "c"]);
+        assert_eq!(split_args("a,b,c,d", b'(', b')', 3), vec!["a", "b", "c,d"]);
+        assert_eq!(find_close("a(b)c)d", 0, b'(', b')'), Some(5));
+    }
+}

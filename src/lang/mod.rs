@@ -1,0 +1,12 @@
+//! The Make language: reading makefiles into a `Database` of variables and rules.
+
+pub mod database;
+pub mod eval;
+pub mod expand;
+pub mod functions;
+pub mod reader;
+pub mod rules;
+pub mod text;
+pub mod vars;
+
+pub use database::Database;

@@ -1,0 +1,99 @@
+//! The rule database: what the makefiles say about targets, queried by the graph,
+//! the engine and (later) the sandbox, which derives each step's policy from it.
+
+use crate::diag::Loc;
+use crate::lang::vars::VarTable;
+use std::sync::Arc;
+
+/// One line of a recipe, unexpanded, as written after the recipe prefix.
+#[derive(Clone, Debug)]
+pub struct RecipeLine {
+    pub text: String,
+    pub loc: Loc,
+}
+
+/// The recipe of a rule. `loc` is the line of the rule header that carried it
+/// (make reports failures as `[Makefile:LINE: target]` with the recipe line).
+#[derive(Clone, Debug)]
+pub struct Recipe {
+    pub lines: Vec<RecipeLine>,
+    pub loc: Loc,
+}
+
+/// A prerequisite as named in a rule (after first expansion).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dep {
+    pub name: String,
+    pub order_only: bool,
+}
+
+/// Prerequisite text kept for `.SECONDEXPANSION`: expanded again, with automatic
+/// variables, when the target is considered. May contain `|`.
+#[derive(Clone, Debug)]
+pub struct DeferredDeps {
+    pub text: String,
+    pub loc: Loc,
+}
+
+/// One `target::` rule: each double-colon rule is updated on its own.
+#[derive(Clone, Debug)]
+pub struct DoubleColonRule {
+    pub deps: Vec<Dep>,
+    pub deferred: Vec<DeferredDeps>,
+    pub recipe: Option<Arc<Recipe>>,
+    pub loc: Loc,
+}
+
+/// Everything the makefiles say about one explicitly mentioned file.
+#[derive(Clone, Debug, Default)]
+pub struct Target {
+    pub name: String,
+    /// Prerequisites of all single-colon rules for this target, in order,
+    /// duplicates removed (make keeps the first mention).
+    pub deps: Vec<Dep>,
+    /// Second-expansion prerequisite texts, in order of appearance.
+    pub deferred: Vec<DeferredDeps>,
+    pub recipe: Option<Arc<Recipe>>,
+    pub double_colon: Vec<DoubleColonRule>,
+    /// Siblings made by the same recipe invocation (grouped targets `&:`,
+    /// including this target itself), if any.
+    pub group: Option<Arc<Vec<String>>>,
+    /// True once the name appeared as the target of a rule (not only as a
+    /// prerequisite or special-target member).
+    pub is_target: bool,
+    /// Where the target first appeared as a target.
+    pub loc: Option<Loc>,
+    /// Target-specific variables.
+    pub vars: Option<Arc<VarTable>>,
+    /// The rule that was generated from a static pattern rule carries its stem.
+    pub static_stem: Option<String>,
+}
+
+/// A pattern rule (`%.o: %.c`), including rules converted from old-style suffix
+/// rules and the built-in ones.
+#[derive(Clone, Debug)]
+pub struct PatternRule {
+    /// Target patterns; each contains exactly one `%`.
+    pub targets: Vec<String>,
+    /// Prerequisite patterns (a `%` in them is replaced by the stem).
+    pub deps: Vec<Dep>,
+    pub deferred: Vec<DeferredDeps>,
+    pub recipe: Option<Arc<Recipe>>,
+    /// `%:: ...` double-colon pattern rule: terminal (its prerequisites must exist).
+    pub terminal: bool,
+    pub loc: Loc,
+}
+
+/// Pattern-specific variables (`%.o: CFLAGS += -g`), in order of definition.
+#[derive(Clone, Debug)]
+pub struct PatternVars {
+    pub pattern: String,
+    pub vars: Arc<VarTable>,
+}
+
+/// A `vpath PATTERN DIRS` directive.
+#[derive(Clone, Debug)]
+pub struct VpathEntry {
+    pub pattern: String,
+    pub dirs: Vec<String>,
+}
