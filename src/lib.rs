@@ -5,11 +5,19 @@
 
 pub mod cli;
 pub mod diag;
+pub mod driver;
 pub mod engine;
 pub mod graph;
 pub mod lang;
 
 /// Run hbuild with the process's arguments and environment; returns the exit status.
 pub fn run() -> i32 {
-    0
+    let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let argv0 = argv.next().unwrap_or_else(|| diag::PROG.to_string());
+    let args: Vec<String> = argv.collect();
+    let makeflags = std::env::var("MAKEFLAGS").ok();
+    match cli::parse(&args, makeflags.as_deref()) {
+        cli::Command::Exit(code) => code,
+        cli::Command::Build(opts) => driver::run(opts, &driver::Invocation { argv0, args }),
+    }
 }

@@ -7,3 +7,15 @@ use crate::lang::Database;
 pub fn build(_db: &mut Database, _opts: &Options, _goals: &[String]) -> i32 {
     0
 }
+
+/// What `remake_makefiles` did.
+pub enum Remake {
+    Unchanged,
+    Remade,
+    Failed(i32),
+}
+
+/// Update the makefiles that are targets before the real build.
+pub fn remake_makefiles(_db: &mut Database, _opts: &Options) -> Remake {
+    Remake::Unchanged
+}

@@ -1,1 +1,324 @@
 //! The dependency graph: goals to targets, implicit-rule search, up-to-date checks.
+//!
+//! Nodes are created lazily, as make does: a target's second expansion and
+//! implicit-rule search happen when it is first considered (`prepare`).
+
+pub mod autovars;
+pub mod decide;
+pub mod disk;
+pub mod resolve;
+
+use crate::diag::{Loc, Result};
+use crate::lang::rules::Recipe;
+use crate::lang::text::{words, Pattern};
+use crate::lang::vars::{Scope, VarTable};
+use crate::lang::Database;
+use disk::StatCache;
+use resolve::{ImplicitMatch, Searcher};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub type NodeId = usize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub node: NodeId,
+    pub order_only: bool,
+}
+
+/// One file to bring up to date (or one rule of a double-colon target).
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    /// The target name as the makefiles name it.
+    pub name: String,
+    /// Where the file is: `name`, or where `vpath` found it.
+    pub path: String,
+    pub deps: Vec<Edge>,
+    pub recipe: Option<Arc<Recipe>>,
+    /// The rule's location, for `--trace`.
+    pub rule_loc: Option<Loc>,
+    pub stem: String,
+    /// Target-specific variables.
+    pub vars: Option<Arc<VarTable>>,
+    /// The target whose prerequisite this first was (for inherited variables).
+    pub parent: Option<NodeId>,
+    /// Other nodes made by the same recipe run (grouped or multi-target pattern).
+    pub siblings: Vec<NodeId>,
+    /// Mentioned as a target, or matched by an implicit rule.
+    pub has_rule: bool,
+    pub phony: bool,
+    /// Made by a chain of implicit rules and not mentioned: deleted at the end.
+    pub intermediate: bool,
+    /// One rule of a double-colon target (the node named `name` waits for all).
+    pub double_colon_rule: bool,
+    pub prepared: bool,
+    /// The pattern rule chosen while searching a chain for a parent.
+    pub pending_match: Option<ImplicitMatch>,
+}
+
+/// All nodes considered so far.
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    by_name: HashMap<String, NodeId>,
+    pub vpath: Vec<String>,
+}
+
+impl Graph {
+    pub fn new(db: &mut Database) -> Graph {
+        Graph {
+            nodes: Vec::new(),
+            by_name: HashMap::new(),
+            vpath: resolve::vpath_dirs(db),
+        }
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<NodeId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The node for file `name`, created (unprepared) on first use.
+    pub fn node(&mut self, db: &Database, name: &str, parent: Option<NodeId>) -> NodeId {
+        if let Some(id) = self.lookup(name) {
+            return id;
+        }
+        let id = self.nodes.len();
+        let t = db.targets.get(name);
+        self.nodes.push(Node {
+            name: name.to_string(),
+            path: name.to_string(),
+            parent,
+            phony: db.specials.phony.contains(name),
+            has_rule: t.is_some_and(|t| t.is_target),
+            intermediate: db.specials.intermediate.contains(name),
+            ..Default::default()
+        });
+        self.by_name.insert(name.to_string(), id);
+        id
+    }
+
+    /// Resolve a node's rule: its explicit prerequisites (second expansion
+    /// included), double-colon rules, implicit rule or `.DEFAULT`.
+    pub fn prepare(&mut self, db: &mut Database, disk: &mut StatCache, id: NodeId) -> Result<()> {
+        if self.nodes[id].prepared {
+            return Ok(());
+        }
+        self.nodes[id].prepared = true;
+        let name = self.nodes[id].name.clone();
+        if let Some(m) = self.nodes[id].pending_match.take() {
+            return self.apply_match(db, disk, id, m);
+        }
+        if self.nodes[id].double_colon_rule {
+            return Ok(());
+        }
+        let target = db.targets.get(&name).cloned();
+        if let Some(t) = &target {
+            let n = &mut self.nodes[id];
+            n.recipe = t.recipe.clone();
+            n.rule_loc = t.recipe.as_ref().map(|r| r.loc.clone()).or(t.loc.clone());
+            n.vars = t.vars.clone();
+            n.stem = t.static_stem.clone().unwrap_or_else(|| suffix_stem(db, &name));
+            let mut deps: Vec<(String, bool)> = t.deps.iter().map(|d| (d.name.clone(), d.order_only)).collect();
+            for d in &t.deferred {
+                self.second_expansion(db, disk, id, &d.text, &d.loc, &mut deps)?;
+            }
+            self.add_deps(db, disk, id, &deps);
+            if let Some(group) = &t.group {
+                let sibs: Vec<NodeId> = group.iter().filter(|g| **g != name).map(|g| self.node(db, g, None)).collect();
+                self.nodes[id].siblings = sibs;
+            }
+            if !t.double_colon.is_empty() {
+                for rule in &t.double_colon {
+                    let sub = self.nodes.len();
+                    self.nodes.push(Node {
+                        name: name.clone(),
+                        path: name.clone(),
+                        parent: Some(id),
+                        recipe: rule.recipe.clone(),
+                        rule_loc: Some(rule.loc.clone()),
+                        vars: t.vars.clone(),
+                        stem: self.nodes[id].stem.clone(),
+                        has_rule: true,
+                        double_colon_rule: true,
+                        prepared: true,
+                        ..Default::default()
+                    });
+                    let mut deps: Vec<(String, bool)> =
+                        rule.deps.iter().map(|d| (d.name.clone(), d.order_only)).collect();
+                    for d in &rule.deferred {
+                        self.second_expansion(db, disk, sub, &d.text, &d.loc, &mut deps)?;
+                    }
+                    self.add_deps(db, disk, sub, &deps);
+                    self.nodes[id].deps.push(Edge { node: sub, order_only: false });
+                }
+                return Ok(());
+            }
+        }
+        let n = &self.nodes[id];
+        if n.recipe.is_none() && !n.phony {
+            let vpath = self.vpath.clone();
+            let found = Searcher::new(disk, &vpath).search(db, &name)?;
+            if let Some(m) = found {
+                return self.apply_match(db, disk, id, m);
+            }
+            let is_target = target.as_ref().is_some_and(|t| t.is_target);
+            if !is_target {
+                if let Some(r) = db.specials.default_recipe.clone() {
+                    let n = &mut self.nodes[id];
+                    n.rule_loc = Some(r.loc.clone());
+                    n.recipe = Some(r);
+                    n.has_rule = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Give node `id` the pattern rule `m`: prerequisites first, then the
+    /// explicit ones already there; chained prerequisites become intermediates.
+    fn apply_match(&mut self, db: &mut Database, _disk: &mut StatCache, id: NodeId, m: ImplicitMatch) -> Result<()> {
+        let rule = db.pattern_rules[m.rule].clone();
+        let mut edges = Vec::new();
+        for d in m.deps {
+            let existed = self.lookup(&d.name).is_some();
+            let dep = self.node(db, &d.name, Some(id));
+            if let Some(chain) = d.chain {
+                if !existed && !db.targets.contains_key(&d.name) {
+                    self.nodes[dep].intermediate = true;
+                }
+                if !self.nodes[dep].prepared && self.nodes[dep].pending_match.is_none() && !db.targets.get(&d.name).is_some_and(|t| t.recipe.is_some()) {
+                    self.nodes[dep].pending_match = Some(*chain);
+                }
+            }
+            self.resolve_path(db, _disk, dep);
+            edges.push(Edge { node: dep, order_only: d.order_only });
+        }
+        let n = &mut self.nodes[id];
+        edges.append(&mut n.deps);
+        n.deps = edges;
+        n.recipe = rule.recipe.clone();
+        n.rule_loc = Some(rule.loc.clone());
+        n.stem = m.stem;
+        n.has_rule = true;
+        let sibs: Vec<NodeId> = m.also_make.iter().map(|s| self.node(db, s, None)).collect();
+        for &s in &sibs {
+            let sn = &mut self.nodes[s];
+            sn.has_rule = true;
+            sn.prepared = true;
+            sn.recipe = rule.recipe.clone();
+        }
+        self.nodes[id].siblings = sibs;
+        Ok(())
+    }
+
+    /// Expand `.SECONDEXPANSION` prerequisite text for node `id` with the
+    /// automatic variables of the prerequisites known so far.
+    fn second_expansion(
+        &mut self,
+        db: &mut Database,
+        _disk: &mut StatCache,
+        id: NodeId,
+        text: &str,
+        loc: &Loc,
+        deps: &mut Vec<(String, bool)>,
+    ) -> Result<()> {
+        let n = &self.nodes[id];
+        let normal: Vec<&str> = deps.iter().filter(|d| !d.1).map(|d| d.0.as_str()).collect();
+        let oo: Vec<&str> = deps.iter().filter(|d| d.1).map(|d| d.0.as_str()).collect();
+        let autos = autovars::table(&autovars::AutoInputs {
+            target: &n.name,
+            stem: &n.stem,
+            deps: normal,
+            order_only: oo,
+            ..Default::default()
+        });
+        let scope = self.scope_with(db, id, autos);
+        let saved = db.loc.replace(loc.clone());
+        let expanded = db.expand(text, &scope);
+        db.loc = saved;
+        let mut order_only = false;
+        for w in words(&expanded?) {
+            if w == "|" {
+                order_only = true;
+            } else if !deps.iter().any(|d| d.0 == w) {
+                deps.push((w.to_string(), order_only));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_deps(&mut self, db: &Database, disk: &mut StatCache, id: NodeId, deps: &[(String, bool)]) {
+        for (name, order_only) in deps {
+            let dep = self.node(db, name, Some(id));
+            self.resolve_path(db, disk, dep);
+            self.nodes[id].deps.push(Edge { node: dep, order_only: *order_only });
+        }
+    }
+
+    /// Set `path` to where `vpath` finds the file, once, if it is not here.
+    pub fn resolve_path(&mut self, db: &Database, disk: &mut StatCache, id: NodeId) {
+        let n = &self.nodes[id];
+        if n.path != n.name || n.phony {
+            return;
+        }
+        if let Some(p) = resolve::locate(db, &self.vpath, disk, &n.name) {
+            self.nodes[id].path = p;
+        }
+    }
+
+    /// The variable scope of node `id` with `autos` innermost: its own
+    /// variables, matching pattern-specific ones (shortest stem innermost),
+    /// then those inherited from the targets that needed it.
+    pub fn scope_with(&self, db: &Database, id: NodeId, autos: VarTable) -> Scope {
+        let mut scope = Scope::global().inner(autos);
+        let mut cur = Some(id);
+        let mut inherited = false;
+        let mut seen = 0;
+        while let Some(c) = cur {
+            let n = &self.nodes[c];
+            if let Some(v) = &n.vars {
+                scope = scope.with(v.clone(), inherited);
+            }
+            for v in pattern_vars(db, &n.name) {
+                scope = scope.with(v, inherited);
+            }
+            inherited = true;
+            cur = n.parent;
+            seen += 1;
+            if seen > self.nodes.len() {
+                break;
+            }
+        }
+        scope
+    }
+}
+
+/// Pattern-specific variable tables matching `name`, innermost first: the
+/// shortest stem first, later definitions first among equal stems.
+pub fn pattern_vars(db: &Database, name: &str) -> Vec<Arc<VarTable>> {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    let mut found: Vec<(usize, usize, Arc<VarTable>)> = Vec::new();
+    for (i, pv) in db.pattern_vars.iter().enumerate() {
+        let Some(p) = Pattern::parse(&pv.pattern) else {
+            if pv.pattern == name {
+                found.push((0, i, pv.vars.clone()));
+            }
+            continue;
+        };
+        let subject = if pv.pattern.contains('/') { name } else { file };
+        if let Some(stem) = p.matches(subject) {
+            found.push((stem.len(), i, pv.vars.clone()));
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    found.into_iter().map(|f| f.2).collect()
+}
+
+/// `$*` of an explicit rule: the name minus a known suffix, else empty.
+fn suffix_stem(db: &Database, name: &str) -> String {
+    for s in &db.specials.suffixes {
+        if name.len() > s.len() && name.ends_with(s.as_str()) {
+            return name[..name.len() - s.len()].to_string();
+        }
+    }
+    String::new()
+}

@@ -100,6 +100,9 @@ pub struct Database {
     /// Origin given to assignments while reading built-in variables or the
     /// command line (`None`: `file`).
     pub origin_override: Option<crate::lang::vars::Origin>,
+    /// Environment entries recipes get regardless of variables (`MAKELEVEL`
+    /// one deeper than this make's own).
+    pub child_env: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug)]

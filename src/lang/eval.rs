@@ -1,9 +1,79 @@
 //! Reading makefiles: directives, conditionals, assignments and rules, evaluated
-//! line by line into the `Database`.
+//! line by line into the `Database`, as make does (a line's meaning can depend on
+//! everything read before it).
 
-use crate::diag::{Loc, Result};
-use crate::lang::database::{Database, ReadOptions};
-use crate::lang::vars::{Origin, Scope};
+use crate::diag::{warn, Fatal, Loc, Result};
+use crate::lang::database::{Database, MissingInclude, ReadOptions};
+use crate::lang::expand::find_close;
+use crate::lang::reader::{collapse_continuations, strip_comment, Reader};
+use crate::lang::rules::{
+    DeferredDeps, Dep, DoubleColonRule, PatternRule, PatternVars, Recipe, RecipeLine, Target,
+    VpathEntry,
+};
+use crate::lang::text::{words, Pattern};
+use crate::lang::vars::{is_env_name, Export, Flavor, Origin, Scope, Var, VarTable};
+use std::path::Path;
+use std::sync::Arc;
+
+/// One level of `ifeq`/`ifdef`… nesting.
+struct Cond {
+    /// Lines of the current branch are read.
+    active: bool,
+    /// Some branch of this conditional was taken already.
+    taken: bool,
+    /// `else` without a condition was seen.
+    final_else: bool,
+    /// The enclosing conditional is active.
+    outer_active: bool,
+}
+
+/// The shape of a rule line once its colon has been found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Colon {
+    Single,
+    Double,
+    Grouped,
+}
+
+/// A rule whose recipe lines are still being read.
+struct PendingRule {
+    targets: Vec<String>,
+    colon: Colon,
+    /// For static pattern rules: the target pattern.
+    static_pattern: Option<String>,
+    /// Prerequisite text after the first expansion.
+    prereqs: String,
+    recipe: Vec<RecipeLine>,
+    loc: Loc,
+    second_expansion: bool,
+}
+
+/// Modifiers that may precede an assignment or directive.
+#[derive(Clone, Copy, Default)]
+struct Modifiers {
+    override_: bool,
+    export: Option<bool>,
+    private: bool,
+}
+
+/// The reading state of one makefile (or one `$(eval)` text).
+struct FileState {
+    file: Arc<str>,
+    first_line: usize,
+    conds: Vec<Cond>,
+    rule: Option<PendingRule>,
+}
+
+impl FileState {
+    fn active(&self) -> bool {
+        self.conds.last().is_none_or(|c| c.active)
+    }
+    fn loc(&self, line: usize) -> Loc {
+        Loc::new(&self.file, line + self.first_line - 1)
+    }
+}
+
+const ASSIGN_OPS: [&str; 6] = ["::=", ":=", "+=", "?=", "!=", "="];
 
 impl Database {
     pub fn new(opts: ReadOptions) -> Database {
@@ -15,25 +85,1461 @@ impl Database {
 
     /// Read the makefile at `path` (as named by the user). Returns `Ok(false)` if it
     /// does not exist.
-    pub fn read_makefile(&mut self, _path: &str) -> Result<bool> {
-        Ok(true)
+    pub fn read_makefile(&mut self, path: &str) -> Result<bool> {
+        let text = match std::fs::read(path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => {
+                return Err(Fatal::at(
+                    self.loc.as_ref(),
+                    format!("{}: {}", path, io_message(&e)),
+                ))
+            }
+        };
+        self.makefiles.push(path.to_string());
+        self.append_makefile_list(path);
+        let saved = self.loc.take();
+        let file: Arc<str> = Arc::from(path);
+        let r = self.eval_lines(&text, &file, 1);
+        self.loc = saved;
+        r.map(|_| true)
     }
 
     /// Evaluate makefile text (`$(eval)`, built-in rules). `loc` names the origin of
     /// the text for messages; lines are numbered from `loc.line`.
-    pub fn eval_text(&mut self, _text: &str, _loc: &Loc) -> Result<()> {
+    pub fn eval_text(&mut self, text: &str, loc: &Loc) -> Result<()> {
+        let saved = self.loc.clone();
+        let r = self.eval_lines(text, &loc.file, loc.line.max(1));
+        self.loc = saved;
+        r
+    }
+
+    fn append_makefile_list(&mut self, path: &str) {
+        let list = match self.globals.get("MAKEFILE_LIST") {
+            Some(v) => format!("{} {}", v.value, path),
+            None => format!(" {}", path),
+        };
+        let mut var = Var::new(list, Flavor::Simple, Origin::File);
+        if let Some(old) = self.globals.get("MAKEFILE_LIST") {
+            var.export = old.export;
+        }
+        self.globals.set("MAKEFILE_LIST", var);
+    }
+
+    fn recipe_prefix(&self) -> char {
+        self.globals
+            .get(".RECIPEPREFIX")
+            .and_then(|v| v.value.chars().next())
+            .unwrap_or('\t')
+    }
+
+    fn eval_lines(&mut self, text: &str, file: &Arc<str>, first_line: usize) -> Result<()> {
+        let mut reader = Reader::new(text);
+        let mut st = FileState {
+            file: file.clone(),
+            first_line,
+            conds: Vec::new(),
+            rule: None,
+        };
+        loop {
+            let prefix = self.recipe_prefix();
+            let Some(peek) = reader.peek() else { break };
+            if st.rule.is_some() && peek.starts_with(prefix) {
+                let Some(l) = reader.next_raw(Some(prefix)) else {
+                    break;
+                };
+                if !st.active() {
+                    continue;
+                }
+                let loc = st.loc(l.line);
+                let text = l.text[prefix.len_utf8()..].to_string();
+                if let Some(rule) = st.rule.as_mut() {
+                    rule.recipe.push(RecipeLine { text, loc });
+                }
+                continue;
+            }
+            let Some(l) = reader.next_raw(None) else {
+                break;
+            };
+            let loc = st.loc(l.line);
+            self.loc = Some(loc.clone());
+            let starts_with_prefix = l.text.starts_with(prefix);
+            let line = strip_comment(&collapse_continuations(&l.text));
+            let body = line.trim_start_matches([' ', '\t']);
+            if body.trim().is_empty() {
+                continue;
+            }
+            if self.conditional(body, &mut st, &loc)? {
+                continue;
+            }
+            if !st.active() {
+                // Inside a false branch, `define` bodies must still be skipped
+                // whole, so an `endif` in them does not count.
+                if first_word(body) == "define"
+                    || body.split_whitespace().any(|w| w == "define") && is_define_line(body)
+                {
+                    skip_define_body(&mut reader);
+                }
+                continue;
+            }
+            self.statement(body, starts_with_prefix, &mut st, &mut reader, &loc)?;
+        }
+        self.finish_rule(&mut st)?;
+        if !st.conds.is_empty() {
+            let loc = st.loc(reader_line_count(text));
+            return Err(Fatal::at(Some(&loc), "missing 'endif'"));
+        }
         Ok(())
+    }
+
+    /// Handle `ifeq ifneq ifdef ifndef else endif`. Returns true if `line` was one.
+    fn conditional(&mut self, line: &str, st: &mut FileState, loc: &Loc) -> Result<bool> {
+        let word = first_word(line);
+        let rest = line[word.len()..].trim_start_matches([' ', '\t']);
+        match word {
+            "ifeq" | "ifneq" | "ifdef" | "ifndef" => {
+                let outer = st.active();
+                let active = outer && self.test_condition(word, rest, loc)?;
+                st.conds.push(Cond {
+                    active,
+                    taken: active,
+                    final_else: false,
+                    outer_active: outer,
+                });
+                Ok(true)
+            }
+            "else" => {
+                let Some(top) = st.conds.last() else {
+                    return Err(Fatal::at(Some(loc), "extraneous 'else'"));
+                };
+                if top.final_else {
+                    return Err(Fatal::at(Some(loc), "only one 'else' per conditional"));
+                }
+                let (outer, taken) = (top.outer_active, top.taken);
+                let rest = rest.trim_end();
+                let branch = if rest.is_empty() {
+                    if let Some(top) = st.conds.last_mut() {
+                        top.final_else = true;
+                    }
+                    outer && !taken
+                } else {
+                    let w = first_word(rest);
+                    if !matches!(w, "ifeq" | "ifneq" | "ifdef" | "ifndef") {
+                        warn(Some(loc), "extraneous text after 'else' directive");
+                        if let Some(top) = st.conds.last_mut() {
+                            top.final_else = true;
+                        }
+                        outer && !taken
+                    } else if outer && !taken {
+                        let args = rest[w.len()..].trim_start_matches([' ', '\t']);
+                        self.test_condition(w, args, loc)?
+                    } else {
+                        false
+                    }
+                };
+                if let Some(top) = st.conds.last_mut() {
+                    top.active = branch;
+                    top.taken |= branch;
+                }
+                Ok(true)
+            }
+            "endif" => {
+                if st.conds.pop().is_none() {
+                    return Err(Fatal::at(Some(loc), "extraneous 'endif'"));
+                }
+                if !rest.trim().is_empty() {
+                    warn(Some(loc), "extraneous text after 'endif' directive");
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn test_condition(&mut self, word: &str, args: &str, loc: &Loc) -> Result<bool> {
+        let scope = Scope::global();
+        match word {
+            "ifdef" | "ifndef" => {
+                let name = self.expand(args.trim_end(), &scope)?;
+                let name = name.trim();
+                let defined = match self.globals.get(name) {
+                    Some(v) => !v.value.is_empty(),
+                    None => false,
+                };
+                Ok(defined == (word == "ifdef"))
+            }
+            _ => {
+                let (a, b) = split_ifeq_args(args)
+                    .ok_or_else(|| Fatal::at(Some(loc), "invalid syntax in conditional"))?;
+                let a = self.expand(a, &scope)?;
+                let b = self.expand(b, &scope)?;
+                Ok((a == b) == (word == "ifeq"))
+            }
+        }
+    }
+
+    /// Everything that is not a conditional or a recipe line.
+    fn statement(
+        &mut self,
+        line: &str,
+        starts_with_prefix: bool,
+        st: &mut FileState,
+        reader: &mut Reader,
+        loc: &Loc,
+    ) -> Result<()> {
+        let mut mods = Modifiers::default();
+        let mut rest = line;
+        loop {
+            let w = first_word(rest);
+            let after = rest[w.len()..].trim_start_matches([' ', '\t']);
+            let is_directive = !w.is_empty() && !starts_with_assign_or_colon(after);
+            if !is_directive {
+                break;
+            }
+            match w {
+                "override" => mods.override_ = true,
+                "export" => mods.export = Some(true),
+                "unexport" => mods.export = Some(false),
+                "private" => mods.private = true,
+                "define" => {
+                    self.finish_rule(st)?;
+                    return self.define(after, mods, reader, st, loc);
+                }
+                "undefine" => {
+                    self.finish_rule(st)?;
+                    let name = self.expand(after.trim(), &Scope::global())?;
+                    self.undefine(name.trim(), mods.override_);
+                    return Ok(());
+                }
+                "include" | "-include" | "sinclude" if !mods.any() => {
+                    self.finish_rule(st)?;
+                    return self.include(after, w != "include", loc);
+                }
+                "vpath" if !mods.any() => {
+                    self.finish_rule(st)?;
+                    return self.vpath(after);
+                }
+                "load" | "-load" if !mods.any() => {
+                    return Err(Fatal::at(
+                        Some(loc),
+                        "the 'load' directive is not supported by hbuild",
+                    ));
+                }
+                _ => break,
+            }
+            rest = after;
+        }
+        if let Some((name, op, value)) = parse_assignment(rest) {
+            self.finish_rule(st)?;
+            let name = self.expand(name, &Scope::global())?;
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(Fatal::at(Some(loc), "empty variable name"));
+            }
+            let origin = self.assignment_origin(mods);
+            self.assign_with(name, op, value, origin, mods, loc)?;
+            return Ok(());
+        }
+        if mods.export.is_some() && (mods.any_but_export() || true) && !has_top_level_colon(rest) {
+            // `export`, `export A B`, `unexport A`: no assignment.
+            self.finish_rule(st)?;
+            self.export_names(rest, mods.export == Some(true))?;
+            return Ok(());
+        }
+        if mods.override_ || mods.private {
+            if rest.trim().is_empty() {
+                return Ok(());
+            }
+            return Err(Fatal::at(Some(loc), "missing separator"));
+        }
+        self.rule_line(line, starts_with_prefix, st, loc)
+    }
+
+    /// The origin an assignment read from a makefile gets.
+    fn assignment_origin(&self, mods: Modifiers) -> Origin {
+        if mods.override_ {
+            Origin::Override
+        } else {
+            self.origin_override.unwrap_or(Origin::File)
+        }
     }
 
     /// Define `name` from an assignment operator (`=`, `:=`, `::=`, `?=`, `+=`,
     /// `!=`) with the given origin, in the global table, obeying precedence.
-    pub fn assign(&mut self, _name: &str, _op: &str, _value: &str, _origin: Origin) -> Result<()> {
+    pub fn assign(&mut self, name: &str, op: &str, value: &str, origin: Origin) -> Result<()> {
+        let loc = self.loc.clone().unwrap_or_else(|| Loc {
+            file: Arc::from("<command-line>"),
+            line: 0,
+        });
+        self.assign_with(name, op, value, origin, Modifiers::default(), &loc)
+    }
+
+    fn assign_with(
+        &mut self,
+        name: &str,
+        op: &str,
+        value: &str,
+        origin: Origin,
+        mods: Modifiers,
+        loc: &Loc,
+    ) -> Result<()> {
+        let existing = self.globals.get(name);
+        if let Some(old) = existing {
+            if !may_replace(old.origin, origin) {
+                // A lower-priority assignment is ignored, but `export` still applies.
+                if let Some(e) = mods.export {
+                    if let Some(v) = self.globals.get_mut(name) {
+                        v.export = if e { Export::Yes } else { Export::No };
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let scope = Scope::global();
+        let new = match op {
+            "?=" => {
+                if existing.is_some() {
+                    return Ok(());
+                }
+                Var::new(value, Flavor::Recursive, origin)
+            }
+            "=" => Var::new(value, Flavor::Recursive, origin),
+            ":=" | "::=" => {
+                let v = self.expand(value, &scope)?;
+                Var::new(v, Flavor::Simple, origin)
+            }
+            "!=" => {
+                let cmd = self.expand(value, &scope)?;
+                let out = crate::lang::shell::run_shell(self, &cmd, &scope)?;
+                Var::new(out, Flavor::Recursive, origin)
+            }
+            "+=" => match self.globals.get(name).cloned() {
+                None => Var::new(value, Flavor::Recursive, origin),
+                Some(old) => {
+                    let add = match old.flavor {
+                        Flavor::Simple => self.expand(value, &scope)?,
+                        Flavor::Recursive => value.to_string(),
+                    };
+                    let mut v = old.clone();
+                    if !v.value.is_empty() && !add.is_empty() {
+                        v.value.push(' ');
+                    }
+                    v.value.push_str(&add);
+                    // Appending keeps the stronger origin of the two.
+                    v.origin = v.origin.max(origin);
+                    v
+                }
+            },
+            _ => {
+                return Err(Fatal::at(
+                    Some(loc),
+                    format!("invalid assignment operator '{}'", op),
+                ))
+            }
+        };
+        let mut new = new;
+        new.loc = Some(loc.clone());
+        new.private = mods.private;
+        new.export = match (mods.export, self.globals.get(name)) {
+            (Some(true), _) => Export::Yes,
+            (Some(false), _) => Export::No,
+            (None, Some(old)) => old.export,
+            (None, None) => Export::Default,
+        };
+        if name == ".DEFAULT_GOAL" {
+            // Setting the default goal by hand.
+        }
+        self.globals.set(name, new);
         Ok(())
+    }
+
+    fn undefine(&mut self, name: &str, override_: bool) {
+        if let Some(v) = self.globals.get(name) {
+            let origin = if override_ {
+                Origin::Override
+            } else {
+                Origin::File
+            };
+            if may_replace(v.origin, origin) {
+                self.globals.remove(name);
+            }
+        }
+    }
+
+    fn export_names(&mut self, rest: &str, export: bool) -> Result<()> {
+        let names = self.expand(rest, &Scope::global())?;
+        let names: Vec<&str> = words(&names).collect();
+        if names.is_empty() {
+            self.specials.export_all = export;
+            return Ok(());
+        }
+        for n in names {
+            match self.globals.get_mut(n) {
+                Some(v) => v.export = if export { Export::Yes } else { Export::No },
+                None => {
+                    let mut v = Var::new("", Flavor::Simple, Origin::File);
+                    v.export = if export { Export::Yes } else { Export::No };
+                    self.globals.set(n, v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `define NAME [op]` … `endef`.
+    fn define(
+        &mut self,
+        header: &str,
+        mods: Modifiers,
+        reader: &mut Reader,
+        st: &FileState,
+        loc: &Loc,
+    ) -> Result<()> {
+        let header = header.trim();
+        let (name_text, op) = match ASSIGN_OPS
+            .iter()
+            .find_map(|op| header.strip_suffix(op).map(|n| (n, *op)))
+        {
+            Some((n, op)) => (n.trim_end(), op),
+            None => (header, "="),
+        };
+        let name = self.expand(name_text, &Scope::global())?;
+        let name = name.trim().to_string();
+        if name.is_empty() {
+            return Err(Fatal::at(Some(loc), "empty variable name"));
+        }
+        let mut depth = 0usize;
+        let mut body: Vec<String> = Vec::new();
+        let mut closed = false;
+        while let Some(l) = reader.next_raw(None) {
+            let text = collapse_continuations(&l.text);
+            let t = text.trim_start_matches([' ', '\t']);
+            let w = first_word(t);
+            if w == "endef" {
+                if depth == 0 {
+                    let after = strip_comment(&t[5..]);
+                    if !after.trim().is_empty() {
+                        warn(
+                            Some(&st.loc(l.line)),
+                            "extraneous text after 'endef' directive",
+                        );
+                    }
+                    closed = true;
+                    break;
+                }
+                depth -= 1;
+            } else if w == "define" || is_define_line(t) {
+                depth += 1;
+            }
+            body.push(text);
+        }
+        if !closed {
+            return Err(Fatal::at(
+                Some(loc),
+                "missing 'endef', unterminated 'define'",
+            ));
+        }
+        let value = body.join("\n");
+        let origin = self.assignment_origin(mods);
+        self.assign_with(&name, op, &value, origin, mods, loc)
+    }
+
+    fn include(&mut self, args: &str, optional: bool, loc: &Loc) -> Result<()> {
+        let names = self.expand(args, &Scope::global())?;
+        for name in words(&names).map(str::to_string).collect::<Vec<_>>() {
+            let found = self.find_include(&name);
+            match found {
+                Some(path) => {
+                    self.read_makefile(&path)?;
+                    self.loc = Some(loc.clone());
+                }
+                None => self.missing_includes.push(MissingInclude {
+                    name,
+                    optional,
+                    loc: loc.clone(),
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Where an included makefile is: as named, then in the `-I` directories and
+    /// make's default include directories (only for relative names).
+    fn find_include(&self, name: &str) -> Option<String> {
+        if Path::new(name).exists() {
+            return Some(name.to_string());
+        }
+        if name.starts_with('/') {
+            return None;
+        }
+        let defaults = ["/usr/local/include", "/usr/include"];
+        self.opts
+            .include_dirs
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .chain(defaults.iter().map(|s| s.to_string()))
+            .map(|d| format!("{}/{}", d.trim_end_matches('/'), name))
+            .find(|p| Path::new(p).exists())
+    }
+
+    fn vpath(&mut self, args: &str) -> Result<()> {
+        let text = self.expand(args, &Scope::global())?;
+        let mut it = words(&text);
+        match it.next() {
+            None => self.vpaths.clear(),
+            Some(pattern) => {
+                let dirs: Vec<String> = it
+                    .flat_map(|w| w.split(':'))
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if dirs.is_empty() {
+                    self.vpaths.retain(|v| v.pattern != pattern);
+                } else {
+                    self.vpaths.push(VpathEntry {
+                        pattern: pattern.to_string(),
+                        dirs,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A rule line: `targets : prerequisites ; recipe`, a static pattern rule,
+    /// or target-specific variables.
+    fn rule_line(
+        &mut self,
+        line: &str,
+        starts_with_prefix: bool,
+        st: &mut FileState,
+        loc: &Loc,
+    ) -> Result<()> {
+        self.finish_rule(st)?;
+        let scope = Scope::global();
+        let (rule_part, inline_recipe) = match find_top_level(line, b';') {
+            Some(i) => (&line[..i], Some(&line[i + 1..])),
+            None => (line, None),
+        };
+        let (targets_text, colon, rest) = match find_top_level(rule_part, b':') {
+            Some(i) => {
+                let targets = self.expand(&rule_part[..i], &scope)?;
+                let mut after = &rule_part[i + 1..];
+                let mut colon = Colon::Single;
+                let mut targets = targets;
+                if after.starts_with(':') {
+                    colon = Colon::Double;
+                    after = &after[1..];
+                } else if let Some(t) = targets.strip_suffix('&') {
+                    colon = Colon::Grouped;
+                    targets = t.to_string();
+                }
+                (targets, colon, after.to_string())
+            }
+            None => {
+                let expanded = self.expand(rule_part, &scope)?;
+                if expanded.trim().is_empty() && inline_recipe.is_none() {
+                    return Ok(());
+                }
+                match expanded.find(':') {
+                    Some(i) => {
+                        // The colon came from a variable's value.
+                        let after = &expanded[i + 1..];
+                        let (colon, after) = match after.strip_prefix(':') {
+                            Some(a) => (Colon::Double, a),
+                            None => (Colon::Single, after),
+                        };
+                        (expanded[..i].to_string(), colon, escape_dollars(after))
+                    }
+                    None => {
+                        let msg = if starts_with_prefix {
+                            "recipe commences before first target"
+                        } else {
+                            "missing separator"
+                        };
+                        return Err(Fatal::at(Some(loc), msg));
+                    }
+                }
+            }
+        };
+        let targets: Vec<String> = words(&targets_text).map(str::to_string).collect();
+        if targets.is_empty() {
+            if rest.trim().is_empty() && inline_recipe.is_none() {
+                return Ok(());
+            }
+            return Err(Fatal::at(Some(loc), "missing target pattern").with_msg_if(
+                colon != Colon::Single || !rest.trim().is_empty(),
+                "missing target",
+            ));
+        }
+        // Target-specific variable assignment?
+        let rest_trim = rest.trim_start_matches([' ', '\t']);
+        if let Some((mods, assign)) = target_var_assignment(rest_trim) {
+            return self.target_vars(&targets, mods, assign, loc);
+        }
+        // Static pattern rule: a second colon.
+        let (static_pattern, prereq_text) = match find_top_level(&rest, b':') {
+            Some(i) if colon != Colon::Grouped || true => {
+                let pat = self.expand(&rest[..i], &scope)?;
+                let pat = pat.trim().to_string();
+                if pat.is_empty() {
+                    return Err(Fatal::at(Some(loc), "missing target pattern"));
+                }
+                if words(&pat).count() > 1 {
+                    return Err(Fatal::at(Some(loc), "multiple target patterns"));
+                }
+                if Pattern::parse(&pat).is_none() {
+                    return Err(Fatal::at(Some(loc), "target pattern contains no '%'"));
+                }
+                (Some(pat), rest[i + 1..].to_string())
+            }
+            _ => (None, rest.clone()),
+        };
+        let second = self.specials.second_expansion;
+        let prereqs = if second {
+            // First expansion now; the second when the target is considered.
+            self.expand(&prereq_text, &scope)?
+        } else {
+            self.expand(&prereq_text, &scope)?
+        };
+        let mut recipe = Vec::new();
+        if let Some(r) = inline_recipe {
+            recipe.push(RecipeLine {
+                text: r.trim_start_matches([' ', '\t']).to_string(),
+                loc: loc.clone(),
+            });
+        }
+        st.rule = Some(PendingRule {
+            targets,
+            colon,
+            static_pattern,
+            prereqs,
+            recipe,
+            loc: loc.clone(),
+            second_expansion: second,
+        });
+        // A rule with an inline recipe still takes following recipe lines.
+        let _ = inline_recipe;
+        Ok(())
+    }
+
+    /// `targets: [modifiers] VAR op value`.
+    fn target_vars(
+        &mut self,
+        targets: &[String],
+        mods: Modifiers,
+        (name, op, value): (&str, &str, &str),
+        loc: &Loc,
+    ) -> Result<()> {
+        let scope = Scope::global();
+        let name = self.expand(name, &scope)?.trim().to_string();
+        if name.is_empty() {
+            return Err(Fatal::at(Some(loc), "empty variable name"));
+        }
+        let origin = self.assignment_origin(mods);
+        // The value is computed once; each target gets its own copy.
+        let (value, flavor) = match op {
+            ":=" | "::=" => (self.expand(value, &scope)?, Flavor::Simple),
+            "!=" => {
+                let cmd = self.expand(value, &scope)?;
+                (
+                    crate::lang::shell::run_shell(self, &cmd, &scope)?,
+                    Flavor::Simple,
+                )
+            }
+            _ => (value.to_string(), Flavor::Recursive),
+        };
+        for t in targets {
+            let is_pattern = Pattern::parse(t).is_some();
+            let table: &mut Arc<VarTable> = if is_pattern {
+                match self.pattern_vars.iter().position(|p| p.pattern == *t) {
+                    Some(i) => &mut self.pattern_vars[i].vars,
+                    None => {
+                        self.pattern_vars.push(PatternVars {
+                            pattern: t.clone(),
+                            vars: Arc::new(VarTable::default()),
+                        });
+                        let last = self.pattern_vars.len() - 1;
+                        &mut self.pattern_vars[last].vars
+                    }
+                }
+            } else {
+                let target = self.target_entry(t);
+                target
+                    .vars
+                    .get_or_insert_with(|| Arc::new(VarTable::default()))
+            };
+            let table = Arc::make_mut(table);
+            let global_defined = false;
+            let mut var = match (op, table.get(&name)) {
+                ("?=", Some(_)) => continue,
+                ("?=", None) if global_defined => continue,
+                ("+=", Some(old)) => {
+                    let mut v = old.clone();
+                    let add = if v.flavor == Flavor::Simple && flavor == Flavor::Recursive {
+                        // Appending to a simple value expands the addition now.
+                        value.clone()
+                    } else {
+                        value.clone()
+                    };
+                    if !v.value.is_empty() && !add.is_empty() {
+                        v.value.push(' ');
+                    }
+                    v.value.push_str(&add);
+                    v
+                }
+                ("+=", None) => {
+                    let mut v = Var::new(value.clone(), flavor, origin);
+                    v.append = true;
+                    v
+                }
+                _ => Var::new(value.clone(), flavor, origin),
+            };
+            var.origin = origin;
+            var.private = mods.private;
+            if let Some(e) = mods.export {
+                var.export = if e { Export::Yes } else { Export::No };
+            }
+            var.loc = Some(loc.clone());
+            table.set(name.clone(), var);
+        }
+        Ok(())
+    }
+
+    /// The entry for `name`, created if needed.
+    pub fn target_entry(&mut self, name: &str) -> &mut Target {
+        if !self.targets.contains_key(name) {
+            self.target_order.push(name.to_string());
+            self.targets.insert(
+                name.to_string(),
+                Target {
+                    name: name.to_string(),
+                    ..Default::default()
+                },
+            );
+        }
+        self.targets.get_mut(name).expect("inserted above")
+    }
+
+    /// Record the pending rule, if any, now that its recipe is complete.
+    fn finish_rule(&mut self, st: &mut FileState) -> Result<()> {
+        let Some(rule) = st.rule.take() else {
+            return Ok(());
+        };
+        self.record_rule(rule)
+    }
+
+    fn record_rule(&mut self, rule: PendingRule) -> Result<()> {
+        let recipe = if rule.recipe.is_empty() {
+            None
+        } else {
+            Some(Arc::new(Recipe {
+                lines: rule.recipe,
+                loc: rule.loc.clone(),
+            }))
+        };
+        let loc = rule.loc;
+        let patterns = rule
+            .targets
+            .iter()
+            .filter(|t| Pattern::parse(t).is_some())
+            .count();
+        if rule.static_pattern.is_none() && patterns > 0 {
+            if patterns != rule.targets.len() {
+                return Err(Fatal::at(Some(&loc), "mixed implicit and normal rules"));
+            }
+            let (deps, deferred) = split_deps(&rule.prereqs, rule.second_expansion, &loc);
+            return self.record_pattern_rule(PatternRule {
+                targets: rule.targets,
+                deps,
+                deferred,
+                recipe,
+                terminal: rule.colon == Colon::Double,
+                loc,
+            });
+        }
+        let group = if rule.colon == Colon::Grouped && rule.targets.len() > 0 {
+            Some(Arc::new(rule.targets.clone()))
+        } else {
+            None
+        };
+        for t in &rule.targets {
+            let (prereqs, stem) = match &rule.static_pattern {
+                Some(pat) => {
+                    let p = Pattern::parse(pat).expect("checked when read");
+                    match p.matches(t) {
+                        Some(stem) => {
+                            let stem = stem.to_string();
+                            (fill_patterns(&rule.prereqs, &stem), Some(stem))
+                        }
+                        None => {
+                            warn(
+                                Some(&loc),
+                                &format!("target '{}' doesn't match the target pattern", t),
+                            );
+                            (String::new(), None)
+                        }
+                    }
+                }
+                None => (rule.prereqs.clone(), None),
+            };
+            if self.special_target(t, &prereqs, recipe.as_ref(), &loc)? {
+                continue;
+            }
+            let (deps, deferred) = split_deps(&prereqs, rule.second_expansion, &loc);
+            self.note_default_goal(t);
+            let entry = self.target_entry(t);
+            entry.is_target = true;
+            if entry.loc.is_none() {
+                entry.loc = Some(loc.clone());
+            }
+            if stem.is_some() {
+                entry.static_stem = stem;
+            }
+            let double = rule.colon == Colon::Double;
+            if double {
+                if entry.recipe.is_some()
+                    || (!entry.deps.is_empty()
+                        && entry.double_colon.is_empty()
+                        && entry.is_target
+                        && false)
+                {
+                    return Err(Fatal::at(
+                        Some(&loc),
+                        format!("target file '{}' has both : and :: entries", t),
+                    ));
+                }
+                entry.double_colon.push(DoubleColonRule {
+                    deps,
+                    deferred,
+                    recipe: recipe.clone(),
+                    loc: loc.clone(),
+                });
+                continue;
+            }
+            if !entry.double_colon.is_empty() {
+                return Err(Fatal::at(
+                    Some(&loc),
+                    format!("target file '{}' has both : and :: entries", t),
+                ));
+            }
+            for d in deps {
+                if !entry.deps.contains(&d) {
+                    entry.deps.push(d);
+                }
+            }
+            entry.deferred.extend(deferred);
+            if let Some(r) = &recipe {
+                if let Some(old) = &entry.recipe {
+                    // make names the first recipe line of each rule.
+                    warn(
+                        Some(r.first_line_loc()),
+                        &format!("overriding recipe for target '{}'", t),
+                    );
+                    warn(
+                        Some(old.first_line_loc()),
+                        &format!("ignoring old recipe for target '{}'", t),
+                    );
+                }
+                entry.recipe = Some(r.clone());
+            }
+            if group.is_some() {
+                entry.group = group.clone();
+            }
+        }
+        Ok(())
+    }
+
+    /// Make the first ordinary target the default goal, unless one is set.
+    fn note_default_goal(&mut self, target: &str) {
+        if target.starts_with('.') && !target.contains('/') {
+            return;
+        }
+        let unset = self
+            .globals
+            .get(".DEFAULT_GOAL")
+            .is_none_or(|v| v.value.is_empty());
+        if unset {
+            self.default_goal = Some(target.to_string());
+            let mut v = Var::new(target, Flavor::Simple, Origin::File);
+            if let Some(old) = self.globals.get(".DEFAULT_GOAL") {
+                v.export = old.export;
+            }
+            self.globals.set(".DEFAULT_GOAL", v);
+        }
+    }
+
+    fn record_pattern_rule(&mut self, rule: PatternRule) -> Result<()> {
+        let same = |r: &PatternRule| r.targets == rule.targets && r.deps == rule.deps;
+        if self.installing_defaults {
+            if !self.pattern_rules.iter().any(same) {
+                self.pattern_rules.push(rule);
+            }
+            return Ok(());
+        }
+        self.pattern_rules.retain(|r| !same(r));
+        if rule.recipe.is_some() {
+            self.pattern_rules.push(rule);
+        }
+        Ok(())
+    }
+
+    /// Handle a special target; returns true if `name` is one (it is then not an
+    /// ordinary target).
+    fn special_target(
+        &mut self,
+        name: &str,
+        prereqs: &str,
+        recipe: Option<&Arc<Recipe>>,
+        loc: &Loc,
+    ) -> Result<bool> {
+        if !name.starts_with('.') {
+            return Ok(false);
+        }
+        let names = || words(prereqs).map(str::to_string);
+        let sp = &mut self.specials;
+        match name {
+            ".PHONY" => sp.phony.extend(names()),
+            ".PRECIOUS" => sp.precious.extend(names()),
+            ".INTERMEDIATE" => sp.intermediate.extend(names()),
+            ".SECONDARY" => set_or_all(&mut sp.secondary, names()),
+            ".IGNORE" => set_or_all(&mut sp.ignore, names()),
+            ".SILENT" => set_or_all(&mut sp.silent, names()),
+            ".DELETE_ON_ERROR" => sp.delete_on_error = true,
+            ".EXPORT_ALL_VARIABLES" => sp.export_all = true,
+            ".NOTPARALLEL" => sp.not_parallel = true,
+            ".ONESHELL" => sp.one_shell = true,
+            ".POSIX" => {
+                sp.posix = true;
+                let v = Var::new("-ec", Flavor::Simple, Origin::Default);
+                if self
+                    .globals
+                    .get(".SHELLFLAGS")
+                    .is_none_or(|v| v.origin == Origin::Default)
+                {
+                    self.globals.set(".SHELLFLAGS", v);
+                }
+            }
+            ".SECONDEXPANSION" => sp.second_expansion = true,
+            ".LOW_RESOLUTION_TIME" => sp.low_resolution_time.extend(names()),
+            ".SUFFIXES" => {
+                let list: Vec<String> = names().collect();
+                if list.is_empty() {
+                    sp.suffixes.clear();
+                } else {
+                    for s in list {
+                        if !sp.suffixes.contains(&s) {
+                            sp.suffixes.push(s);
+                        }
+                    }
+                }
+            }
+            ".DEFAULT" => {
+                sp.default_recipe = recipe.cloned();
+            }
+            ".NOTINTERMEDIATE" | ".KEEP_STATE" | ".LIBPATTERNS" => {}
+            _ => return Ok(false),
+        }
+        let _ = loc;
+        Ok(true)
+    }
+
+    /// After all makefiles are read: convert suffix rules into pattern rules
+    /// and add the built-in pattern rules (unless `-r`).
+    pub fn finish_reading(&mut self, builtin_pattern_rules: Option<&str>) -> Result<()> {
+        self.convert_suffix_rules();
+        if let Some(text) = builtin_pattern_rules {
+            self.installing_defaults = true;
+            let loc = Loc {
+                file: Arc::from("<builtin>"),
+                line: 1,
+            };
+            let r = self.eval_text(text, &loc);
+            self.installing_defaults = false;
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Old-style suffix rules (`.c.o:`, `.c:`) become pattern rules, for the
+    /// suffixes known in `.SUFFIXES` at the end of reading.
+    fn convert_suffix_rules(&mut self) {
+        let suffixes = self.specials.suffixes.clone();
+        let mut converted = Vec::new();
+        for name in &self.target_order {
+            let Some(t) = self.targets.get(name) else {
+                continue;
+            };
+            if !name.starts_with('.') || !t.deps.is_empty() {
+                continue;
+            }
+            let Some(recipe) = t.recipe.clone() else {
+                continue;
+            };
+            let loc = recipe.loc.clone();
+            for s in &suffixes {
+                let Some(rest) = name.strip_prefix(s.as_str()) else {
+                    continue;
+                };
+                let (target, dep) = if rest.is_empty() {
+                    ("%".to_string(), format!("%{}", s))
+                } else if suffixes.iter().any(|x| x == rest) {
+                    (format!("%{}", rest), format!("%{}", s))
+                } else {
+                    continue;
+                };
+                converted.push(PatternRule {
+                    targets: vec![target],
+                    deps: vec![Dep {
+                        name: dep,
+                        order_only: false,
+                    }],
+                    deferred: Vec::new(),
+                    recipe: Some(recipe.clone()),
+                    terminal: false,
+                    loc: loc.clone(),
+                });
+                break;
+            }
+        }
+        for rule in converted {
+            let same = |r: &PatternRule| r.targets == rule.targets && r.deps == rule.deps;
+            if !self.pattern_rules.iter().any(same) {
+                self.pattern_rules.push(rule);
+            }
+        }
     }
 
     /// The environment of a recipe or `$(shell)` run in `scope`: the process
     /// environment plus exported variables, minus unexported ones.
-    pub fn recipe_env(&mut self, _scope: &Scope) -> Result<Vec<(String, String)>> {
-        Ok(Vec::new())
+    pub fn recipe_env(&mut self, scope: &Scope) -> Result<Vec<(String, String)>> {
+        let mut names: Vec<String> = Vec::new();
+        for (name, var) in self.globals.iter() {
+            if self.exported(name, var) {
+                names.push(name.clone());
+            }
+        }
+        for f in &scope.frames {
+            for (name, var) in f.vars.iter() {
+                if var.origin != Origin::Automatic
+                    && self.exported(name, var)
+                    && !names.contains(name)
+                {
+                    names.push(name.clone());
+                }
+            }
+        }
+        let mut env = Vec::with_capacity(names.len());
+        for name in names {
+            // A variable unexported in the innermost definition stays out.
+            let hidden = match scope.find(&name, 0) {
+                Some((_, v)) => v.export == Export::No,
+                None => false,
+            };
+            if hidden {
+                continue;
+            }
+            let value = self.var_value(&name, scope)?;
+            env.push((name, value));
+        }
+        for (name, value) in &self.child_env {
+            match env.iter_mut().find(|(n, _)| n == name) {
+                Some(e) => e.1 = value.clone(),
+                None => env.push((name.clone(), value.clone())),
+            }
+        }
+        Ok(env)
+    }
+
+    fn exported(&self, name: &str, var: &Var) -> bool {
+        if !is_env_name(name) {
+            return false;
+        }
+        match var.export {
+            Export::Yes => true,
+            Export::No => false,
+            Export::Default => {
+                matches!(
+                    var.origin,
+                    Origin::Environment | Origin::EnvironmentOverride | Origin::CommandLine
+                ) || (self.specials.export_all && var.origin != Origin::Default)
+            }
+        }
+    }
+}
+
+impl Modifiers {
+    fn any(&self) -> bool {
+        self.override_ || self.export.is_some() || self.private
+    }
+    fn any_but_export(&self) -> bool {
+        self.override_ || self.private
+    }
+}
+
+trait WithMsg {
+    fn with_msg_if(self, cond: bool, msg: &str) -> Self;
+}
+
+impl WithMsg for Fatal {
+    fn with_msg_if(mut self, cond: bool, msg: &str) -> Self {
+        if cond {
+            self.msg = msg.to_string();
+        }
+        self
+    }
+}
+
+/// True if a value from `new` may replace one from `old`.
+fn may_replace(old: Origin, new: Origin) -> bool {
+    match old {
+        Origin::Automatic => true,
+        _ => new >= old || (old == Origin::Environment && new == Origin::File),
+    }
+}
+
+fn set_or_all(set: &mut crate::lang::database::FileSet, names: impl Iterator<Item = String>) {
+    let before = set.names.len();
+    set.names.extend(names);
+    if set.names.len() == before {
+        set.all = true;
+    }
+}
+
+/// The first word of a line (up to a blank).
+fn first_word(s: &str) -> &str {
+    let end = s.find([' ', '\t']).unwrap_or(s.len());
+    &s[..end]
+}
+
+/// True if a directive word is followed by an assignment operator or a colon,
+/// which makes the word a variable or target name instead (`export := 1`).
+fn starts_with_assign_or_colon(after: &str) -> bool {
+    after.starts_with('=')
+        || after.starts_with(':')
+        || ["+=", "?=", "!="].iter().any(|op| after.starts_with(op))
+}
+
+fn is_define_line(s: &str) -> bool {
+    let mut ws = s.split_whitespace();
+    loop {
+        match ws.next() {
+            Some("override" | "export" | "private" | "unexport") => continue,
+            Some("define") => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Skip a `define` body inside a false conditional branch.
+fn skip_define_body(reader: &mut Reader) {
+    let mut depth = 0usize;
+    while let Some(l) = reader.next_raw(None) {
+        let t = l.text.trim_start();
+        if first_word(t) == "endef" {
+            if depth == 0 {
+                return;
+            }
+            depth -= 1;
+        } else if is_define_line(t) {
+            depth += 1;
+        }
+    }
+}
+
+fn reader_line_count(text: &str) -> usize {
+    let n = text.matches('\n').count();
+    if text.ends_with('\n') {
+        n
+    } else {
+        n + 1
+    }
+}
+
+/// The index of the first `ch` outside `$(...)`/`${...}` references.
+fn find_top_level(s: &str, ch: u8) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' && i + 1 < b.len() {
+            match b[i + 1] {
+                open @ (b'(' | b'{') => {
+                    let close = if open == b'(' { b')' } else { b'}' };
+                    match find_close(s, i + 2, open, close) {
+                        Some(end) => i = end + 1,
+                        None => return None,
+                    }
+                    continue;
+                }
+                _ => {
+                    i += 2;
+                    continue;
+                }
+            }
+        }
+        if b[i] == ch {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+fn has_top_level_colon(s: &str) -> bool {
+    find_top_level(s, b':').is_some()
+}
+
+/// Split a line into `(name, op, value)` if it is a variable assignment: the
+/// first top-level `=` decides, unless a `:` that is not part of `:=`/`::=`
+/// comes first (then it is a rule).
+fn parse_assignment(line: &str) -> Option<(&str, &str, &str)> {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'$' if i + 1 < b.len() => {
+                if let open @ (b'(' | b'{') = b[i + 1] {
+                    let close = if open == b'(' { b')' } else { b'}' };
+                    i = find_close(line, i + 2, open, close)? + 1;
+                } else {
+                    i += 2;
+                }
+                continue;
+            }
+            b'=' => {
+                let (start, op) = match i.checked_sub(1).map(|j| b[j]) {
+                    Some(b'+') => (i - 1, "+="),
+                    Some(b'?') => (i - 1, "?="),
+                    Some(b'!') => (i - 1, "!="),
+                    _ => (i, "="),
+                };
+                return Some((&line[..start], op, trim_value(&line[i + 1..])));
+            }
+            b':' => {
+                if line[i..].starts_with(":=") {
+                    return Some((&line[..i], ":=", trim_value(&line[i + 2..])));
+                }
+                if line[i..].starts_with("::=") {
+                    return Some((&line[..i], "::=", trim_value(&line[i + 3..])));
+                }
+                return None;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// An assignment value: leading blanks removed, trailing kept (as make does).
+fn trim_value(s: &str) -> &str {
+    s.trim_start_matches([' ', '\t'])
+}
+
+/// The text after a rule's colon, if it is a target-specific assignment.
+fn target_var_assignment(rest: &str) -> Option<(Modifiers, (&str, &str, &str))> {
+    let mut mods = Modifiers::default();
+    let mut s = rest;
+    loop {
+        let w = first_word(s);
+        let after = s[w.len()..].trim_start_matches([' ', '\t']);
+        let modifier: Option<fn(&mut Modifiers)> = match w {
+            "override" => Some(|m: &mut Modifiers| m.override_ = true),
+            "export" => Some(|m: &mut Modifiers| m.export = Some(true)),
+            "unexport" => Some(|m: &mut Modifiers| m.export = Some(false)),
+            "private" => Some(|m: &mut Modifiers| m.private = true),
+            _ => None,
+        };
+        match modifier {
+            Some(f) if !starts_with_assign_or_colon(after) && parse_assignment(after).is_some() => {
+                f(&mut mods);
+                s = after;
+            }
+            _ => break,
+        }
+    }
+    let (name, op, value) = parse_assignment(s)?;
+    if name.trim().is_empty() {
+        return None;
+    }
+    Some((mods, (name, op, value)))
+}
+
+/// Split `ifeq` arguments: `(a,b)` or two quoted strings.
+fn split_ifeq_args(args: &str) -> Option<(&str, &str)> {
+    let args = args.trim_end();
+    if let Some(inner) = args.strip_prefix('(') {
+        let inner = inner.strip_suffix(')')?;
+        let comma = find_top_level_comma(inner)?;
+        let a = inner[..comma].trim_end_matches([' ', '\t']);
+        let b = inner[comma + 1..].trim_start_matches([' ', '\t']);
+        return Some((a, b));
+    }
+    let (a, rest) = quoted(args)?;
+    let (b, rest) = quoted(rest.trim_start_matches([' ', '\t']))?;
+    if !rest.trim().is_empty() {
+        return None;
+    }
+    Some((a, b))
+}
+
+fn find_top_level_comma(s: &str) -> Option<usize> {
+    let mut depth = 0i32;
+    for (i, c) in s.bytes().enumerate() {
+        match c {
+            b'(' | b'{' => depth += 1,
+            b')' | b'}' => depth -= 1,
+            b',' if depth == 0 => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn quoted(s: &str) -> Option<(&str, &str)> {
+    let q = s.chars().next()?;
+    if q != '"' && q != '\'' {
+        return None;
+    }
+    let end = s[1..].find(q)? + 1;
+    Some((&s[1..end], &s[end + 1..]))
+}
+
+/// Replace `%` by `stem` in each word of a static pattern rule's prerequisites.
+fn fill_patterns(prereqs: &str, stem: &str) -> String {
+    words(prereqs)
+        .map(|w| match Pattern::parse(w) {
+            Some(p) => p.fill(stem),
+            None => w.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Prerequisites from their (first-expanded) text: normal ones, then order-only
+/// after a `|` word. With second expansion, texts still holding `$` are kept.
+fn split_deps(text: &str, second: bool, loc: &Loc) -> (Vec<Dep>, Vec<DeferredDeps>) {
+    if second && text.contains('$') {
+        return (
+            Vec::new(),
+            vec![DeferredDeps {
+                text: text.to_string(),
+                loc: loc.clone(),
+            }],
+        );
+    }
+    (parse_deps(text), Vec::new())
+}
+
+/// Parse a prerequisite list, `|` separating normal from order-only ones.
+pub fn parse_deps(text: &str) -> Vec<Dep> {
+    let mut deps: Vec<Dep> = Vec::new();
+    let mut order_only = false;
+    for w in words(text) {
+        let mut parts = w.split('|').peekable();
+        while let Some(p) = parts.next() {
+            if !p.is_empty() {
+                let d = Dep {
+                    name: p.to_string(),
+                    order_only,
+                };
+                if !deps
+                    .iter()
+                    .any(|x| x.name == d.name && x.order_only == d.order_only)
+                {
+                    deps.push(d);
+                }
+            }
+            if parts.peek().is_some() {
+                order_only = true;
+            }
+        }
+    }
+    // A prerequisite both normal and order-only is normal.
+    let normal: Vec<String> = deps
+        .iter()
+        .filter(|d| !d.order_only)
+        .map(|d| d.name.clone())
+        .collect();
+    deps.retain(|d| !d.order_only || !normal.contains(&d.name));
+    deps
+}
+
+/// Quote `$` so that text that is already expanded survives another expansion.
+fn escape_dollars(s: &str) -> String {
+    s.replace('$', "$$")
+}
+
+/// An I/O error in make's words (the C library message, without Rust's suffix).
+pub fn io_message(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(text: &str) -> Database {
+        let mut db = Database::new(ReadOptions::default());
+        let loc = Loc {
+            file: Arc::from("Makefile"),
+            line: 1,
+        };
+        db.eval_text(text, &loc).expect("evaluates");
+        db
+    }
+
+    fn val(db: &mut Database, name: &str) -> String {
+        db.var_value(name, &Scope::global()).unwrap()
+    }
+
+    #[test]
+    fn assignments_and_flavors() {
+        let mut d = db(
+            "A = $(B)\nB = 1\nC := $(B)\nB = 2\nD ?= x\nD ?= y\nE = a\nE += b\nF := p\nF += $(B)\n",
+        );
+        assert_eq!(val(&mut d, "A"), "2");
+        assert_eq!(val(&mut d, "C"), "1");
+        assert_eq!(val(&mut d, "D"), "x");
+        assert_eq!(val(&mut d, "E"), "a b");
+        assert_eq!(d.globals.get("F").unwrap().value, "p 2");
+    }
+
+    #[test]
+    fn conditionals() {
+        let mut d = db("X = 1\nifeq ($(X),1)\nY = yes\nelse ifeq ($(X),2)\nY = two\nelse\nY = no\nendif\nifdef X\nZ = d\nendif\nifneq \"a\" 'a'\nW = bad\nendif\n");
+        assert_eq!(val(&mut d, "Y"), "yes");
+        assert_eq!(val(&mut d, "Z"), "d");
+        assert_eq!(val(&mut d, "W"), "");
+    }
+
+    #[test]
+    fn rules_recorded() {
+        let d = db("all: a b | c\n\techo $@\n\techo two\n%.o: %.c\n\tcc -c $<\nx y &: z\n\tgen\n");
+        let all = &d.targets["all"];
+        assert_eq!(all.deps.len(), 3);
+        assert!(all.deps[2].order_only);
+        assert_eq!(all.recipe.as_ref().unwrap().lines.len(), 2);
+        assert_eq!(all.recipe.as_ref().unwrap().loc.line, 1);
+        assert_eq!(d.pattern_rules.len(), 1);
+        assert_eq!(d.targets["x"].group.as_ref().unwrap().len(), 2);
+        assert_eq!(d.default_goal.as_deref(), Some("all"));
+    }
+
+    #[test]
+    fn errors_have_locations() {
+        let mut d = Database::new(ReadOptions::default());
+        let loc = Loc {
+            file: Arc::from("Makefile"),
+            line: 1,
+        };
+        let e = d.eval_text("A = 1\nfoo\n", &loc).unwrap_err();
+        assert_eq!(e.to_string(), "Makefile:2: *** missing separator.  Stop.");
+        let e = d.eval_text("ifeq (a,a)\n", &loc).unwrap_err();
+        assert!(e.msg.contains("missing 'endif'"));
     }
 }

@@ -1,11 +1,14 @@
 //! The Make language: reading makefiles into a `Database` of variables and rules.
 
+pub mod builtin;
 pub mod database;
 pub mod eval;
 pub mod expand;
 pub mod functions;
+pub mod print;
 pub mod reader;
 pub mod rules;
+pub mod shell;
 pub mod text;
 pub mod vars;
 

@@ -35,6 +35,13 @@ pub struct DeferredDeps {
     pub loc: Loc,
 }
 
+impl Recipe {
+    /// Where the recipe's first line is (make's location for recipe warnings).
+    pub fn first_line_loc(&self) -> &Loc {
+        self.lines.first().map(|l| &l.loc).unwrap_or(&self.loc)
+    }
+}
+
 /// One `target::` rule: each double-colon rule is updated on its own.
 #[derive(Clone, Debug)]
 pub struct DoubleColonRule {

@@ -1,0 +1,357 @@
+//! One run of hbuild, in make's order: change directory, set up variables, read
+//! the makefiles, remake them if needed, then build the goals.
+
+use crate::cli::Options;
+use crate::diag::{self, Fatal, Loc};
+use crate::engine::{self, Remake};
+use crate::lang::builtin;
+use crate::lang::database::{MissingInclude, ReadOptions};
+use crate::lang::vars::{Export, Flavor, Origin, Var};
+use crate::lang::Database;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The GNU make feature words hbuild supports, for `.FEATURES`.
+const FEATURES: &str =
+    "target-specific order-only second-expansion else-if shortest-stem undefine oneshell nocomment grouped-target extra-prereqs";
+
+/// The makefile names tried, in make's order, when no `-f` is given.
+const DEFAULT_MAKEFILES: [&str; 3] = ["GNUmakefile", "makefile", "Makefile"];
+
+/// How this process was started: what `$(MAKE)` must run again.
+pub struct Invocation {
+    pub argv0: String,
+    pub args: Vec<String>,
+}
+
+/// Run one build with parsed options; returns the exit status.
+pub fn run(opts: Options, inv: &Invocation) -> i32 {
+    let level = std::env::var("MAKELEVEL")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    diag::set_level(level);
+    // `$(MAKE)` is argv[0], made absolute when it is a relative path with a slash
+    // (so it still works after `-C` and in sub-directories).
+    let make_command = absolute_command(&inv.argv0);
+    for dir in &opts.directories {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            let err = Fatal::new(format!("{}: {}", dir, crate::lang::eval::io_message(&e)));
+            eprintln!("{}", diag::fatal_text(&err));
+            return 2;
+        }
+    }
+    let cwd = std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| ".".to_string());
+    let print_dir = match opts.print_directory {
+        Some(p) => p,
+        None => !opts.directories.is_empty() || level > 0,
+    };
+    if print_dir {
+        println!("{}: Entering directory '{}'", diag::prog(), cwd);
+    }
+    let status = build(&opts, &make_command, &cwd, level, inv);
+    if print_dir {
+        println!("{}: Leaving directory '{}'", diag::prog(), cwd);
+    }
+    status
+}
+
+fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invocation) -> i32 {
+    let mut db = Database::new(ReadOptions {
+        env_overrides: opts.env_overrides,
+        no_builtin_rules: opts.no_builtin_rules || opts.no_builtin_vars,
+        no_builtin_vars: opts.no_builtin_vars,
+        include_dirs: opts.include_dirs.iter().map(PathBuf::from).collect(),
+        goals: opts.goals.clone(),
+        silent: opts.silent,
+    });
+    let read = read_all(&mut db, opts, make_command, cwd, level);
+    let found_any = match read {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("{}", diag::fatal_text(&e));
+            return 2;
+        }
+    };
+    if opts.print_data_base {
+        crate::lang::print::print_database(&db);
+    }
+    match engine::remake_makefiles(&mut db, opts) {
+        Remake::Unchanged => {}
+        Remake::Remade => return reexec(inv),
+        Remake::Failed(code) => return code,
+    }
+    let goals: Vec<String> = if opts.goals.is_empty() {
+        let goal = db
+            .globals
+            .get(".DEFAULT_GOAL")
+            .map(|v| v.value.trim().to_string())
+            .unwrap_or_default();
+        if goal.is_empty() {
+            let msg = if found_any {
+                "No targets"
+            } else {
+                "No targets specified and no makefile found"
+            };
+            eprintln!("{}", diag::fatal_text(&Fatal::new(msg)));
+            return 2;
+        }
+        crate::lang::text::words(&goal)
+            .map(str::to_string)
+            .collect()
+    } else {
+        opts.goals.clone()
+    };
+    set_var(
+        &mut db,
+        "MAKEFLAGS",
+        &opts.makeflags(),
+        Flavor::Recursive,
+        Origin::File,
+    );
+    engine::build(&mut db, opts, &goals)
+}
+
+/// Set up the variables, read the built-in rules and the makefiles. Returns
+/// whether any makefile was found.
+fn read_all(
+    db: &mut Database,
+    opts: &Options,
+    make_command: &str,
+    cwd: &str,
+    level: u32,
+) -> diag::Result<bool> {
+    let builtin_loc = Loc {
+        file: Arc::from("<builtin>"),
+        line: 1,
+    };
+    if !db.opts.no_builtin_vars {
+        db.origin_override = Some(Origin::Default);
+        db.eval_text(builtin::VARIABLES, &builtin_loc)?;
+        db.origin_override = None;
+    }
+    let env_origin = if opts.env_overrides {
+        Origin::EnvironmentOverride
+    } else {
+        Origin::Environment
+    };
+    for (name, value) in std::env::vars_os() {
+        let (name, value) = (name.to_string_lossy(), value.to_string_lossy());
+        if matches!(
+            name.as_ref(),
+            "SHELL" | "MAKEFLAGS" | "MAKELEVEL" | "MFLAGS" | "MAKE_RESTARTS" | ""
+        ) || name.contains('=')
+        {
+            continue;
+        }
+        set_var(db, &name, &value, Flavor::Recursive, env_origin);
+    }
+    set_var(
+        db,
+        "MAKE_COMMAND",
+        make_command,
+        Flavor::Simple,
+        Origin::Default,
+    );
+    set_var(
+        db,
+        "MAKE",
+        "$(MAKE_COMMAND)",
+        Flavor::Recursive,
+        Origin::Default,
+    );
+    set_var(db, "MAKE_VERSION", "4.3", Flavor::Simple, Origin::Default);
+    set_var(
+        db,
+        "MAKE_HOST",
+        "x86_64-pc-linux-gnu",
+        Flavor::Simple,
+        Origin::Default,
+    );
+    set_var(db, "CURDIR", cwd, Flavor::Simple, Origin::File);
+    set_var(db, "SHELL", "/bin/sh", Flavor::Recursive, Origin::File);
+    set_var(db, ".SHELLFLAGS", "-c", Flavor::Simple, Origin::Default);
+    set_var(
+        db,
+        "MAKECMDGOALS",
+        &opts.goals.join(" "),
+        Flavor::Simple,
+        Origin::Default,
+    );
+    set_var(db, ".FEATURES", FEATURES, Flavor::Simple, Origin::Default);
+    set_var(
+        db,
+        ".INCLUDE_DIRS",
+        &include_dirs(opts).join(" "),
+        Flavor::Recursive,
+        Origin::Default,
+    );
+    set_var(db, ".DEFAULT_GOAL", "", Flavor::Simple, Origin::File);
+    set_var(db, ".RECIPEPREFIX", "", Flavor::Simple, Origin::Default);
+    set_var(db, ".LOADED", "", Flavor::Simple, Origin::Default);
+    set_var(db, "MAKEFILES", "", Flavor::Simple, Origin::Default);
+    set_var(
+        db,
+        "MAKELEVEL",
+        &level.to_string(),
+        Flavor::Simple,
+        Origin::Environment,
+    );
+    let flags = opts.makeflags();
+    let parse_flags = match flags.find("-- ") {
+        Some(i) => flags[..i].trim_end().to_string(),
+        None => flags.clone(),
+    };
+    set_var(
+        db,
+        "MAKEFLAGS",
+        &parse_flags,
+        Flavor::Recursive,
+        Origin::File,
+    );
+    set_var(
+        db,
+        "MFLAGS",
+        &mflags(&flags),
+        Flavor::Recursive,
+        Origin::Environment,
+    );
+    let overrides = opts.variables.join(" ");
+    set_var(
+        db,
+        "-*-command-variables-*-",
+        &overrides,
+        Flavor::Simple,
+        Origin::Automatic,
+    );
+    set_var(
+        db,
+        "MAKEOVERRIDES",
+        "${-*-command-variables-*-}",
+        Flavor::Recursive,
+        Origin::Environment,
+    );
+    // Recipes see the next level; `$(MAKELEVEL)` in the makefile is this one.
+    db.child_env
+        .push(("MAKELEVEL".to_string(), (level + 1).to_string()));
+    for (name, export) in [("MAKEFLAGS", Export::Yes), ("MFLAGS", Export::Default)] {
+        if let Some(v) = db.globals.get_mut(name) {
+            v.export = export;
+        }
+    }
+    if !db.opts.no_builtin_rules {
+        db.eval_text(builtin::SUFFIXES, &builtin_loc)?;
+        db.eval_text(builtin::SUFFIX_RULES, &builtin_loc)?;
+    } else if !db.opts.no_builtin_vars {
+        set_var(
+            db,
+            "SUFFIXES",
+            builtin::SUFFIX_LIST,
+            Flavor::Simple,
+            Origin::Default,
+        );
+    }
+    // Command-line assignments: parsed like makefile lines, origin `command line`.
+    let cmdline_loc = Loc {
+        file: Arc::from("<command-line>"),
+        line: 1,
+    };
+    db.origin_override = Some(Origin::CommandLine);
+    for assignment in &opts.variables {
+        let r = db.eval_text(assignment, &cmdline_loc);
+        if let Err(e) = r {
+            db.origin_override = None;
+            return Err(e);
+        }
+    }
+    db.origin_override = None;
+    let mut found_any = false;
+    // Makefiles named in the MAKEFILES environment variable are read first;
+    // missing ones are ignored.
+    let extra = std::env::var("MAKEFILES").unwrap_or_default();
+    for name in crate::lang::text::words(&extra) {
+        db.read_makefile(name)?;
+    }
+    if opts.makefiles.is_empty() {
+        for name in DEFAULT_MAKEFILES {
+            if db.read_makefile(name)? {
+                found_any = true;
+                break;
+            }
+        }
+    } else {
+        for name in &opts.makefiles {
+            let path = if name == "-" {
+                "/dev/stdin"
+            } else {
+                name.as_str()
+            };
+            if db.read_makefile(path)? {
+                found_any = true;
+            } else {
+                db.missing_includes.push(MissingInclude {
+                    name: name.clone(),
+                    optional: false,
+                    loc: Loc {
+                        file: Arc::from(""),
+                        line: 0,
+                    },
+                });
+            }
+        }
+    }
+    let pattern_rules = (!db.opts.no_builtin_rules).then_some(builtin::PATTERN_RULES);
+    db.finish_reading(pattern_rules)?;
+    Ok(found_any)
+}
+
+/// `MFLAGS`: the flags of `MAKEFLAGS` with a leading dash, without variables.
+fn mflags(makeflags: &str) -> String {
+    let flags = match makeflags.find("-- ") {
+        Some(i) => makeflags[..i].trim_end(),
+        None => makeflags,
+    };
+    if flags.is_empty() || flags.starts_with('-') {
+        flags.to_string()
+    } else {
+        format!("-{}", flags)
+    }
+}
+
+fn set_var(db: &mut Database, name: &str, value: &str, flavor: Flavor, origin: Origin) {
+    db.globals.set(name, Var::new(value, flavor, origin));
+}
+
+fn include_dirs(opts: &Options) -> Vec<String> {
+    let mut dirs: Vec<String> = opts.include_dirs.clone();
+    dirs.extend(["/usr/local/include", "/usr/include"].map(String::from));
+    dirs
+}
+
+fn absolute_command(argv0: &str) -> String {
+    if argv0.contains('/') && !argv0.starts_with('/') {
+        if let Ok(cwd) = std::env::current_dir() {
+            return cwd.join(argv0).to_string_lossy().into_owned();
+        }
+    }
+    argv0.to_string()
+}
+
+/// Start again from scratch after a makefile was remade, as make does.
+fn reexec(inv: &Invocation) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let restarts = std::env::var("MAKE_RESTARTS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    let exe = std::env::current_exe().unwrap_or_else(|_| Path::new(&inv.argv0).to_path_buf());
+    let err = std::process::Command::new(exe)
+        .arg0(&inv.argv0)
+        .args(&inv.args)
+        .env("MAKE_RESTARTS", (restarts + 1).to_string())
+        .exec();
+    eprintln!("{}: {}", diag::prog(), err);
+    2
+}

@@ -1,0 +1,93 @@
+//! Automatic variables (`$@ $< $^ $+ $| $? $* $%` and their `D`/`F` forms).
+
+use crate::lang::vars::{Flavor, Origin, Var, VarTable};
+
+/// The inputs automatic variables are computed from.
+#[derive(Clone, Debug, Default)]
+pub struct AutoInputs<'a> {
+    pub target: &'a str,
+    pub stem: &'a str,
+    pub member: &'a str,
+    /// Normal prerequisites (resolved paths), in order, duplicates kept.
+    pub deps: Vec<&'a str>,
+    pub order_only: Vec<&'a str>,
+    pub newer: Vec<&'a str>,
+}
+
+/// The directory part of a file name as `$(@D)` shows it (`.` without one).
+pub fn dir_part(w: &str) -> &str {
+    match w.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &w[..i],
+        None => ".",
+    }
+}
+
+/// The file part of a name as `$(@F)` shows it.
+pub fn file_part(w: &str) -> &str {
+    match w.rfind('/') {
+        Some(i) => &w[i + 1..],
+        None => w,
+    }
+}
+
+fn dedup<'a>(v: &[&'a str]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::with_capacity(v.len());
+    for w in v {
+        if !out.contains(w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// The table of automatic variables, with the `D` and `F` variants as
+/// separate names.
+pub fn table(i: &AutoInputs) -> VarTable {
+    let first = i.deps.first().copied().unwrap_or("");
+    let values: [(&str, Vec<&str>); 8] = [
+        ("@", vec![i.target]),
+        ("%", vec![i.member]),
+        ("<", vec![first]),
+        ("^", dedup(&i.deps)),
+        ("+", i.deps.clone()),
+        ("|", dedup(&i.order_only)),
+        ("?", dedup(&i.newer)),
+        ("*", vec![i.stem]),
+    ];
+    let mut t = VarTable::default();
+    let mut put = |name: String, v: String| t.set(name, Var::new(v, Flavor::Simple, Origin::Automatic));
+    for (name, ws) in values {
+        let ws: Vec<&str> = ws.into_iter().filter(|w| !w.is_empty()).collect();
+        put(name.to_string(), ws.join(" "));
+        put(format!("{}D", name), ws.iter().map(|w| dir_part(w)).collect::<Vec<_>>().join(" "));
+        put(format!("{}F", name), ws.iter().map(|w| file_part(w)).collect::<Vec<_>>().join(" "));
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let t = table(&AutoInputs {
+            target: "sub/foo.o",
+            stem: "foo",
+            deps: vec!["a.c", "d/b.h", "a.c"],
+            order_only: vec!["dir"],
+            ..Default::default()
+        });
+        let v = |n: &str| t.get(n).unwrap().value.clone();
+        assert_eq!(v("@D"), "sub");
+        assert_eq!(v("@F"), "foo.o");
+        assert_eq!(v("^"), "a.c d/b.h");
+        assert_eq!(v("+"), "a.c d/b.h a.c");
+        assert_eq!(v("^D"), ". d");
+        assert_eq!(v("*D"), ".");
+        assert_eq!(v("<"), "a.c");
+        assert_eq!(v("|"), "dir");
+        assert_eq!(v("?"), "");
+    }
+}

@@ -1,0 +1,269 @@
+//! Finding files and rules that the makefiles do not name outright: `vpath` and
+//! `VPATH` search for prerequisites, and implicit (pattern) rule search with
+//! chains through intermediate files.
+
+use crate::diag::Result;
+use crate::graph::disk::StatCache;
+use crate::lang::text::{words, Pattern};
+use crate::lang::vars::{Flavor, Origin, Scope, Var, VarTable};
+use crate::lang::Database;
+use std::collections::HashSet;
+
+/// The directories of the `VPATH` variable (blank- or colon-separated).
+pub fn vpath_dirs(db: &mut Database) -> Vec<String> {
+    let v = db.var_value("VPATH", &Scope::global()).unwrap_or_default();
+    v.split(|c: char| c == ':' || c.is_ascii_whitespace())
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Where `name` is found: itself if it exists, else the first `vpath`/`VPATH`
+/// directory holding it.
+pub fn locate(db: &Database, vpath: &[String], disk: &mut StatCache, name: &str) -> Option<String> {
+    if disk.exists(name) {
+        return Some(name.to_string());
+    }
+    if name.starts_with('/') {
+        return None;
+    }
+    let join = |d: &str| format!("{}/{}", d.trim_end_matches('/'), name);
+    for entry in &db.vpaths {
+        let matches = match Pattern::parse(&entry.pattern) {
+            Some(p) => p.matches(name).is_some(),
+            None => entry.pattern == name,
+        };
+        if matches {
+            for d in &entry.dirs {
+                let cand = join(d);
+                if disk.exists(&cand) {
+                    return Some(cand);
+                }
+            }
+        }
+    }
+    vpath
+        .iter()
+        .map(|d| join(d))
+        .find(|cand| disk.exists(cand))
+}
+
+/// A pattern rule chosen for a target.
+#[derive(Clone, Debug)]
+pub struct ImplicitMatch {
+    /// Index in `db.pattern_rules`.
+    pub rule: usize,
+    /// `$*`: the stem, with the target's directory when the pattern has none.
+    pub stem: String,
+    pub deps: Vec<ImplicitDep>,
+    /// The other targets the same recipe run makes (multi-target pattern rules).
+    pub also_make: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImplicitDep {
+    pub name: String,
+    pub order_only: bool,
+    /// Set when the prerequisite is an intermediate file made by this rule.
+    pub chain: Option<Box<ImplicitMatch>>,
+}
+
+struct Candidate {
+    rule: usize,
+    target_index: usize,
+    dir: String,
+    stem: String,
+}
+
+/// Everything the search consults besides the database.
+pub struct Searcher<'a> {
+    pub disk: &'a mut StatCache,
+    pub vpath: &'a [String],
+    failed: HashSet<String>,
+}
+
+impl<'a> Searcher<'a> {
+    pub fn new(disk: &'a mut StatCache, vpath: &'a [String]) -> Searcher<'a> {
+        Searcher {
+            disk,
+            vpath,
+            failed: HashSet::new(),
+        }
+    }
+
+    /// Find the implicit rule that can make `target`, trying first rules whose
+    /// prerequisites exist or are mentioned, then chains through intermediates.
+    pub fn search(&mut self, db: &mut Database, target: &str) -> Result<Option<ImplicitMatch>> {
+        let mut in_use = Vec::new();
+        self.search_at(db, target, 0, &mut in_use)
+    }
+
+    fn search_at(
+        &mut self,
+        db: &mut Database,
+        target: &str,
+        depth: usize,
+        in_use: &mut Vec<usize>,
+    ) -> Result<Option<ImplicitMatch>> {
+        if depth > 0 && self.failed.contains(target) {
+            return Ok(None);
+        }
+        let (dir, file) = match target.rfind('/') {
+            Some(i) => (&target[..=i], &target[i + 1..]),
+            None => ("", target),
+        };
+        let mut cands = Vec::new();
+        for (ri, rule) in db.pattern_rules.iter().enumerate() {
+            if rule.recipe.is_none() || in_use.contains(&ri) {
+                continue;
+            }
+            for (ti, tpat) in rule.targets.iter().enumerate() {
+                let Some(pat) = Pattern::parse(tpat) else { continue };
+                let (subject, d) = if tpat.contains('/') { (target, "") } else { (file, dir) };
+                let Some(stem) = pat.matches(subject) else { continue };
+                if stem.is_empty() {
+                    continue;
+                }
+                let anything = tpat == "%";
+                if anything && !rule.terminal && depth > 0 {
+                    continue;
+                }
+                cands.push(Candidate {
+                    rule: ri,
+                    target_index: ti,
+                    dir: d.to_string(),
+                    stem: stem.to_string(),
+                });
+                break;
+            }
+        }
+        let specific = cands
+            .iter()
+            .any(|c| db.pattern_rules[c.rule].targets[c.target_index] != "%");
+        if specific {
+            cands.retain(|c| {
+                let r = &db.pattern_rules[c.rule];
+                r.terminal || r.targets[c.target_index] != "%"
+            });
+        }
+        cands.sort_by_key(|c| c.stem.len());
+        for allow_chain in [false, true] {
+            for c in &cands {
+                let terminal = db.pattern_rules[c.rule].terminal;
+                if allow_chain && terminal {
+                    continue;
+                }
+                if let Some(m) = self.try_rule(db, target, c, allow_chain, depth, in_use)? {
+                    return Ok(Some(m));
+                }
+            }
+        }
+        if depth > 0 {
+            self.failed.insert(target.to_string());
+        }
+        Ok(None)
+    }
+
+    fn try_rule(
+        &mut self,
+        db: &mut Database,
+        target: &str,
+        c: &Candidate,
+        allow_chain: bool,
+        depth: usize,
+        in_use: &mut Vec<usize>,
+    ) -> Result<Option<ImplicitMatch>> {
+        let full_stem = format!("{}{}", c.dir, c.stem);
+        let names = rule_deps(db, c.rule, target, &c.dir, &c.stem, &full_stem)?;
+        let mut deps = Vec::with_capacity(names.len());
+        for (name, order_only) in names {
+            if db.targets.contains_key(&name) || locate(db, self.vpath, self.disk, &name).is_some() {
+                deps.push(ImplicitDep { name, order_only, chain: None });
+                continue;
+            }
+            if !allow_chain || depth >= 8 {
+                return Ok(None);
+            }
+            in_use.push(c.rule);
+            let sub = self.search_at(db, &name, depth + 1, in_use);
+            in_use.pop();
+            match sub? {
+                Some(m) => deps.push(ImplicitDep {
+                    name,
+                    order_only,
+                    chain: Some(Box::new(m)),
+                }),
+                None => return Ok(None),
+            }
+        }
+        let rule = &db.pattern_rules[c.rule];
+        let also_make = rule
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != c.target_index)
+            .filter_map(|(_, t)| Pattern::parse(t).map(|p| with_dir(t, &c.dir, &p.fill(&c.stem))))
+            .collect();
+        Ok(Some(ImplicitMatch {
+            rule: c.rule,
+            stem: full_stem,
+            deps,
+            also_make,
+        }))
+    }
+}
+
+/// `dir` + `name` unless the pattern had its own directory part.
+fn with_dir(pattern: &str, dir: &str, name: &str) -> String {
+    if pattern.contains('/') {
+        name.to_string()
+    } else {
+        format!("{}{}", dir, name)
+    }
+}
+
+/// The prerequisites of pattern rule `ri` for `target` with this stem, the
+/// second-expansion texts expanded with `$@` and `$*` known.
+fn rule_deps(
+    db: &mut Database,
+    ri: usize,
+    target: &str,
+    dir: &str,
+    stem: &str,
+    full_stem: &str,
+) -> Result<Vec<(String, bool)>> {
+    let rule = db.pattern_rules[ri].clone();
+    let subst = |w: &str| match Pattern::parse(w) {
+        Some(p) => {
+            let filled = p.fill(stem);
+            if w.contains('/') || dir.is_empty() {
+                filled
+            } else {
+                format!("{}{}", dir, filled)
+            }
+        }
+        None => w.to_string(),
+    };
+    let mut out: Vec<(String, bool)> = rule.deps.iter().map(|d| (subst(&d.name), d.order_only)).collect();
+    if !rule.deferred.is_empty() {
+        let mut autos = VarTable::default();
+        let auto = |v: &str| Var::new(v, Flavor::Simple, Origin::Automatic);
+        autos.set("@", auto(target));
+        autos.set("*", auto(full_stem));
+        let scope = Scope::global().inner(autos);
+        for d in &rule.deferred {
+            let saved = db.loc.replace(d.loc.clone());
+            let text = db.expand(&d.text, &scope);
+            db.loc = saved;
+            let mut order_only = false;
+            for w in words(&text?) {
+                if w == "|" {
+                    order_only = true;
+                } else {
+                    out.push((subst(w), order_only));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

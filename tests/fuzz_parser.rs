@@ -1,0 +1,225 @@
+//! Property tests: reading and expanding arbitrary makefile-like text never
+//! panics and always finishes. Errors are fine; a panic or a hang is a bug.
+//!
+//! 256 cases per property by default; more with `PROPTEST_CASES=N`.
+//!
+//! The generated text is built from a fixed token list. It leaves out what
+//! could touch the machine or loop forever in GNU make too: `$(shell)`,
+//! `$(file)`, `$(call)` (make itself recurses until it crashes on `f =
+//! $(call f)`), `$(value)` (`Y = $(eval $(value Y))` recurses the same way) and
+//! the printing functions. `!=` stays: the words it can run as a command are
+//! harmless names that do not exist or shell syntax errors.
+
+use hbuild::diag::Loc;
+use hbuild::lang::expand::{find_close, split_args};
+use hbuild::lang::text::{patsubst, subst_ref, words, Pattern};
+use hbuild::lang::vars::Scope;
+use hbuild::lang::Database;
+use proptest::prelude::*;
+use std::sync::{mpsc, Arc, Once};
+use std::thread;
+use std::time::Duration;
+
+/// How long one case may take before it counts as a hang (debug builds are slow).
+const CASE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Evaluation runs on its own thread with this stack, so deep but finite
+/// nesting is not mistaken for a bug.
+const STACK_SIZE: usize = 16 << 20;
+/// Variables expanded after reading, at most.
+const MAX_VARS_EXPANDED: usize = 32;
+
+/// References, delimiters, operators and line structure.
+const SYNTAX: &[&str] = &[
+    "$(", "$(", ")", ")", "${", "}", "(", "$", "$$", "$@", "$<", "$^", "$*", "$A", "$(A:", ":",
+    ":", "=", "=", ":=", "::=", "+=", "?=", "!=", "::", "&:", ";", "|", "%", "#", "\\", "\\\n",
+    ",", "\n", "\n", "\n", "\t", "\t", " ", " ",
+];
+
+const DIRECTIVES: &[&str] = &[
+    "ifeq ",
+    "ifneq ",
+    "ifdef ",
+    "ifndef ",
+    "else",
+    "endif",
+    "define ",
+    "endef",
+    "include ",
+    "-include ",
+    "export ",
+    "unexport ",
+    "override ",
+    "undefine ",
+    "private ",
+    "vpath ",
+];
+
+const SPECIAL_TARGETS: &[&str] = &[
+    ".PHONY",
+    ".SUFFIXES",
+    ".SECONDEXPANSION",
+    ".DEFAULT",
+    ".RECIPEPREFIX",
+    ".c.o",
+];
+
+/// Functions, each generated as `$(NAME ` (its arguments and `)` are up to chance).
+const FUNCTIONS: &[&str] = &[
+    "eval",
+    "subst",
+    "patsubst",
+    "strip",
+    "findstring",
+    "filter",
+    "filter-out",
+    "sort",
+    "word",
+    "words",
+    "wordlist",
+    "firstword",
+    "lastword",
+    "dir",
+    "notdir",
+    "suffix",
+    "basename",
+    "addsuffix",
+    "addprefix",
+    "join",
+    "if",
+    "or",
+    "and",
+    "foreach",
+    "origin",
+    "flavor",
+    "error",
+    "abspath",
+    "wildcard",
+];
+/// Names and words; none is a file that `include` or `!=` could find.
+const WORDS: &[&str] = &[
+    "A", "B", "C", "x", "y", "foo", "foo.c", "a.o", "%.o", "%.c", "0", "1", "2",
+];
+
+/// Names whose values are expanded after reading, besides those defined.
+const PROBE_NAMES: &[&str] = &["A", "B", "C", "x", "y", "foo", "%", ".VARIABLES"];
+
+fn makefile_text() -> impl Strategy<Value = String> {
+    use prop::sample::select;
+    let fixed = |list: &'static [&'static str]| select(list).prop_map(str::to_string);
+    let token = prop_oneof![
+        6 => fixed(SYNTAX),
+        1 => fixed(DIRECTIVES),
+        1 => fixed(SPECIAL_TARGETS),
+        2 => select(FUNCTIONS).prop_map(|f| format!("$({f} ")),
+        4 => fixed(WORDS),
+    ];
+    prop::collection::vec(token, 0..64).prop_map(|t| t.concat())
+}
+
+/// Give the whole test process an empty stdin, so a command run by `!=` can
+/// never wait for a terminal.
+fn detach_stdin() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if let Ok(null) = std::fs::File::open("/dev/null") {
+            use std::os::fd::AsRawFd;
+            // SAFETY: dup2 on two valid descriptors; fd 0 is replaced atomically.
+            unsafe { libc::dup2(null.as_raw_fd(), 0) };
+        }
+    });
+}
+
+/// Run `work` on its own thread; fail on a panic, stop the whole run on a hang
+/// (a stuck thread cannot be killed, and shrinking would hang again).
+fn finishes(input: &str, work: impl FnOnce() + Send + 'static) -> Result<(), TestCaseError> {
+    let (done_tx, done_rx) = mpsc::channel();
+    let handle = thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || {
+            work();
+            let _ = done_tx.send(());
+        })
+        .expect("spawn a worker thread");
+    match done_rx.recv_timeout(CASE_TIMEOUT) {
+        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {}
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            eprintln!("hang (> {CASE_TIMEOUT:?}) on input:\n{input:?}");
+            std::process::exit(101);
+        }
+    }
+    match handle.join() {
+        Ok(()) => Ok(()),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(TestCaseError::fail(format!("panicked: {msg}")))
+        }
+    }
+}
+
+/// Read `text`, then expand every variable it defined and each of its lines.
+fn read_and_expand(text: &str) {
+    let mut db = Database::new(Default::default());
+    let loc = Loc::new(&Arc::from("fuzz.mk"), 1);
+    let _ = db.eval_text(text, &loc);
+    let scope = Scope::global();
+    let mut names: Vec<String> = db.globals.iter().map(|(n, _)| n.clone()).collect();
+    names.sort_unstable();
+    names.truncate(MAX_VARS_EXPANDED);
+    names.extend(PROBE_NAMES.iter().map(|n| n.to_string()));
+    for name in &names {
+        let _ = db.var_value(name, &scope);
+    }
+    for line in text.lines() {
+        let _ = db.expand(line, &scope);
+    }
+}
+
+proptest! {
+    #[test]
+    fn reading_and_expanding_never_panics_or_hangs(text in makefile_text()) {
+        detach_stdin();
+        let input = text.clone();
+        finishes(&input, move || read_and_expand(&text))?;
+    }
+
+    #[test]
+    fn text_helpers_keep_their_invariants(
+        s in "[a-z%\\\\(){},$. \t\n]{0,40}|\\PC{0,20}",
+        pat in "[a-z%\\\\.]{0,8}",
+        max in 0usize..5,
+    ) {
+        // Splitting loses nothing and respects the limit.
+        let pieces = split_args(&s, b'(', b')', max);
+        prop_assert_eq!(pieces.join(","), s.clone());
+        if max > 0 {
+            prop_assert!(pieces.len() <= max);
+        }
+        if let Some(i) = find_close(&s, 0, b'(', b')') {
+            prop_assert_eq!(s.as_bytes()[i], b')');
+        }
+
+        // Words are non-empty and blank-free; joining them is a fixed point.
+        let ws: Vec<&str> = words(&s).collect();
+        prop_assert!(ws.iter().all(|w| !w.is_empty() && !w.contains(|c: char| c.is_ascii_whitespace())));
+        let joined = ws.join(" ");
+        prop_assert_eq!(words(&joined).collect::<Vec<_>>(), ws.clone());
+
+        // A matched stem fills the pattern back into the word.
+        if let Some(p) = Pattern::parse(&pat) {
+            for w in &ws {
+                if let Some(stem) = p.matches(w) {
+                    prop_assert_eq!(&p.fill(stem), w);
+                }
+            }
+        }
+
+        // `%` to `%` is the identity on words; substitution keeps the word count.
+        prop_assert_eq!(patsubst("%", "%", &s), joined.clone());
+        prop_assert_eq!(words(&patsubst(&pat, "x", &s)).count(), ws.len());
+        let _ = subst_ref(&pat, "%.o", &s);
+    }
+}
