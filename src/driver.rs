@@ -148,91 +148,62 @@ fn read_all(
         }
         set_var(db, &name, &value, Flavor::Recursive, env_origin);
     }
-    set_var(
-        db,
-        "MAKE_COMMAND",
-        make_command,
-        Flavor::Simple,
-        Origin::Default,
-    );
-    set_var(
-        db,
-        "MAKE",
-        "$(MAKE_COMMAND)",
-        Flavor::Recursive,
-        Origin::Default,
-    );
-    set_var(db, "MAKE_VERSION", "4.3", Flavor::Simple, Origin::Default);
-    set_var(
-        db,
-        "MAKE_HOST",
-        "x86_64-pc-linux-gnu",
-        Flavor::Simple,
-        Origin::Default,
-    );
-    set_var(db, "CURDIR", cwd, Flavor::Simple, Origin::File);
-    set_var(db, "SHELL", "/bin/sh", Flavor::Recursive, Origin::File);
-    set_var(db, ".SHELLFLAGS", "-c", Flavor::Simple, Origin::Default);
-    set_var(
-        db,
-        "MAKECMDGOALS",
-        &opts.goals.join(" "),
-        Flavor::Simple,
-        Origin::Default,
-    );
-    set_var(db, ".FEATURES", FEATURES, Flavor::Simple, Origin::Default);
-    set_var(
-        db,
-        ".INCLUDE_DIRS",
-        &include_dirs(opts).join(" "),
-        Flavor::Recursive,
-        Origin::Default,
-    );
-    set_var(db, ".DEFAULT_GOAL", "", Flavor::Simple, Origin::File);
-    set_var(db, ".RECIPEPREFIX", "", Flavor::Simple, Origin::Default);
-    set_var(db, ".LOADED", "", Flavor::Simple, Origin::Default);
-    set_var(db, "MAKEFILES", "", Flavor::Simple, Origin::Default);
-    set_var(
-        db,
-        "MAKELEVEL",
-        &level.to_string(),
-        Flavor::Simple,
-        Origin::Environment,
-    );
     let flags = opts.makeflags();
+    // While reading, `MAKEFLAGS` holds the flags only; the command-line
+    // variables join it for recipes.
     let parse_flags = match flags.find("-- ") {
         Some(i) => flags[..i].trim_end().to_string(),
         None => flags.clone(),
     };
-    set_var(
-        db,
-        "MAKEFLAGS",
-        &parse_flags,
-        Flavor::Recursive,
-        Origin::File,
-    );
-    set_var(
-        db,
-        "MFLAGS",
-        &mflags(&flags),
-        Flavor::Recursive,
-        Origin::Environment,
-    );
-    let overrides = opts.variables.join(" ");
-    set_var(
-        db,
-        "-*-command-variables-*-",
-        &overrides,
-        Flavor::Simple,
-        Origin::Automatic,
-    );
-    set_var(
-        db,
-        "MAKEOVERRIDES",
-        "${-*-command-variables-*-}",
-        Flavor::Recursive,
-        Origin::Environment,
-    );
+    let (simple, recursive) = (Flavor::Simple, Flavor::Recursive);
+    let (default, file, env) = (Origin::Default, Origin::File, Origin::Environment);
+    let mut specials: Vec<(&str, String, Flavor, Origin)> = vec![
+        ("MAKE_COMMAND", make_command.to_string(), simple, default),
+        ("MAKE", "$(MAKE_COMMAND)".into(), recursive, default),
+        ("MAKE_VERSION", "4.3".into(), simple, default),
+        ("MAKE_HOST", "x86_64-pc-linux-gnu".into(), simple, default),
+        ("CURDIR", cwd.to_string(), simple, file),
+        ("SHELL", "/bin/sh".into(), recursive, file),
+        (".SHELLFLAGS", "-c".into(), simple, default),
+        (".FEATURES", FEATURES.into(), simple, default),
+        (
+            ".INCLUDE_DIRS",
+            include_dirs(opts).join(" "),
+            recursive,
+            default,
+        ),
+        (".DEFAULT_GOAL", String::new(), simple, file),
+        (".RECIPEPREFIX", String::new(), simple, default),
+        (".LOADED", String::new(), simple, default),
+        ("MAKEFILES", String::new(), simple, default),
+        ("MAKELEVEL", level.to_string(), simple, env),
+        ("MAKEFLAGS", parse_flags, recursive, file),
+        ("MFLAGS", mflags(&flags), recursive, env),
+    ];
+    if !opts.goals.is_empty() {
+        specials.push(("MAKECMDGOALS", opts.goals.join(" "), simple, default));
+    }
+    if !opts.variables.is_empty() {
+        let overrides = opts.variables.join(" ");
+        specials.push((
+            "-*-command-variables-*-",
+            overrides,
+            simple,
+            Origin::Automatic,
+        ));
+        specials.push((
+            "MAKEOVERRIDES",
+            "${-*-command-variables-*-}".into(),
+            recursive,
+            env,
+        ));
+    }
+    if !db.opts.no_builtin_vars {
+        specials.push(("SUFFIXES", builtin::SUFFIX_LIST.into(), simple, default));
+    }
+    for (name, value, flavor, origin) in specials {
+        set_var(db, name, &value, flavor, origin);
+    }
     // Recipes see the next level; `$(MAKELEVEL)` in the makefile is this one.
     db.child_env
         .push(("MAKELEVEL".to_string(), (level + 1).to_string()));
@@ -244,14 +215,6 @@ fn read_all(
     if !db.opts.no_builtin_rules {
         db.eval_text(builtin::SUFFIXES, &builtin_loc)?;
         db.eval_text(builtin::SUFFIX_RULES, &builtin_loc)?;
-    } else if !db.opts.no_builtin_vars {
-        set_var(
-            db,
-            "SUFFIXES",
-            builtin::SUFFIX_LIST,
-            Flavor::Simple,
-            Origin::Default,
-        );
     }
     // Command-line assignments: parsed like makefile lines, origin `command line`.
     let cmdline_loc = Loc {
@@ -326,7 +289,9 @@ fn set_var(db: &mut Database, name: &str, value: &str, flavor: Flavor, origin: O
 
 fn include_dirs(opts: &Options) -> Vec<String> {
     let mut dirs: Vec<String> = opts.include_dirs.clone();
-    dirs.extend(["/usr/local/include", "/usr/include"].map(String::from));
+    // GNU make 4.3 on Debian lists /usr/include twice (its configured and its
+    // built-in default); users see the list, so keep it identical.
+    dirs.extend(["/usr/local/include", "/usr/include", "/usr/include"].map(String::from));
     dirs
 }
 

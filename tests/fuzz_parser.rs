@@ -35,66 +35,26 @@ const SYNTAX: &[&str] = &[
     ",", "\n", "\n", "\n", "\t", "\t", " ", " ",
 ];
 
+#[rustfmt::skip]
 const DIRECTIVES: &[&str] = &[
-    "ifeq ",
-    "ifneq ",
-    "ifdef ",
-    "ifndef ",
-    "else",
-    "endif",
-    "define ",
-    "endef",
-    "include ",
-    "-include ",
-    "export ",
-    "unexport ",
-    "override ",
-    "undefine ",
-    "private ",
-    "vpath ",
+    "ifeq ", "ifneq ", "ifdef ", "ifndef ", "else", "endif", "define ", "endef", "include ",
+    "-include ", "export ", "unexport ", "override ", "undefine ", "private ", "vpath ",
 ];
 
+#[rustfmt::skip]
 const SPECIAL_TARGETS: &[&str] = &[
-    ".PHONY",
-    ".SUFFIXES",
-    ".SECONDEXPANSION",
-    ".DEFAULT",
-    ".RECIPEPREFIX",
-    ".c.o",
+    ".PHONY", ".SUFFIXES", ".SECONDEXPANSION", ".DEFAULT", ".RECIPEPREFIX", ".c.o",
 ];
 
 /// Functions, each generated as `$(NAME ` (its arguments and `)` are up to chance).
+#[rustfmt::skip]
 const FUNCTIONS: &[&str] = &[
-    "eval",
-    "subst",
-    "patsubst",
-    "strip",
-    "findstring",
-    "filter",
-    "filter-out",
-    "sort",
-    "word",
-    "words",
-    "wordlist",
-    "firstword",
-    "lastword",
-    "dir",
-    "notdir",
-    "suffix",
-    "basename",
-    "addsuffix",
-    "addprefix",
-    "join",
-    "if",
-    "or",
-    "and",
-    "foreach",
-    "origin",
-    "flavor",
-    "error",
-    "abspath",
-    "wildcard",
+    "eval", "subst", "patsubst", "strip", "findstring", "filter", "filter-out", "sort", "word",
+    "words", "wordlist", "firstword", "lastword", "dir", "notdir", "suffix", "basename",
+    "addsuffix", "addprefix", "join", "if", "or", "and", "foreach", "origin", "flavor", "error",
+    "abspath", "wildcard",
 ];
+
 /// Names and words; none is a file that `include` or `!=` could find.
 const WORDS: &[&str] = &[
     "A", "B", "C", "x", "y", "foo", "foo.c", "a.o", "%.o", "%.c", "0", "1", "2",

@@ -1,21 +1,161 @@
 //! The engine: decides what is out of date and runs recipes.
 
+pub mod recipe;
+pub mod schedule;
+pub mod spawn;
+
 use crate::cli::Options;
+use crate::diag::PROG;
+use crate::graph::disk::{RealDisk, StatCache};
+use crate::graph::resolve::Searcher;
+use crate::lang::vars::Scope;
 use crate::lang::Database;
+use schedule::{Outcome, Scheduler};
 
 /// Update `goals`; returns make's exit status (0 done, 1 `-q` out of date, 2 failure).
-pub fn build(_db: &mut Database, _opts: &Options, _goals: &[String]) -> i32 {
-    0
+pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
+    let goals: Vec<String> = if goals.is_empty() {
+        let g = db.var_value(".DEFAULT_GOAL", &Scope::global()).unwrap_or_default();
+        let g = g.trim().to_string();
+        if g.is_empty() {
+            match db.default_goal.clone() {
+                Some(d) => vec![d],
+                None => {
+                    eprintln!("{}: *** No targets.  Stop.", PROG);
+                    return 2;
+                }
+            }
+        } else {
+            vec![g]
+        }
+    } else {
+        goals.to_vec()
+    };
+    let mut s = Scheduler::new(db, opts, StatCache::new(Box::new(RealDisk)));
+    let ids: Vec<_> = goals.iter().map(|g| s.graph.node(s.db, g, None)).collect();
+    run_goals(&mut s, &ids, true);
+    s.drain();
+    s.remove_intermediates();
+    if s.failed {
+        2
+    } else if opts.question && s.out_of_date {
+        1
+    } else {
+        0
+    }
 }
 
-/// What `remake_makefiles` did.
+/// Pursue the goals until all are done or the build stops, printing make's
+/// per-goal messages when `messages`.
+fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
+    let mut reported = vec![false; ids.len()];
+    let mut started_at: Vec<Option<usize>> = vec![None; ids.len()];
+    loop {
+        for (i, &g) in ids.iter().enumerate() {
+            if s.stop {
+                break;
+            }
+            if reported[i] {
+                continue;
+            }
+            started_at[i].get_or_insert(s.commands_started);
+            if let Some(outcome) = s.pursue(g) {
+                reported[i] = true;
+                if messages {
+                    goal_message(s, g, outcome, started_at[i].unwrap_or(0));
+                }
+            }
+        }
+        if s.stop || reported.iter().all(|r| *r) || !s.running() {
+            break;
+        }
+        s.wait_one();
+        // Goals finished by that job are reported on the next pass.
+    }
+}
+
+fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
+    let n = &s.graph.nodes[g];
+    match outcome {
+        Outcome::Failed => {
+            if s.opts.keep_going {
+                eprintln!("{}: Target '{}' not remade because of errors.", PROG, n.name);
+            }
+        }
+        _ if s.commands_started == started_at && !s.opts.question => {
+            if n.recipe.is_some() && !n.phony {
+                println!("{}: '{}' is up to date.", PROG, n.name);
+            } else {
+                println!("{}: Nothing to be done for '{}'.", PROG, n.name);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The result of updating the makefiles before the real build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Remake {
     Unchanged,
     Remade,
     Failed(i32),
 }
 
-/// Update the makefiles that are targets before the real build.
-pub fn remake_makefiles(_db: &mut Database, _opts: &Options) -> Remake {
-    Remake::Unchanged
+/// Update every makefile read and every missing include that a rule can make,
+/// as make does before building (`-n`, `-t`, `-q` do not apply to them).
+pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
+    let mut names: Vec<String> = db.makefiles.clone();
+    for m in &db.missing_includes {
+        if !names.contains(&m.name) {
+            names.push(m.name.clone());
+        }
+    }
+    let mut disk = StatCache::new(Box::new(RealDisk));
+    let before: Vec<_> = names.iter().map(|n| disk.mtime(n)).collect();
+    let vpath = crate::graph::resolve::vpath_dirs(db);
+    let makeable: Vec<String> = names
+        .iter()
+        .filter(|n| can_make(db, &mut disk, &vpath, n))
+        .cloned()
+        .collect();
+    let mut status = Remake::Unchanged;
+    if !makeable.is_empty() {
+        let mut s = Scheduler::new(db, opts, StatCache::new(Box::new(RealDisk)));
+        s.honour_modes = false;
+        let ids: Vec<_> = makeable.iter().map(|g| s.graph.node(s.db, g, None)).collect();
+        run_goals(&mut s, &ids, false);
+        s.drain();
+        s.remove_intermediates();
+        if s.failed {
+            return Remake::Failed(2);
+        }
+        let mut after = StatCache::new(Box::new(RealDisk));
+        if names.iter().zip(&before).any(|(n, b)| after.mtime(n) != *b) {
+            status = Remake::Remade;
+        }
+    }
+    if status == Remake::Remade {
+        return status;
+    }
+    let mut disk = StatCache::new(Box::new(RealDisk));
+    for m in &db.missing_includes {
+        if !m.optional && !disk.exists(&m.name) {
+            eprintln!("{}: {}: No such file or directory", m.loc, m.name);
+            eprintln!("{}: *** No rule to make target '{}'.  Stop.", PROG, m.name);
+            return Remake::Failed(2);
+        }
+    }
+    status
+}
+
+/// True if a rule can make makefile `name`: an explicit rule with a recipe
+/// (or prerequisites), or a pattern rule other than a match-anything one.
+fn can_make(db: &mut Database, disk: &mut StatCache, vpath: &[String], name: &str) -> bool {
+    if let Some(t) = db.targets.get(name) {
+        if t.recipe.is_some() || !t.double_colon.is_empty() || (t.is_target && !t.deps.is_empty()) {
+            return true;
+        }
+    }
+    let mut searcher = Searcher::new(disk, vpath);
+    matches!(searcher.search(db, name), Ok(Some(m)) if db.pattern_rules[m.rule].targets.iter().all(|t| t != "%"))
 }

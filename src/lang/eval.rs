@@ -12,6 +12,7 @@ use crate::lang::rules::{
 };
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{is_env_name, Export, Flavor, Origin, Scope, Var, VarTable};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -116,8 +117,8 @@ impl Database {
 
     fn append_makefile_list(&mut self, path: &str) {
         let list = match self.globals.get("MAKEFILE_LIST") {
-            Some(v) => format!("{} {}", v.value, path),
-            None => format!(" {}", path),
+            Some(v) if !v.value.is_empty() => format!("{} {}", v.value, path),
+            _ => path.to_string(),
         };
         let mut var = Var::new(list, Flavor::Simple, Origin::File);
         if let Some(old) = self.globals.get("MAKEFILE_LIST") {
@@ -340,7 +341,7 @@ impl Database {
             self.assign_with(name, op, value, origin, mods, loc)?;
             return Ok(());
         }
-        if mods.export.is_some() && (mods.any_but_export() || true) && !has_top_level_colon(rest) {
+        if mods.export.is_some() && !has_top_level_colon(rest) {
             // `export`, `export A B`, `unexport A`: no assignment.
             self.finish_rule(st)?;
             self.export_names(rest, mods.export == Some(true))?;
@@ -679,7 +680,7 @@ impl Database {
         }
         // Static pattern rule: a second colon.
         let (static_pattern, prereq_text) = match find_top_level(&rest, b':') {
-            Some(i) if colon != Colon::Grouped || true => {
+            Some(i) => {
                 let pat = self.expand(&rest[..i], &scope)?;
                 let pat = pat.trim().to_string();
                 if pat.is_empty() {
@@ -693,15 +694,12 @@ impl Database {
                 }
                 (Some(pat), rest[i + 1..].to_string())
             }
-            _ => (None, rest.clone()),
+            None => (None, rest.clone()),
         };
         let second = self.specials.second_expansion;
-        let prereqs = if second {
-            // First expansion now; the second when the target is considered.
-            self.expand(&prereq_text, &scope)?
-        } else {
-            self.expand(&prereq_text, &scope)?
-        };
+        // With `.SECONDEXPANSION` this is only the first expansion; the second
+        // happens when the target is considered.
+        let prereqs = self.expand(&prereq_text, &scope)?;
         let mut recipe = Vec::new();
         if let Some(r) = inline_recipe {
             recipe.push(RecipeLine {
@@ -718,8 +716,6 @@ impl Database {
             loc: loc.clone(),
             second_expansion: second,
         });
-        // A rule with an inline recipe still takes following recipe lines.
-        let _ = inline_recipe;
         Ok(())
     }
 
@@ -749,6 +745,21 @@ impl Database {
             }
             _ => (value.to_string(), Flavor::Recursive),
         };
+        // `+=` onto an existing simple target-specific value needs the addition
+        // expanded; compute it once, only if some target has such a value.
+        let appends_to_simple = op == "+="
+            && targets.iter().any(|t| {
+                self.targets
+                    .get(t)
+                    .and_then(|e| e.vars.as_ref())
+                    .and_then(|v| v.get(&name))
+                    .is_some_and(|v| v.flavor == Flavor::Simple)
+            });
+        let expanded = if appends_to_simple {
+            Some(self.expand(&value, &scope)?)
+        } else {
+            None
+        };
         for t in targets {
             let is_pattern = Pattern::parse(t).is_some();
             let table: &mut Arc<VarTable> = if is_pattern {
@@ -770,17 +781,14 @@ impl Database {
                     .get_or_insert_with(|| Arc::new(VarTable::default()))
             };
             let table = Arc::make_mut(table);
-            let global_defined = false;
             let mut var = match (op, table.get(&name)) {
                 ("?=", Some(_)) => continue,
-                ("?=", None) if global_defined => continue,
                 ("+=", Some(old)) => {
                     let mut v = old.clone();
-                    let add = if v.flavor == Flavor::Simple && flavor == Flavor::Recursive {
-                        // Appending to a simple value expands the addition now.
-                        value.clone()
-                    } else {
-                        value.clone()
+                    // Appending to a simple value expands the addition now.
+                    let add = match (&expanded, v.flavor) {
+                        (Some(e), Flavor::Simple) => e.clone(),
+                        _ => value.clone(),
                     };
                     if !v.value.is_empty() && !add.is_empty() {
                         v.value.push(' ');
@@ -883,7 +891,7 @@ impl Database {
                 }
                 None => (rule.prereqs.clone(), None),
             };
-            if self.special_target(t, &prereqs, recipe.as_ref(), &loc)? {
+            if self.special_target(t, &prereqs, recipe.as_ref())? {
                 continue;
             }
             let (deps, deferred) = split_deps(&prereqs, rule.second_expansion, &loc);
@@ -898,12 +906,7 @@ impl Database {
             }
             let double = rule.colon == Colon::Double;
             if double {
-                if entry.recipe.is_some()
-                    || (!entry.deps.is_empty()
-                        && entry.double_colon.is_empty()
-                        && entry.is_target
-                        && false)
-                {
+                if entry.single_colon {
                     return Err(Fatal::at(
                         Some(&loc),
                         format!("target file '{}' has both : and :: entries", t),
@@ -917,17 +920,14 @@ impl Database {
                 });
                 continue;
             }
+            entry.single_colon = true;
             if !entry.double_colon.is_empty() {
                 return Err(Fatal::at(
                     Some(&loc),
                     format!("target file '{}' has both : and :: entries", t),
                 ));
             }
-            for d in deps {
-                if !entry.deps.contains(&d) {
-                    entry.deps.push(d);
-                }
-            }
+            merge_deps(&mut entry.deps, deps, recipe.is_some());
             entry.deferred.extend(deferred);
             if let Some(r) = &recipe {
                 if let Some(old) = &entry.recipe {
@@ -991,7 +991,6 @@ impl Database {
         name: &str,
         prereqs: &str,
         recipe: Option<&Arc<Recipe>>,
-        loc: &Loc,
     ) -> Result<bool> {
         if !name.starts_with('.') {
             return Ok(false);
@@ -1040,7 +1039,6 @@ impl Database {
             ".NOTINTERMEDIATE" | ".KEEP_STATE" | ".LIBPATTERNS" => {}
             _ => return Ok(false),
         }
-        let _ = loc;
         Ok(true)
     }
 
@@ -1171,9 +1169,6 @@ impl Database {
 impl Modifiers {
     fn any(&self) -> bool {
         self.override_ || self.export.is_some() || self.private
-    }
-    fn any_but_export(&self) -> bool {
-        self.override_ || self.private
     }
 }
 
@@ -1439,30 +1434,42 @@ pub fn parse_deps(text: &str) -> Vec<Dep> {
         let mut parts = w.split('|').peekable();
         while let Some(p) = parts.next() {
             if !p.is_empty() {
-                let d = Dep {
+                deps.push(Dep {
                     name: p.to_string(),
                     order_only,
-                };
-                if !deps
-                    .iter()
-                    .any(|x| x.name == d.name && x.order_only == d.order_only)
-                {
-                    deps.push(d);
-                }
+                });
             }
             if parts.peek().is_some() {
                 order_only = true;
             }
         }
     }
-    // A prerequisite both normal and order-only is normal.
-    let normal: Vec<String> = deps
-        .iter()
-        .filter(|d| !d.order_only)
-        .map(|d| d.name.clone())
-        .collect();
-    deps.retain(|d| !d.order_only || !normal.contains(&d.name));
     deps
+}
+
+/// Add the prerequisites of another rule for the same target. Those of the
+/// rule with the recipe come first (as in make's `$^`); duplicates are kept for
+/// `$+`, and a name that is a normal prerequisite is not also order-only.
+fn merge_deps(existing: &mut Vec<Dep>, new: Vec<Dep>, has_recipe: bool) {
+    if existing.is_empty() {
+        *existing = new;
+    } else if has_recipe {
+        let old = std::mem::replace(existing, new);
+        existing.extend(old);
+    } else {
+        existing.extend(new);
+    }
+    if existing.iter().any(|d| d.order_only) {
+        let normal: HashSet<String> = existing
+            .iter()
+            .filter(|d| !d.order_only)
+            .map(|d| d.name.clone())
+            .collect();
+        let mut seen_oo = HashSet::new();
+        existing.retain(|d| {
+            !d.order_only || (!normal.contains(&d.name) && seen_oo.insert(d.name.clone()))
+        });
+    }
 }
 
 /// Quote `$` so that text that is already expanded survives another expansion.

@@ -55,8 +55,10 @@ pub struct DoubleColonRule {
 #[derive(Clone, Debug, Default)]
 pub struct Target {
     pub name: String,
-    /// Prerequisites of all single-colon rules for this target, in order,
-    /// duplicates removed (make keeps the first mention).
+    /// Prerequisites of all single-colon rules for this target: those of the
+    /// rule with the recipe first, then the others in order of appearance.
+    /// Duplicates are kept (`$+`); `$^` removes them. A name that is a normal
+    /// prerequisite is not also listed as order-only.
     pub deps: Vec<Dep>,
     /// Second-expansion prerequisite texts, in order of appearance.
     pub deferred: Vec<DeferredDeps>,
@@ -68,6 +70,8 @@ pub struct Target {
     /// True once the name appeared as the target of a rule (not only as a
     /// prerequisite or special-target member).
     pub is_target: bool,
+    /// True once a single-colon rule named it (mixing with `::` is an error).
+    pub single_colon: bool,
     /// Where the target first appeared as a target.
     pub loc: Option<Loc>,
     /// Target-specific variables.

@@ -1,0 +1,116 @@
+//! Recipe lines: expansion (all lines before the first runs), the `@ - +`
+//! prefixes, and what each line needs to run.
+
+use crate::diag::{Loc, Result};
+use crate::lang::rules::Recipe;
+use crate::lang::vars::Scope;
+use crate::lang::Database;
+
+/// One command ready to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine {
+    /// The text given to the shell (prefixes removed).
+    pub text: String,
+    /// `@`: not echoed.
+    pub silent: bool,
+    /// `-`: a failure is reported and ignored.
+    pub ignore: bool,
+    /// `+` or a `$(MAKE)` reference: runs even under `-n`, `-t`.
+    pub always: bool,
+    pub loc: Loc,
+}
+
+/// Strip the leading blanks and `@ - +` prefixes of `text`, recording them.
+pub fn strip_prefixes(text: &str, line: &mut CommandLine) -> String {
+    let mut s = text;
+    loop {
+        let t = s.trim_start_matches([' ', '\t']);
+        match t.chars().next() {
+            Some('@') => line.silent = true,
+            Some('-') => line.ignore = true,
+            Some('+') => line.always = true,
+            _ => return t.to_string(),
+        }
+        s = &t[1..];
+    }
+}
+
+/// True if the unexpanded line refers to `$(MAKE)` or `${MAKE}`.
+pub fn mentions_make(raw: &str) -> bool {
+    raw.contains("$(MAKE)") || raw.contains("${MAKE}")
+}
+
+/// Expand every line of `recipe` in `scope` (in order, before any runs, as
+/// make does), and return the commands. Under `.ONESHELL` the whole recipe
+/// becomes one command, with the first line's prefixes applying to it.
+pub fn expand(db: &mut Database, recipe: &Recipe, scope: &Scope, one_shell: bool) -> Result<Vec<CommandLine>> {
+    let saved = db.loc.take();
+    let mut out = Vec::with_capacity(recipe.lines.len());
+    for raw in &recipe.lines {
+        db.loc = Some(raw.loc.clone());
+        let expanded = match db.expand(&raw.text, scope) {
+            Ok(t) => t,
+            Err(e) => {
+                db.loc = saved;
+                return Err(e);
+            }
+        };
+        let mut line = CommandLine {
+            text: String::new(),
+            silent: false,
+            ignore: false,
+            always: mentions_make(&raw.text),
+            loc: raw.loc.clone(),
+        };
+        // Prefixes may come from the raw text or from the expansion.
+        let _ = strip_prefixes(&raw.text, &mut line);
+        line.text = strip_prefixes(&expanded, &mut line);
+        out.push(line);
+    }
+    db.loc = saved;
+    if one_shell && !out.is_empty() {
+        let mut first = out[0].clone();
+        let rest: Vec<String> = out[1..]
+            .iter()
+            .map(|l| {
+                let mut scratch = l.clone();
+                strip_prefixes(&l.text, &mut scratch)
+            })
+            .collect();
+        let mut text = first.text.clone();
+        for r in rest {
+            text.push('\n');
+            text.push_str(&r);
+        }
+        first.text = text;
+        first.always |= out.iter().any(|l| l.always);
+        return Ok(vec![first]);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blank() -> CommandLine {
+        CommandLine {
+            text: String::new(),
+            silent: false,
+            ignore: false,
+            always: false,
+            loc: Loc::new(&"M".into(), 1),
+        }
+    }
+
+    #[test]
+    fn prefixes_in_any_order() {
+        let mut l = blank();
+        assert_eq!(strip_prefixes("  @- +echo x", &mut l), "echo x");
+        assert!(l.silent && l.ignore && l.always);
+        let mut l = blank();
+        assert_eq!(strip_prefixes("echo -x", &mut l), "echo -x");
+        assert!(!l.silent && !l.ignore);
+        assert!(mentions_make("cd d && ${MAKE} all"));
+    }
+}

@@ -1,0 +1,623 @@
+//! The walk over the graph in make's order and the job scheduler: up to N
+//! steps at once, the same decisions as a serial run. `start_step` is the one
+//! place a step begins and `reap` the one place a finished process is handled.
+
+use crate::cli::Options;
+use crate::diag::{Fatal, Loc, PROG};
+use crate::engine::recipe::{self, CommandLine};
+use crate::engine::spawn::{self, Invocation, Started};
+use crate::graph::autovars::{self, AutoInputs};
+use crate::graph::decide::{self, DepState, TargetFacts, NEWEST};
+use crate::graph::disk::{MTime, StatCache};
+use crate::graph::{Graph, NodeId};
+use crate::lang::rules::Recipe;
+use crate::lang::text::Pattern;
+use crate::lang::Database;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use std::sync::Arc;
+
+/// What a step may read and write, derivable for the sandbox.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub node: NodeId,
+    /// Every file the recipe run makes (grouped or multi-target rules).
+    pub targets: Vec<String>,
+    pub prereqs: Vec<String>,
+    pub order_only: Vec<String>,
+    pub recipe: Arc<Recipe>,
+    pub loc: Loc,
+    pub lines: Vec<CommandLine>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged,
+    Remade,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    New,
+    Running,
+    Done(Outcome),
+}
+
+enum Progress {
+    Done,
+    Pending,
+}
+
+struct Job {
+    step: Step,
+    next: usize,
+    pid: Option<Pid>,
+    before: MTime,
+    shell: String,
+    shell_flags: Vec<String>,
+    env: Option<Vec<(String, String)>>,
+}
+
+/// The state of one build.
+pub struct Scheduler<'a> {
+    pub db: &'a mut Database,
+    pub opts: &'a Options,
+    pub graph: Graph,
+    pub disk: StatCache,
+    state: Vec<State>,
+    /// The time a finished node shows its dependents.
+    stamp: Vec<MTime>,
+    on_stack: Vec<bool>,
+    jobs: Vec<Job>,
+    /// Stop starting work (a failure without `-k`, or a fatal error).
+    pub stop: bool,
+    pub failed: bool,
+    /// `-q`: something is out of date.
+    pub out_of_date: bool,
+    /// Recipes started (or echoed, touched) so far: "Nothing to be done" test.
+    pub commands_started: usize,
+    /// Intermediate files this run made, in order.
+    made_intermediates: Vec<NodeId>,
+    /// Also honour `-n`/`-t`/`-q` (false while remaking makefiles).
+    pub honour_modes: bool,
+}
+
+impl<'a> Scheduler<'a> {
+    pub fn new(db: &'a mut Database, opts: &'a Options, disk: StatCache) -> Scheduler<'a> {
+        let graph = Graph::new(db);
+        Scheduler {
+            db,
+            opts,
+            graph,
+            disk,
+            state: Vec::new(),
+            stamp: Vec::new(),
+            on_stack: Vec::new(),
+            jobs: Vec::new(),
+            stop: false,
+            failed: false,
+            out_of_date: false,
+            commands_started: 0,
+            made_intermediates: Vec::new(),
+            honour_modes: true,
+        }
+    }
+
+    fn limit(&self) -> Option<usize> {
+        if self.db.specials.not_parallel {
+            return Some(1);
+        }
+        self.opts.jobs.map(|n| n.max(1))
+    }
+
+    fn grow(&mut self) {
+        let n = self.graph.nodes.len();
+        self.state.resize(n, State::New);
+        self.stamp.resize(n, None);
+        self.on_stack.resize(n, false);
+    }
+
+    pub fn outcome(&self, id: NodeId) -> Option<Outcome> {
+        match self.state.get(id) {
+            Some(State::Done(o)) => Some(*o),
+            _ => None,
+        }
+    }
+
+    /// Bring node `goal` up to date as far as possible now; call again after
+    /// `wait_one` until it reports `Some`.
+    pub fn pursue(&mut self, goal: NodeId) -> Option<Outcome> {
+        self.grow();
+        let _ = self.update(goal, None);
+        self.outcome(goal)
+    }
+
+    pub fn running(&self) -> bool {
+        !self.jobs.is_empty()
+    }
+
+    fn fatal(&mut self, e: Fatal) {
+        eprintln!("{}", e);
+        self.stop = true;
+        self.failed = true;
+    }
+
+    fn update(&mut self, id: NodeId, parent: Option<NodeId>) -> Progress {
+        self.grow();
+        match self.state[id] {
+            State::Done(_) => return Progress::Done,
+            State::Running => return Progress::Pending,
+            State::New => {}
+        }
+        if self.stop {
+            return Progress::Pending;
+        }
+        if let Err(e) = self.graph.prepare(self.db, &mut self.disk, id) {
+            self.fatal(e);
+            return Progress::Pending;
+        }
+        self.grow();
+        self.on_stack[id] = true;
+        let mut pending = false;
+        let mut dep_failed = false;
+        let mut i = 0;
+        while i < self.graph.nodes[id].deps.len() {
+            let dep = self.graph.nodes[id].deps[i].node;
+            if self.on_stack[dep] {
+                eprintln!(
+                    "{}: Circular {} <- {} dependency dropped.",
+                    PROG, self.graph.nodes[id].name, self.graph.nodes[dep].name
+                );
+                self.graph.nodes[id].deps.remove(i);
+                continue;
+            }
+            match self.update(dep, Some(id)) {
+                Progress::Pending => pending = true,
+                Progress::Done => {
+                    if self.state[dep] == State::Done(Outcome::Failed) {
+                        dep_failed = true;
+                    }
+                }
+            }
+            if self.stop {
+                break;
+            }
+            i += 1;
+        }
+        self.on_stack[id] = false;
+        if self.stop || pending {
+            return Progress::Pending;
+        }
+        if dep_failed {
+            self.finish(id, Outcome::Failed);
+            return Progress::Done;
+        }
+        self.decide_and_start(id, parent)
+    }
+
+    fn finish(&mut self, id: NodeId, outcome: Outcome) {
+        self.grow();
+        let n = &self.graph.nodes[id];
+        let stamp = if n.phony {
+            Some(NEWEST)
+        } else {
+            let path = n.path.clone();
+            match (self.disk.mtime(&path), outcome) {
+                (None, Outcome::Remade) => Some(NEWEST),
+                (t, _) => t,
+            }
+        };
+        self.state[id] = State::Done(outcome);
+        self.stamp[id] = stamp;
+        if outcome == Outcome::Failed {
+            self.failed = true;
+        }
+    }
+
+    fn is_old_file(&self, name: &str) -> bool {
+        self.opts.old_files.iter().any(|f| f == name)
+    }
+
+    fn is_new_file(&self, name: &str) -> bool {
+        self.opts.new_files.iter().any(|f| f == name)
+    }
+
+    fn dep_states(&self, id: NodeId) -> Vec<DepState<'_>> {
+        self.graph.nodes[id]
+            .deps
+            .iter()
+            .map(|e| {
+                let d = &self.graph.nodes[e.node];
+                let mtime = if self.is_new_file(&d.name) { Some(NEWEST) } else { self.stamp[e.node] };
+                DepState { name: &d.path, mtime, order_only: e.order_only }
+            })
+            .collect()
+    }
+
+    fn decide_and_start(&mut self, id: NodeId, parent: Option<NodeId>) -> Progress {
+        let n = &self.graph.nodes[id];
+        let name = n.name.clone();
+        let path = n.path.clone();
+        let mtime = self.disk.mtime(&path);
+        if !n.has_rule && n.recipe.is_none() && n.deps.is_empty() && !n.phony {
+            if mtime.is_none() && !self.is_new_file(&name) {
+                let msg = match parent.map(|p| self.graph.nodes[p].name.clone()) {
+                    Some(p) => format!("No rule to make target '{}', needed by '{}'", name, p),
+                    None => format!("No rule to make target '{}'", name),
+                };
+                if self.opts.keep_going {
+                    eprintln!("{}: *** {}.", PROG, msg);
+                } else {
+                    eprintln!("{}: *** {}.  Stop.", PROG, msg);
+                    self.stop = true;
+                }
+                self.finish(id, Outcome::Failed);
+                return Progress::Done;
+            }
+            self.finish(id, Outcome::Unchanged);
+            return Progress::Done;
+        }
+        if self.skip_intermediate(id, mtime) {
+            self.state[id] = State::Done(Outcome::Unchanged);
+            self.stamp[id] = None;
+            return Progress::Done;
+        }
+        let n = &self.graph.nodes[id];
+        let facts = TargetFacts {
+            mtime,
+            phony: n.phony,
+            always_make: self.opts.always_make,
+            old_file: self.is_old_file(&name),
+            double_colon_no_deps: n.double_colon_rule && n.deps.is_empty(),
+        };
+        let decision = decide::decide(&facts, &self.dep_states(id));
+        let newer = match decision {
+            decide::Decision::UpToDate => {
+                self.finish(id, Outcome::Unchanged);
+                return Progress::Done;
+            }
+            decide::Decision::Remake { newer } => newer,
+        };
+        let Some(recipe) = self.graph.nodes[id].recipe.clone() else {
+            let outcome = if mtime.is_none() || self.graph.nodes[id].phony { Outcome::Remade } else { Outcome::Unchanged };
+            self.finish(id, outcome);
+            return Progress::Done;
+        };
+        if let Some(limit) = self.limit() {
+            if self.jobs.len() >= limit {
+                return Progress::Pending;
+            }
+        }
+        self.start_step(id, recipe, newer, mtime);
+        match self.state[id] {
+            State::Done(_) => Progress::Done,
+            _ => Progress::Pending,
+        }
+    }
+
+    /// A missing intermediate file is not made when nothing it is made from is
+    /// newer than the target that needs it.
+    fn skip_intermediate(&mut self, id: NodeId, mtime: MTime) -> bool {
+        let n = &self.graph.nodes[id];
+        let secondary = self.db.specials.secondary.names.contains(&n.name);
+        if mtime.is_some() || !(n.intermediate || secondary) || self.opts.always_make {
+            return false;
+        }
+        let Some(parent) = n.parent else { return false };
+        let ppath = self.graph.nodes[parent].path.clone();
+        let Some(pt) = self.disk.mtime(&ppath) else { return false };
+        self.graph.nodes[id]
+            .deps
+            .iter()
+            .filter(|e| !e.order_only)
+            .all(|e| matches!(self.stamp[e.node], Some(t) if t <= pt))
+    }
+
+    fn scope_for(&self, id: NodeId, newer: &[String]) -> crate::lang::vars::Scope {
+        let n = &self.graph.nodes[id];
+        let deps: Vec<&str> = n
+            .deps
+            .iter()
+            .filter(|e| !e.order_only)
+            .filter(|e| !self.graph.nodes[e.node].double_colon_rule)
+            .map(|e| self.graph.nodes[e.node].path.as_str())
+            .collect();
+        let oo: Vec<&str> = n
+            .deps
+            .iter()
+            .filter(|e| e.order_only)
+            .map(|e| self.graph.nodes[e.node].path.as_str())
+            .collect();
+        let autos = autovars::table(&AutoInputs {
+            target: &n.name,
+            stem: &n.stem,
+            member: "",
+            deps,
+            order_only: oo,
+            newer: newer.iter().map(String::as_str).collect(),
+        });
+        self.graph.scope_with(self.db, id, autos)
+    }
+
+    /// Begin remaking node `id`: expand its recipe, print the trace, and start
+    /// the first command (or touch / only echo under `-t` / `-n`).
+    // Later: the per-step sandbox is set up here, from `Step`.
+    fn start_step(&mut self, id: NodeId, recipe: Arc<Recipe>, newer: Vec<String>, before: MTime) {
+        let scope = self.scope_for(id, &newer);
+        let n = &self.graph.nodes[id];
+        let loc = n.rule_loc.clone().unwrap_or_else(|| recipe.loc.clone());
+        if self.opts.trace {
+            println!("{}: {}", loc, decide::trace_reason(&n.name, &newer));
+        }
+        let lines = match recipe::expand(self.db, &recipe, &scope, self.db.specials.one_shell) {
+            Ok(l) => l,
+            Err(e) => {
+                self.fatal(e);
+                self.finish(id, Outcome::Failed);
+                return;
+            }
+        };
+        let shell = self.db.var_value("SHELL", &scope).unwrap_or_default();
+        let shell = if shell.trim().is_empty() { "/bin/sh".to_string() } else { shell.trim().to_string() };
+        let flags = self.db.var_value(".SHELLFLAGS", &scope).unwrap_or_default();
+        let mut shell_flags: Vec<String> = flags.split_whitespace().map(str::to_string).collect();
+        if shell_flags.is_empty() {
+            shell_flags.push(if self.db.specials.posix { "-ec" } else { "-c" }.to_string());
+        }
+        let env = match self.db.recipe_env(&scope) {
+            Ok(e) if e.is_empty() => None,
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.fatal(e);
+                self.finish(id, Outcome::Failed);
+                return;
+            }
+        };
+        let mut targets = vec![n.path.clone()];
+        targets.extend(n.siblings.iter().map(|s| self.graph.nodes[*s].path.clone()));
+        let step = Step {
+            node: id,
+            targets,
+            prereqs: n.deps.iter().filter(|e| !e.order_only).map(|e| self.graph.nodes[e.node].path.clone()).collect(),
+            order_only: n.deps.iter().filter(|e| e.order_only).map(|e| self.graph.nodes[e.node].path.clone()).collect(),
+            recipe,
+            loc,
+            lines,
+        };
+        self.state[id] = State::Running;
+        for &s in &self.graph.nodes[id].siblings {
+            self.state[s] = State::Running;
+        }
+        if self.graph.nodes[id].intermediate {
+            self.made_intermediates.push(id);
+        }
+        self.commands_started += 1;
+        if self.honour_modes && self.opts.question {
+            self.out_of_date = true;
+            self.complete(id, Outcome::Remade);
+            return;
+        }
+        self.jobs.push(Job { step, next: 0, pid: None, before, shell, shell_flags, env });
+        let j = self.jobs.len() - 1;
+        self.advance(j);
+    }
+
+    fn dry(&self) -> bool {
+        self.honour_modes && (self.opts.dry_run || self.opts.touch)
+    }
+
+    fn silent_line(&self, id: NodeId, line: &CommandLine) -> bool {
+        if self.opts.trace || (self.honour_modes && self.opts.dry_run) {
+            return false;
+        }
+        line.silent || self.opts.silent || self.db.specials.silent.contains(&self.graph.nodes[id].name)
+    }
+
+    /// Start the next command of job `j`, handling commands that finish at
+    /// once (skipped under `-n`, failed to start); finish the job at the end.
+    fn advance(&mut self, j: usize) {
+        loop {
+            let job = &self.jobs[j];
+            let id = job.step.node;
+            let Some(line) = job.step.lines.get(job.next).cloned() else {
+                let failed = false;
+                self.end_job(j, failed);
+                return;
+            };
+            self.jobs[j].next += 1;
+            if line.text.trim().is_empty() {
+                continue;
+            }
+            let runs = !self.dry() || line.always;
+            if !self.silent_line(id, &line) && (runs || self.opts.dry_run) {
+                println!("{}", line.text);
+            }
+            if !runs {
+                continue;
+            }
+            let job = &self.jobs[j];
+            let inv = Invocation {
+                shell: job.shell.clone(),
+                shell_flags: job.shell_flags.clone(),
+                text: line.text.clone(),
+                env: job.env.clone(),
+            };
+            match spawn::start(&inv) {
+                Started::Running(pid) => {
+                    self.jobs[j].pid = Some(pid);
+                    return;
+                }
+                Started::Failed { status, message } => {
+                    eprintln!("{}", message);
+                    if !self.command_failed(j, &line, &format!("Error {}", status)) {
+                        self.end_job(j, true);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Report a failed command; true if the job goes on (ignored error).
+    fn command_failed(&mut self, j: usize, line: &CommandLine, what: &str) -> bool {
+        let id = self.jobs[j].step.node;
+        let name = self.graph.nodes[id].name.clone();
+        let ignored = line.ignore || self.opts.ignore_errors || self.db.specials.ignore.contains(&name);
+        if ignored {
+            eprintln!("{}: [{}: {}] {} (ignored)", PROG, line.loc, name, what);
+            true
+        } else {
+            eprintln!("{}: *** [{}: {}] {}", PROG, line.loc, name, what);
+            false
+        }
+    }
+
+    /// Wait for any running command and handle it.
+    pub fn wait_one(&mut self) {
+        let status = match waitpid(Pid::from_raw(-1), None) {
+            Ok(s) => s,
+            Err(_) => {
+                // No children left although jobs think they run: end them.
+                for j in (0..self.jobs.len()).rev() {
+                    self.end_job(j, true);
+                }
+                return;
+            }
+        };
+        self.reap(status);
+    }
+
+    /// Handle one finished process.
+    // Later: per-step checks (what the step wrote) go here.
+    fn reap(&mut self, status: WaitStatus) {
+        let (pid, what) = match status {
+            WaitStatus::Exited(pid, 0) => (pid, None),
+            WaitStatus::Exited(pid, code) => (pid, Some(format!("Error {}", code))),
+            WaitStatus::Signaled(pid, sig, core) => {
+                let mut s = signal_text(sig as i32);
+                if core {
+                    s.push_str(" (core dumped)");
+                }
+                (pid, Some(s))
+            }
+            _ => return,
+        };
+        let Some(j) = self.jobs.iter().position(|job| job.pid == Some(pid)) else { return };
+        self.jobs[j].pid = None;
+        if let Some(what) = what {
+            let line = self.jobs[j].step.lines[self.jobs[j].next - 1].clone();
+            if !self.command_failed(j, &line, &what) {
+                self.end_job(j, true);
+                return;
+            }
+        }
+        self.advance(j);
+    }
+
+    fn end_job(&mut self, j: usize, failed: bool) {
+        let job = self.jobs.remove(j);
+        let id = job.step.node;
+        for t in &job.step.targets {
+            self.disk.invalidate(t);
+        }
+        if failed {
+            self.delete_on_error(id, &job);
+            self.complete(id, Outcome::Failed);
+            if !self.opts.keep_going {
+                if !self.stop && !self.jobs.is_empty() {
+                    eprintln!("{}: *** Waiting for unfinished jobs....", PROG);
+                }
+                self.stop = true;
+            }
+            return;
+        }
+        if self.honour_modes && self.opts.touch && !self.graph.nodes[id].phony {
+            for t in &job.step.targets {
+                if !self.opts.silent {
+                    println!("touch {}", t);
+                }
+                if let Err(e) = self.disk.touch(t) {
+                    eprintln!("{}: *** cannot touch '{}': {}", PROG, t, e);
+                }
+            }
+        }
+        self.complete(id, Outcome::Remade);
+        if self.dry() && !self.opts.touch {
+            for t in std::iter::once(id).chain(self.graph.nodes[id].siblings.clone()) {
+                self.stamp[t] = Some(NEWEST);
+            }
+        }
+    }
+
+    fn complete(&mut self, id: NodeId, outcome: Outcome) {
+        self.finish(id, outcome);
+        for s in self.graph.nodes[id].siblings.clone() {
+            self.finish(s, outcome);
+        }
+        if self.honour_modes && self.opts.question {
+            self.stamp[id] = Some(NEWEST);
+        }
+    }
+
+    fn is_precious(&self, name: &str) -> bool {
+        self.db.specials.precious.iter().any(|p| match Pattern::parse(p) {
+            Some(pat) => pat.matches(name).is_some(),
+            None => p == name,
+        })
+    }
+
+    fn delete_on_error(&mut self, id: NodeId, job: &Job) {
+        let n = &self.graph.nodes[id];
+        if !self.db.specials.delete_on_error || n.phony || self.is_precious(&n.name) || self.dry() {
+            return;
+        }
+        let path = n.path.clone();
+        let now = self.disk.mtime(&path);
+        if now.is_some() && now != job.before {
+            eprintln!("{}: *** Deleting file '{}'", PROG, path);
+            let _ = self.disk.remove(&path);
+        }
+    }
+
+    /// Delete the intermediate files made by this run, printing `rm a b`.
+    pub fn remove_intermediates(&mut self) {
+        let mut removed = Vec::new();
+        for id in std::mem::take(&mut self.made_intermediates) {
+            let n = &self.graph.nodes[id];
+            if self.state[id] != State::Done(Outcome::Remade)
+                || self.db.specials.secondary.contains(&n.name)
+                || self.is_precious(&n.name)
+            {
+                continue;
+            }
+            let path = n.path.clone();
+            if !self.dry() && self.disk.remove(&path).is_err() {
+                continue;
+            }
+            removed.push(path);
+        }
+        if !removed.is_empty() && !self.opts.silent {
+            println!("rm {}", removed.join(" "));
+        }
+    }
+
+    /// Wait for every running job (after a stop).
+    pub fn drain(&mut self) {
+        while self.running() {
+            self.wait_one();
+        }
+    }
+}
+
+/// The description of a signal, as `strsignal` gives it.
+fn signal_text(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a static or thread-local string.
+    unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            return format!("Signal {}", sig);
+        }
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
