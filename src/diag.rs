@@ -93,3 +93,9 @@ pub fn warn(loc: Option<&Loc>, msg: &str) {
         None => eprintln!("{}: {}", prog(), msg),
     }
 }
+
+/// Print a message tied to a makefile line without the word "warning", as make
+/// does for some diagnostics: `LOC: MSG`.
+pub fn message(loc: &Loc, msg: &str) {
+    eprintln!("{}: {}", loc, msg);
+}

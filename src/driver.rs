@@ -163,7 +163,17 @@ fn read_all(
         ("MAKE_VERSION", "4.3".into(), simple, default),
         ("MAKE_HOST", "x86_64-pc-linux-gnu".into(), simple, default),
         ("CURDIR", cwd.to_string(), simple, file),
-        ("SHELL", "/bin/sh".into(), recursive, file),
+        // make ignores SHELL from the environment; its origin then says `file`.
+        (
+            "SHELL",
+            "/bin/sh".into(),
+            recursive,
+            if std::env::var_os("SHELL").is_some() {
+                file
+            } else {
+                default
+            },
+        ),
         (".SHELLFLAGS", "-c".into(), simple, default),
         (".FEATURES", FEATURES.into(), simple, default),
         (

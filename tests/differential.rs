@@ -96,7 +96,11 @@ fn differential() {
         println!("{f}");
     }
     let passed = cases.len() - failures.len();
-    let what = if selfcheck { " (selfcheck: make vs make)" } else { "" };
+    let what = if selfcheck {
+        " (selfcheck: make vs make)"
+    } else {
+        ""
+    };
     println!("differential{what}: {passed}/{} cases match", cases.len());
     let areas: Vec<String> = by_area
         .iter()
@@ -182,7 +186,7 @@ fn run_all(cases: &[Case], left: &Tool, right: &Tool) -> Vec<Option<String>> {
                 let Some(case) = cases.get(i) else { break };
                 let a = run_case(case, left);
                 let b = run_case(case, right);
-                let report = compare(case, left.label, &a, right.label, &b);
+                let report = compare(left.label, &a, right.label, &b);
                 results.lock().expect("results lock")[i] = report;
             });
         }
@@ -223,6 +227,7 @@ fn run_case(case: &Case, tool: &Tool) -> Outcome {
         let (status, stdout, stderr) =
             common::run_with_timeout(&tool.program, args, root, &env, TIMEOUT);
         runs.push(RunOutput {
+            label: format!("args: {}", args.join(" ")),
             status,
             stdout: normalise(&stdout),
             stderr: normalise(&stderr),
@@ -243,7 +248,11 @@ fn run_script(script: &Path, root: &Path, env: &[(String, String)]) -> Option<Ru
         return None;
     }
     Some(RunOutput {
-        status: format!("{} ({status})", script.display()),
+        label: script
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        status,
         stdout,
         stderr,
     })
@@ -283,7 +292,7 @@ fn replacements_for(root: &Path, tool: &Tool) -> Vec<(String, String)> {
 }
 
 /// A readable report of every difference, or `None` when the outcomes match.
-fn compare(case: &Case, la: &str, a: &Outcome, lb: &str, b: &Outcome) -> Option<String> {
+fn compare(la: &str, a: &Outcome, lb: &str, b: &Outcome) -> Option<String> {
     let max = if std::env::var("DIFF_FULL").is_ok() {
         0
     } else {
@@ -296,10 +305,12 @@ fn compare(case: &Case, la: &str, a: &Outcome, lb: &str, b: &Outcome) -> Option<
             out.push(format!("  step {}: only one side ran it", i + 1));
             continue;
         };
-        let args = case.runs.get(i).map(|a| a.join(" ")).unwrap_or_default();
-        let head = format!("  step {} (args: {args})", i + 1);
+        let head = format!("  step {} ({})", i + 1, ra.label);
         if ra.status != rb.status {
-            out.push(format!("{head}: status: {la} {}, {lb} {}", ra.status, rb.status));
+            out.push(format!(
+                "{head}: status: {la} {}, {lb} {}",
+                ra.status, rb.status
+            ));
         }
         for (stream, ta, tb) in [
             ("stdout", &ra.stdout, &rb.stdout),
@@ -319,7 +330,14 @@ fn compare(case: &Case, la: &str, a: &Outcome, lb: &str, b: &Outcome) -> Option<
     }
 }
 
-fn compare_files(a: &Snapshot, b: &Snapshot, la: &str, lb: &str, max: usize, out: &mut Vec<String>) {
+fn compare_files(
+    a: &Snapshot,
+    b: &Snapshot,
+    la: &str,
+    lb: &str,
+    max: usize,
+    out: &mut Vec<String>,
+) {
     for (path, ea) in a {
         match b.get(path) {
             None => out.push(format!("  file {path}: only left by {la}")),

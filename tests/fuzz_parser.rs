@@ -16,6 +16,7 @@ use hbuild::lang::text::{patsubst, subst_ref, words, Pattern};
 use hbuild::lang::vars::Scope;
 use hbuild::lang::Database;
 use proptest::prelude::*;
+use proptest::sample::select;
 use std::sync::{mpsc, Arc, Once};
 use std::thread;
 use std::time::Duration;
@@ -63,9 +64,8 @@ const WORDS: &[&str] = &[
 /// Names whose values are expanded after reading, besides those defined.
 const PROBE_NAMES: &[&str] = &["A", "B", "C", "x", "y", "foo", "%", ".VARIABLES"];
 
-fn makefile_text() -> impl Strategy<Value = String> {
-    use prop::sample::select;
-    let fixed = |list: &'static [&'static str]| select(list).prop_map(str::to_string);
+/// Token soup: mostly invalid text, to exercise the error paths.
+fn token_soup() -> impl Strategy<Value = String> {
     let token = prop_oneof![
         6 => fixed(SYNTAX),
         1 => fixed(DIRECTIVES),
@@ -74,6 +74,76 @@ fn makefile_text() -> impl Strategy<Value = String> {
         4 => fixed(WORDS),
     ];
     prop::collection::vec(token, 0..64).prop_map(|t| t.concat())
+}
+
+fn fixed(list: &'static [&'static str]) -> impl Strategy<Value = String> + Clone {
+    select(list).prop_map(str::to_string)
+}
+
+/// Text with balanced references: reaches past the first line more often.
+fn expression() -> impl Strategy<Value = String> {
+    let name = fixed(&["A", "B", "C", "x", "@", "<", "*"]);
+    let leaf = prop_oneof![
+        fixed(WORDS),
+        name.clone().prop_map(|n| format!("$({n})")),
+        fixed(&["$A", "$@", "$$", "%", " ", ","]),
+    ];
+    leaf.prop_recursive(3, 24, 4, move |inner| {
+        prop_oneof![
+            (
+                select(FUNCTIONS),
+                prop::collection::vec(inner.clone(), 1..4)
+            )
+                .prop_map(|(f, args)| format!("$({f} {})", args.join(","))),
+            inner.clone().prop_map(|e| format!("$({e})")),
+            (name.clone(), inner.clone(), inner.clone())
+                .prop_map(|(n, a, b)| format!("${{{n}:{a}={b}}}")),
+            prop::collection::vec(inner, 1..4).prop_map(|v| v.join(" ")),
+        ]
+    })
+}
+
+/// One makefile construct, possibly spanning lines (none ends with a newline).
+fn statement() -> impl Strategy<Value = String> {
+    let name = fixed(&["A", "B", "C", "x", "y"]);
+    let op = fixed(&["=", ":=", "::=", "+=", "?="]);
+    let prefix = fixed(&["", "", "override ", "export ", "private "]);
+    let simple = prop_oneof![
+        (prefix, name.clone(), op.clone(), expression())
+            .prop_map(|(p, n, o, e)| format!("{p}{n} {o} {e}")),
+        (expression(), expression(), expression()).prop_map(|(t, d, r)| format!("{t}: {d}\n\t{r}")),
+        (
+            expression(),
+            expression(),
+            name.clone(),
+            op.clone(),
+            expression()
+        )
+            .prop_map(|(t, d, n, o, e)| format!("{t}: {d}\n{t}: {n} {o} {e}")),
+        (expression(), expression()).prop_map(|(o, d)| format!("{o}.o: %.c | {d}")),
+        (
+            fixed(&["export", "unexport", "undefine", "vpath"]),
+            expression()
+        )
+            .prop_map(|(d, e)| format!("{d} {e}")),
+        expression().prop_map(|e| format!("$(eval {e})")),
+        expression(),
+    ];
+    simple.prop_recursive(2, 12, 3, move |inner| {
+        let block = prop::collection::vec(inner, 0..3).prop_map(|v| v.join("\n"));
+        prop_oneof![
+            (expression(), expression(), block.clone(), block.clone())
+                .prop_map(|(a, b, t, e)| format!("ifeq ({a},{b})\n{t}\nelse\n{e}\nendif")),
+            (name.clone(), block.clone()).prop_map(|(n, t)| format!("ifdef {n}\n{t}\nendif")),
+            (name.clone(), op.clone(), block)
+                .prop_map(|(n, o, t)| format!("define {n} {o}\n{t}\nendef")),
+        ]
+    })
+}
+
+fn makefile_text() -> impl Strategy<Value = String> {
+    let structured = prop::collection::vec(statement(), 0..8).prop_map(|v| v.join("\n") + "\n");
+    prop_oneof![token_soup(), structured]
 }
 
 /// Give the whole test process an empty stdin, so a command run by `!=` can

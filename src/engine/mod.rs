@@ -33,6 +33,9 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
     };
     let mut s = Scheduler::new(db, opts, StatCache::new(Box::new(RealDisk)));
     let ids: Vec<_> = goals.iter().map(|g| s.graph.node(s.db, g, None)).collect();
+    for &id in &ids {
+        s.graph.resolve_path(s.db, &mut s.disk, id);
+    }
     run_goals(&mut s, &ids, true);
     s.drain();
     s.remove_intermediates();
@@ -83,10 +86,11 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
             }
         }
         _ if s.commands_started == started_at && !s.opts.question => {
-            if n.recipe.is_some() && !n.phony {
-                println!("{}: '{}' is up to date.", PROG, n.name);
+            let has_recipe = n.recipe.is_some() || s.db.targets.get(&n.name).is_some_and(|t| t.recipe.is_some());
+            if has_recipe && !n.phony {
+                println!("{}: '{}' is up to date.", PROG, n.path);
             } else {
-                println!("{}: Nothing to be done for '{}'.", PROG, n.name);
+                println!("{}: Nothing to be done for '{}'.", PROG, n.path);
             }
         }
         _ => {}
@@ -156,6 +160,10 @@ fn can_make(db: &mut Database, disk: &mut StatCache, vpath: &[String], name: &st
             return true;
         }
     }
-    let mut searcher = Searcher::new(disk, vpath);
+    let mentioned = crate::graph::resolve::mentioned_prerequisites(db);
+    let mut searcher = Searcher::new(disk, vpath, &mentioned);
     matches!(searcher.search(db, name), Ok(Some(m)) if db.pattern_rules[m.rule].targets.iter().all(|t| t != "%"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -35,6 +35,24 @@ pub fn strip_prefixes(text: &str, line: &mut CommandLine) -> String {
     }
 }
 
+/// Split expanded recipe text at newlines not escaped by a backslash.
+pub fn split_commands(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' {
+            let backslashes = bytes[start..i].iter().rev().take_while(|&&c| c == b'\\').count();
+            if backslashes % 2 == 0 {
+                out.push(&text[start..i]);
+                start = i + 1;
+            }
+        }
+    }
+    out.push(&text[start..]);
+    out
+}
+
 /// True if the unexpanded line refers to `$(MAKE)` or `${MAKE}`.
 pub fn mentions_make(raw: &str) -> bool {
     raw.contains("$(MAKE)") || raw.contains("${MAKE}")
@@ -55,17 +73,21 @@ pub fn expand(db: &mut Database, recipe: &Recipe, scope: &Scope, one_shell: bool
                 return Err(e);
             }
         };
-        let mut line = CommandLine {
+        let mut base = CommandLine {
             text: String::new(),
             silent: false,
             ignore: false,
             always: mentions_make(&raw.text),
             loc: raw.loc.clone(),
         };
-        // Prefixes may come from the raw text or from the expansion.
-        let _ = strip_prefixes(&raw.text, &mut line);
-        line.text = strip_prefixes(&expanded, &mut line);
-        out.push(line);
+        // Prefixes may come from the raw text or from the expansion; a
+        // multi-line expansion (`define`) gives one command per line.
+        let _ = strip_prefixes(&raw.text, &mut base);
+        for piece in split_commands(&expanded) {
+            let mut line = base.clone();
+            line.text = strip_prefixes(piece, &mut line);
+            out.push(line);
+        }
     }
     db.loc = saved;
     if one_shell && !out.is_empty() {
@@ -112,5 +134,6 @@ mod tests {
         assert_eq!(strip_prefixes("echo -x", &mut l), "echo -x");
         assert!(!l.silent && !l.ignore);
         assert!(mentions_make("cd d && ${MAKE} all"));
+        assert_eq!(split_commands("a\\\nb\n@c"), vec!["a\\\nb", "@c"]);
     }
 }

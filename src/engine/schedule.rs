@@ -289,6 +289,12 @@ impl<'a> Scheduler<'a> {
                 return Progress::Pending;
             }
         }
+        // A target found through vpath is rebuilt in place, under its own name.
+        let n = &mut self.graph.nodes[id];
+        if n.path != n.name {
+            n.path = n.name.clone();
+        }
+        let mtime = if n.path == path { mtime } else { self.disk.mtime(&n.name.clone()) };
         self.start_step(id, recipe, newer, mtime);
         match self.state[id] {
             State::Done(_) => Progress::Done,
@@ -473,9 +479,16 @@ impl<'a> Scheduler<'a> {
         }
     }
 
-    /// Wait for any running command and handle it.
+    /// Wait for any running command and handle it. Only our own children are
+    /// waited for (by pid), so other threads' processes are never reaped.
     pub fn wait_one(&mut self) {
-        let status = match waitpid(Pid::from_raw(-1), None) {
+        let pids: Vec<Pid> = self.jobs.iter().filter_map(|j| j.pid).collect();
+        let target = match pids.len() {
+            0 => Pid::from_raw(-1),
+            1 => pids[0],
+            _ => first_exited(&pids).unwrap_or(Pid::from_raw(-1)),
+        };
+        let status = match waitpid(target, None) {
             Ok(s) => s,
             Err(_) => {
                 // No children left although jobs think they run: end them.
@@ -608,6 +621,35 @@ impl<'a> Scheduler<'a> {
             self.wait_one();
         }
     }
+}
+
+/// Block until one of `pids` has exited (via pidfds); `None` if pidfds are
+/// unavailable, and the caller then waits for any child.
+fn first_exited(pids: &[Pid]) -> Option<Pid> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = Vec::with_capacity(pids.len());
+    for pid in pids {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: the descriptor was just opened and is owned by nothing else.
+        fds.push(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+    }
+    let mut polls: Vec<PollFd> = fds.iter().map(|f| PollFd::new(std::os::fd::AsFd::as_fd(f), PollFlags::POLLIN)).collect();
+    loop {
+        match poll(&mut polls, PollTimeout::NONE) {
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+    polls
+        .iter()
+        .position(|p| p.revents().is_some_and(|r| !r.is_empty()))
+        .map(|i| pids[i])
 }
 
 /// The description of a signal, as `strsignal` gives it.

@@ -15,7 +15,7 @@ use crate::lang::vars::{Scope, VarTable};
 use crate::lang::Database;
 use disk::StatCache;
 use resolve::{ImplicitMatch, Searcher};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub type NodeId = usize;
@@ -61,6 +61,7 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     by_name: HashMap<String, NodeId>,
     pub vpath: Vec<String>,
+    mentioned: HashSet<String>,
 }
 
 impl Graph {
@@ -69,6 +70,7 @@ impl Graph {
             nodes: Vec::new(),
             by_name: HashMap::new(),
             vpath: resolve::vpath_dirs(db),
+            mentioned: resolve::mentioned_prerequisites(db),
         }
     }
 
@@ -156,7 +158,7 @@ impl Graph {
         let n = &self.nodes[id];
         if n.recipe.is_none() && !n.phony {
             let vpath = self.vpath.clone();
-            let found = Searcher::new(disk, &vpath).search(db, &name)?;
+            let found = Searcher::new(disk, &vpath, &self.mentioned).search(db, &name)?;
             if let Some(m) = found {
                 return self.apply_match(db, disk, id, m);
             }

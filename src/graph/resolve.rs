@@ -48,6 +48,18 @@ pub fn locate(db: &Database, vpath: &[String], disk: &mut StatCache, name: &str)
         .find(|cand| disk.exists(cand))
 }
 
+/// Every name the makefiles mention as a prerequisite of an explicit rule.
+pub fn mentioned_prerequisites(db: &Database) -> HashSet<String> {
+    let mut set = HashSet::new();
+    for t in db.targets.values() {
+        set.extend(t.deps.iter().map(|d| d.name.clone()));
+        for r in &t.double_colon {
+            set.extend(r.deps.iter().map(|d| d.name.clone()));
+        }
+    }
+    set
+}
+
 /// A pattern rule chosen for a target.
 #[derive(Clone, Debug)]
 pub struct ImplicitMatch {
@@ -79,14 +91,17 @@ struct Candidate {
 pub struct Searcher<'a> {
     pub disk: &'a mut StatCache,
     pub vpath: &'a [String],
+    /// Names the makefiles mention as a prerequisite: they "ought to exist".
+    pub mentioned: &'a HashSet<String>,
     failed: HashSet<String>,
 }
 
 impl<'a> Searcher<'a> {
-    pub fn new(disk: &'a mut StatCache, vpath: &'a [String]) -> Searcher<'a> {
+    pub fn new(disk: &'a mut StatCache, vpath: &'a [String], mentioned: &'a HashSet<String>) -> Searcher<'a> {
         Searcher {
             disk,
             vpath,
+            mentioned,
             failed: HashSet::new(),
         }
     }
@@ -177,7 +192,7 @@ impl<'a> Searcher<'a> {
         let names = rule_deps(db, c.rule, target, &c.dir, &c.stem, &full_stem)?;
         let mut deps = Vec::with_capacity(names.len());
         for (name, order_only) in names {
-            if db.targets.contains_key(&name) || locate(db, self.vpath, self.disk, &name).is_some() {
+            if db.targets.contains_key(&name) || self.mentioned.contains(&name) || locate(db, self.vpath, self.disk, &name).is_some() {
                 deps.push(ImplicitDep { name, order_only, chain: None });
                 continue;
             }

@@ -91,6 +91,9 @@ pub struct Database {
     /// The makefile location being read or whose recipe is being expanded,
     /// for `$(error)`, `$(warning)` and messages.
     pub loc: Option<Loc>,
+    /// Where the variable whose value is being expanded was defined: syntax
+    /// errors in a value are reported there, as make does.
+    pub value_loc: Option<Loc>,
     /// Output of `$(info)`, `$(warning)` etc. goes straight to stdout/stderr;
     /// this counts `$(shell)` exit status for `.SHELLSTATUS`.
     pub shell_status: Option<i32>,

@@ -2,7 +2,7 @@
 //! line by line into the `Database`, as make does (a line's meaning can depend on
 //! everything read before it).
 
-use crate::diag::{warn, Fatal, Loc, Result};
+use crate::diag::{message, warn, Fatal, Loc, Result};
 use crate::lang::database::{Database, MissingInclude, ReadOptions};
 use crate::lang::expand::find_close;
 use crate::lang::reader::{collapse_continuations, strip_comment, Reader};
@@ -187,7 +187,8 @@ impl Database {
         }
         self.finish_rule(&mut st)?;
         if !st.conds.is_empty() {
-            let loc = st.loc(reader_line_count(text));
+            // make reports the end of the file: the line after the last one.
+            let loc = st.loc(reader_line_count(text) + 1);
             return Err(Fatal::at(Some(&loc), "missing 'endif'"));
         }
         Ok(())
@@ -226,7 +227,7 @@ impl Database {
                 } else {
                     let w = first_word(rest);
                     if !matches!(w, "ifeq" | "ifneq" | "ifdef" | "ifndef") {
-                        warn(Some(loc), "extraneous text after 'else' directive");
+                        message(loc, "extraneous text after 'else' directive");
                         if let Some(top) = st.conds.last_mut() {
                             top.final_else = true;
                         }
@@ -249,7 +250,7 @@ impl Database {
                     return Err(Fatal::at(Some(loc), "extraneous 'endif'"));
                 }
                 if !rest.trim().is_empty() {
-                    warn(Some(loc), "extraneous text after 'endif' directive");
+                    message(loc, "extraneous text after 'endif' directive");
                 }
                 Ok(true)
             }
@@ -444,6 +445,13 @@ impl Database {
         new.export = match (mods.export, self.globals.get(name)) {
             (Some(true), _) => Export::Yes,
             (Some(false), _) => Export::No,
+            // A variable from the environment stays exported when the
+            // makefile gives it a new value.
+            (None, Some(old))
+                if old.export == Export::Default && old.origin == Origin::Environment =>
+            {
+                Export::Yes
+            }
             (None, Some(old)) => old.export,
             (None, None) => Export::Default,
         };
@@ -520,10 +528,7 @@ impl Database {
                 if depth == 0 {
                     let after = strip_comment(&t[5..]);
                     if !after.trim().is_empty() {
-                        warn(
-                            Some(&st.loc(l.line)),
-                            "extraneous text after 'endef' directive",
-                        );
+                        message(&st.loc(l.line), "extraneous text after 'endef' directive");
                     }
                     closed = true;
                     break;
@@ -547,7 +552,7 @@ impl Database {
 
     fn include(&mut self, args: &str, optional: bool, loc: &Loc) -> Result<()> {
         let names = self.expand(args, &Scope::global())?;
-        for name in words(&names).map(str::to_string).collect::<Vec<_>>() {
+        for name in glob_words(&names) {
             let found = self.find_include(&name);
             match found {
                 Some(path) => {
@@ -655,6 +660,8 @@ impl Database {
                     None => {
                         let msg = if starts_with_prefix {
                             "recipe commences before first target"
+                        } else if line.starts_with("        ") {
+                            "missing separator (did you mean TAB instead of 8 spaces?)"
                         } else {
                             "missing separator"
                         };
@@ -663,7 +670,7 @@ impl Database {
                 }
             }
         };
-        let targets: Vec<String> = words(&targets_text).map(str::to_string).collect();
+        let targets: Vec<String> = name_words(&targets_text);
         if targets.is_empty() {
             if rest.trim().is_empty() && inline_recipe.is_none() {
                 return Ok(());
@@ -760,6 +767,7 @@ impl Database {
         } else {
             None
         };
+        let globally_defined = self.globals.get(&name).is_some();
         for t in targets {
             let is_pattern = Pattern::parse(t).is_some();
             let table: &mut Arc<VarTable> = if is_pattern {
@@ -783,6 +791,7 @@ impl Database {
             let table = Arc::make_mut(table);
             let mut var = match (op, table.get(&name)) {
                 ("?=", Some(_)) => continue,
+                ("?=", None) if globally_defined => continue,
                 ("+=", Some(old)) => {
                     let mut v = old.clone();
                     // Appending to a simple value expands the addition now.
@@ -852,10 +861,7 @@ impl Database {
             .iter()
             .filter(|t| Pattern::parse(t).is_some())
             .count();
-        if rule.static_pattern.is_none() && patterns > 0 {
-            if patterns != rule.targets.len() {
-                return Err(Fatal::at(Some(&loc), "mixed implicit and normal rules"));
-            }
+        if rule.static_pattern.is_none() && patterns == rule.targets.len() {
             let (deps, deferred) = split_deps(&rule.prereqs, rule.second_expansion, &loc);
             return self.record_pattern_rule(PatternRule {
                 targets: rule.targets,
@@ -866,7 +872,14 @@ impl Database {
                 loc,
             });
         }
-        let group = if rule.colon == Colon::Grouped && rule.targets.len() > 0 {
+        if rule.static_pattern.is_none() && patterns > 0 {
+            // GNU make 4.3 only complains, then treats every name as a file.
+            eprintln!(
+                "{}: *** mixed implicit and normal rules: deprecated syntax",
+                loc
+            );
+        }
+        let group = if rule.colon == Colon::Grouped && !rule.targets.is_empty() {
             Some(Arc::new(rule.targets.clone()))
         } else {
             None
@@ -881,8 +894,8 @@ impl Database {
                             (fill_patterns(&rule.prereqs, &stem), Some(stem))
                         }
                         None => {
-                            warn(
-                                Some(&loc),
+                            message(
+                                &loc,
                                 &format!("target '{}' doesn't match the target pattern", t),
                             );
                             (String::new(), None)
@@ -1052,7 +1065,12 @@ impl Database {
                 file: Arc::from("<builtin>"),
                 line: 1,
             };
+            // Built-in rules use a tab whatever `.RECIPEPREFIX` the makefile set.
+            let prefix = self.globals.remove(".RECIPEPREFIX");
             let r = self.eval_text(text, &loc);
+            if let Some(p) = prefix {
+                self.globals.set(".RECIPEPREFIX", p);
+            }
             self.installing_defaults = false;
             r?;
         }
@@ -1430,7 +1448,7 @@ fn split_deps(text: &str, second: bool, loc: &Loc) -> (Vec<Dep>, Vec<DeferredDep
 pub fn parse_deps(text: &str) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
     let mut order_only = false;
-    for w in words(text) {
+    for w in name_words(text) {
         let mut parts = w.split('|').peekable();
         while let Some(p) = parts.next() {
             if !p.is_empty() {
@@ -1470,6 +1488,57 @@ fn merge_deps(existing: &mut Vec<Dep>, new: Vec<Dep>, has_recipe: bool) {
             !d.order_only || (!normal.contains(&d.name) && seen_oo.insert(d.name.clone()))
         });
     }
+}
+
+/// Split file names at blanks that are not escaped with a backslash; `\ `
+/// stands for a space inside a name.
+pub fn name_words(text: &str) -> Vec<String> {
+    if !text.contains('\\') {
+        return words(text).map(str::to_string).collect();
+    }
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some(' ') | Some('\t')) => {
+                cur.push(chars.next().unwrap_or(' '));
+            }
+            c if c.is_ascii_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The words of an `include` line with shell wildcards expanded (sorted); a
+/// pattern that matches nothing stays as written, so it can still be remade.
+fn glob_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in words(text) {
+        if w.contains(['*', '?', '[']) {
+            if let Ok(paths) = glob::glob(w) {
+                let mut found: Vec<String> = paths
+                    .filter_map(|p| p.ok())
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                if !found.is_empty() {
+                    found.sort();
+                    out.extend(found);
+                    continue;
+                }
+            }
+        }
+        out.push(w.to_string());
+    }
+    out
 }
 
 /// Quote `$` so that text that is already expanded survives another expansion.

@@ -73,9 +73,10 @@ impl Database {
                 }
                 open @ (b'(' | b'{') => {
                     let close = if open == b'(' { b')' } else { b'}' };
-                    let end = find_close(text, p + 1, open, close).ok_or_else(|| {
-                        Fatal::at(self.loc.as_ref(), "unterminated variable reference")
-                    })?;
+                    let end = match find_close(text, p + 1, open, close) {
+                        Some(end) => end,
+                        None => return Err(self.unterminated(&text[p + 1..], close)),
+                    };
                     self.expand_reference(&text[p + 1..end], open, close, scope, out)?;
                     i = end + 1;
                 }
@@ -191,17 +192,43 @@ impl Database {
                 if !var.value.contains('$') {
                     return Ok(var.value.clone());
                 }
+                // Errors in a variable's value are reported where it was defined.
+                let here = var.loc.as_ref().or(self.loc.as_ref());
                 if self.expanding.iter().any(|n| n == name) {
                     return Err(Fatal::at(
-                        self.loc.as_ref(),
+                        here,
                         format!("Recursive variable '{}' references itself (eventually)", name),
                     ));
                 }
+                let saved = match &var.loc {
+                    Some(l) => self.value_loc.replace(l.clone()),
+                    None => self.value_loc.clone(),
+                };
                 self.expanding.push(name.to_string());
                 let r = self.expand(&var.value, scope);
                 self.expanding.pop();
+                self.value_loc = saved;
                 r
             }
+        }
+    }
+}
+
+impl Database {
+    /// The error for a `$(` or `${` without its closing delimiter; a function
+    /// call is named as make names it.
+    fn unterminated(&self, after_open: &str, close: u8) -> Fatal {
+        let loc = self.value_loc.as_ref().or(self.loc.as_ref());
+        let name_end = after_open.find([' ', '\t']).unwrap_or(after_open.len());
+        match functions::lookup(&after_open[..name_end]) {
+            Some(f) if name_end < after_open.len() => Fatal::at(
+                loc,
+                format!(
+                    "unterminated call to function '{}': missing '{}'",
+                    f.name, close as char
+                ),
+            ),
+            _ => Fatal::at(loc, "unterminated variable reference"),
         }
     }
 }

@@ -792,11 +792,16 @@ fn call_frame(name: &str, params: &[String], scope: &Scope) -> VarTable {
     for (i, p) in params.iter().enumerate() {
         table.set((i + 1).to_string(), arg(p));
     }
+    // The innermost enclosing call's frame already hides those of the calls
+    // around it, so the search can stop there.
     for frame in &scope.frames {
         for (k, _) in frame.vars.iter() {
             if k.parse::<usize>().is_ok_and(|n| n > params.len()) {
                 table.set(k.clone(), arg(""));
             }
+        }
+        if frame.vars.get("0").is_some() {
+            break;
         }
     }
     table

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// What one invocation did, after normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutput {
+    /// What ran: `args: ...` or the script's name.
+    pub label: String,
     pub status: String,
     pub stdout: String,
     pub stderr: String,
@@ -282,7 +284,9 @@ pub fn line_diff(left: &str, right: &str, max_lines: usize) -> Vec<String> {
     if max_lines > 0 && out.len() > max_lines {
         let more = out.len() - max_lines;
         out.truncate(max_lines);
-        out.push(format!("      ... {more} more diff lines (DIFF_FULL=1 shows all)"));
+        out.push(format!(
+            "      ... {more} more diff lines (DIFF_FULL=1 shows all)"
+        ));
     }
     out
 }
@@ -307,12 +311,12 @@ fn lcs_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(char, &'a str)> {
             ops.push((' ', a[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || table[idx(i, j + 1)] >= table[idx(i + 1, j)]) {
-            ops.push(('+', b[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || table[idx(i + 1, j)] >= table[idx(i, j + 1)]) {
             ops.push(('-', a[i]));
             i += 1;
+        } else {
+            ops.push(('+', b[j]));
+            j += 1;
         }
     }
     ops
