@@ -286,7 +286,7 @@ fn replacements_for(root: &Path, tool: &Tool) -> Vec<(String, String)> {
         ),
         (tool.program.clone(), "<MAKE>".to_string()),
     ];
-    pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     pairs.dedup();
     pairs
 }

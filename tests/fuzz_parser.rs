@@ -3,12 +3,14 @@
 //!
 //! 256 cases per property by default; more with `PROPTEST_CASES=N`.
 //!
-//! The generated text is built from a fixed token list. It leaves out what
-//! could touch the machine or loop forever in GNU make too: `$(shell)`,
-//! `$(file)`, `$(call)` (make itself recurses until it crashes on `f =
-//! $(call f)`), `$(value)` (`Y = $(eval $(value Y))` recurses the same way) and
-//! the printing functions. `!=` stays: the words it can run as a command are
-//! harmless names that do not exist or shell syntax errors.
+//! Makefiles come from two generators: a soup of tokens (mostly invalid, for
+//! the error paths) and statements with balanced references (assignments,
+//! rules, conditionals, `define`, `$(eval)`), which get past the first line.
+//! Both leave out what could touch the machine or loop forever in GNU make too:
+//! `$(shell)`, `$(file)`, `$(call)` (make itself recurses until it crashes on
+//! `f = $(call f)`), `$(value)` (`Y = $(eval $(value Y))` recurses the same
+//! way) and the printing functions. `!=` stays: the words it can run as a
+//! command are harmless names that do not exist or shell syntax errors.
 
 use hbuild::diag::Loc;
 use hbuild::lang::expand::{find_close, split_args};

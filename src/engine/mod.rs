@@ -15,7 +15,9 @@ use schedule::{Outcome, Scheduler};
 /// Update `goals`; returns make's exit status (0 done, 1 `-q` out of date, 2 failure).
 pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
     let goals: Vec<String> = if goals.is_empty() {
-        let g = db.var_value(".DEFAULT_GOAL", &Scope::global()).unwrap_or_default();
+        let g = db
+            .var_value(".DEFAULT_GOAL", &Scope::global())
+            .unwrap_or_default();
         let g = g.trim().to_string();
         if g.is_empty() {
             match db.default_goal.clone() {
@@ -80,13 +82,19 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
 fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
     let n = &s.graph.nodes[g];
     match outcome {
-        Outcome::Failed => {
-            if s.opts.keep_going {
-                eprintln!("{}: Target '{}' not remade because of errors.", PROG, n.name);
-            }
+        Outcome::Failed if s.opts.keep_going => {
+            eprintln!(
+                "{}: Target '{}' not remade because of errors.",
+                PROG, n.name
+            );
         }
+        Outcome::Failed => {}
         _ if s.commands_started == started_at && !s.opts.question => {
-            let has_recipe = n.recipe.is_some() || s.db.targets.get(&n.name).is_some_and(|t| t.recipe.is_some());
+            let has_recipe = n.recipe.is_some()
+                || s.db
+                    .targets
+                    .get(&n.name)
+                    .is_some_and(|t| t.recipe.is_some());
             if has_recipe && !n.phony {
                 println!("{}: '{}' is up to date.", PROG, n.path);
             } else {
@@ -126,7 +134,10 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
     if !makeable.is_empty() {
         let mut s = Scheduler::new(db, opts, StatCache::new(Box::new(RealDisk)));
         s.honour_modes = false;
-        let ids: Vec<_> = makeable.iter().map(|g| s.graph.node(s.db, g, None)).collect();
+        let ids: Vec<_> = makeable
+            .iter()
+            .map(|g| s.graph.node(s.db, g, None))
+            .collect();
         run_goals(&mut s, &ids, false);
         s.drain();
         s.remove_intermediates();

@@ -42,7 +42,11 @@ pub fn split_commands(text: &str) -> Vec<&str> {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'\n' {
-            let backslashes = bytes[start..i].iter().rev().take_while(|&&c| c == b'\\').count();
+            let backslashes = bytes[start..i]
+                .iter()
+                .rev()
+                .take_while(|&&c| c == b'\\')
+                .count();
             if backslashes % 2 == 0 {
                 out.push(&text[start..i]);
                 start = i + 1;
@@ -61,7 +65,12 @@ pub fn mentions_make(raw: &str) -> bool {
 /// Expand every line of `recipe` in `scope` (in order, before any runs, as
 /// make does), and return the commands. Under `.ONESHELL` the whole recipe
 /// becomes one command, with the first line's prefixes applying to it.
-pub fn expand(db: &mut Database, recipe: &Recipe, scope: &Scope, one_shell: bool) -> Result<Vec<CommandLine>> {
+pub fn expand(
+    db: &mut Database,
+    recipe: &Recipe,
+    scope: &Scope,
+    one_shell: bool,
+) -> Result<Vec<CommandLine>> {
     let saved = db.loc.take();
     let mut out = Vec::with_capacity(recipe.lines.len());
     for raw in &recipe.lines {

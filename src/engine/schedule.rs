@@ -229,8 +229,16 @@ impl<'a> Scheduler<'a> {
             .iter()
             .map(|e| {
                 let d = &self.graph.nodes[e.node];
-                let mtime = if self.is_new_file(&d.name) { Some(NEWEST) } else { self.stamp[e.node] };
-                DepState { name: &d.path, mtime, order_only: e.order_only }
+                let mtime = if self.is_new_file(&d.name) {
+                    Some(NEWEST)
+                } else {
+                    self.stamp[e.node]
+                };
+                DepState {
+                    name: &d.path,
+                    mtime,
+                    order_only: e.order_only,
+                }
             })
             .collect()
     }
@@ -280,7 +288,11 @@ impl<'a> Scheduler<'a> {
             decide::Decision::Remake { newer } => newer,
         };
         let Some(recipe) = self.graph.nodes[id].recipe.clone() else {
-            let outcome = if mtime.is_none() || self.graph.nodes[id].phony { Outcome::Remade } else { Outcome::Unchanged };
+            let outcome = if mtime.is_none() || self.graph.nodes[id].phony {
+                Outcome::Remade
+            } else {
+                Outcome::Unchanged
+            };
             self.finish(id, outcome);
             return Progress::Done;
         };
@@ -294,7 +306,11 @@ impl<'a> Scheduler<'a> {
         if n.path != n.name {
             n.path = n.name.clone();
         }
-        let mtime = if n.path == path { mtime } else { self.disk.mtime(&n.name.clone()) };
+        let mtime = if n.path == path {
+            mtime
+        } else {
+            self.disk.mtime(&n.name.clone())
+        };
         self.start_step(id, recipe, newer, mtime);
         match self.state[id] {
             State::Done(_) => Progress::Done,
@@ -312,7 +328,9 @@ impl<'a> Scheduler<'a> {
         }
         let Some(parent) = n.parent else { return false };
         let ppath = self.graph.nodes[parent].path.clone();
-        let Some(pt) = self.disk.mtime(&ppath) else { return false };
+        let Some(pt) = self.disk.mtime(&ppath) else {
+            return false;
+        };
         self.graph.nodes[id]
             .deps
             .iter()
@@ -365,7 +383,11 @@ impl<'a> Scheduler<'a> {
             }
         };
         let shell = self.db.var_value("SHELL", &scope).unwrap_or_default();
-        let shell = if shell.trim().is_empty() { "/bin/sh".to_string() } else { shell.trim().to_string() };
+        let shell = if shell.trim().is_empty() {
+            "/bin/sh".to_string()
+        } else {
+            shell.trim().to_string()
+        };
         let flags = self.db.var_value(".SHELLFLAGS", &scope).unwrap_or_default();
         let mut shell_flags: Vec<String> = flags.split_whitespace().map(str::to_string).collect();
         if shell_flags.is_empty() {
@@ -385,8 +407,18 @@ impl<'a> Scheduler<'a> {
         let step = Step {
             node: id,
             targets,
-            prereqs: n.deps.iter().filter(|e| !e.order_only).map(|e| self.graph.nodes[e.node].path.clone()).collect(),
-            order_only: n.deps.iter().filter(|e| e.order_only).map(|e| self.graph.nodes[e.node].path.clone()).collect(),
+            prereqs: n
+                .deps
+                .iter()
+                .filter(|e| !e.order_only)
+                .map(|e| self.graph.nodes[e.node].path.clone())
+                .collect(),
+            order_only: n
+                .deps
+                .iter()
+                .filter(|e| e.order_only)
+                .map(|e| self.graph.nodes[e.node].path.clone())
+                .collect(),
             recipe,
             loc,
             lines,
@@ -404,7 +436,15 @@ impl<'a> Scheduler<'a> {
             self.complete(id, Outcome::Remade);
             return;
         }
-        self.jobs.push(Job { step, next: 0, pid: None, before, shell, shell_flags, env });
+        self.jobs.push(Job {
+            step,
+            next: 0,
+            pid: None,
+            before,
+            shell,
+            shell_flags,
+            env,
+        });
         let j = self.jobs.len() - 1;
         self.advance(j);
     }
@@ -417,7 +457,9 @@ impl<'a> Scheduler<'a> {
         if self.opts.trace || (self.honour_modes && self.opts.dry_run) {
             return false;
         }
-        line.silent || self.opts.silent || self.db.specials.silent.contains(&self.graph.nodes[id].name)
+        line.silent
+            || self.opts.silent
+            || self.db.specials.silent.contains(&self.graph.nodes[id].name)
     }
 
     /// Start the next command of job `j`, handling commands that finish at
@@ -469,7 +511,8 @@ impl<'a> Scheduler<'a> {
     fn command_failed(&mut self, j: usize, line: &CommandLine, what: &str) -> bool {
         let id = self.jobs[j].step.node;
         let name = self.graph.nodes[id].name.clone();
-        let ignored = line.ignore || self.opts.ignore_errors || self.db.specials.ignore.contains(&name);
+        let ignored =
+            line.ignore || self.opts.ignore_errors || self.db.specials.ignore.contains(&name);
         if ignored {
             eprintln!("{}: [{}: {}] {} (ignored)", PROG, line.loc, name, what);
             true
@@ -516,7 +559,9 @@ impl<'a> Scheduler<'a> {
             }
             _ => return,
         };
-        let Some(j) = self.jobs.iter().position(|job| job.pid == Some(pid)) else { return };
+        let Some(j) = self.jobs.iter().position(|job| job.pid == Some(pid)) else {
+            return;
+        };
         self.jobs[j].pid = None;
         if let Some(what) = what {
             let line = self.jobs[j].step.lines[self.jobs[j].next - 1].clone();
@@ -574,10 +619,14 @@ impl<'a> Scheduler<'a> {
     }
 
     fn is_precious(&self, name: &str) -> bool {
-        self.db.specials.precious.iter().any(|p| match Pattern::parse(p) {
-            Some(pat) => pat.matches(name).is_some(),
-            None => p == name,
-        })
+        self.db
+            .specials
+            .precious
+            .iter()
+            .any(|p| match Pattern::parse(p) {
+                Some(pat) => pat.matches(name).is_some(),
+                None => p == name,
+            })
     }
 
     fn delete_on_error(&mut self, id: NodeId, job: &Job) {
@@ -638,7 +687,10 @@ fn first_exited(pids: &[Pid]) -> Option<Pid> {
         // SAFETY: the descriptor was just opened and is owned by nothing else.
         fds.push(unsafe { OwnedFd::from_raw_fd(fd as i32) });
     }
-    let mut polls: Vec<PollFd> = fds.iter().map(|f| PollFd::new(std::os::fd::AsFd::as_fd(f), PollFlags::POLLIN)).collect();
+    let mut polls: Vec<PollFd> = fds
+        .iter()
+        .map(|f| PollFd::new(std::os::fd::AsFd::as_fd(f), PollFlags::POLLIN))
+        .collect();
     loop {
         match poll(&mut polls, PollTimeout::NONE) {
             Ok(_) => break,

@@ -81,11 +81,12 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
 /// Start `inv`; output goes to hbuild's own stdout and stderr.
 // Later: per-step sandbox set-up and jobserver descriptors go here.
 pub fn start(inv: &Invocation) -> Started {
-    let direct = if inv.shell == "/bin/sh" && inv.shell_flags.iter().all(|f| f == "-c" || f == "-ec") {
-        direct_argv(&inv.text)
-    } else {
-        None
-    };
+    let direct =
+        if inv.shell == "/bin/sh" && inv.shell_flags.iter().all(|f| f == "-c" || f == "-ec") {
+            direct_argv(&inv.text)
+        } else {
+            None
+        };
     let mut cmd = match &direct {
         Some(argv) => {
             let mut c = Command::new(&argv[0]);
@@ -104,7 +105,10 @@ pub fn start(inv: &Invocation) -> Started {
     match cmd.spawn() {
         Ok(child) => Started::Running(Pid::from_raw(child.id() as i32)),
         Err(e) => {
-            let prog = direct.as_ref().map(|a| a[0].clone()).unwrap_or_else(|| inv.shell.clone());
+            let prog = direct
+                .as_ref()
+                .map(|a| a[0].clone())
+                .unwrap_or_else(|| inv.shell.clone());
             let reason = match e.kind() {
                 std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
                 std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
@@ -124,7 +128,10 @@ mod tests {
 
     #[test]
     fn direct_only_without_shell_syntax() {
-        assert_eq!(direct_argv("cp 'a b' c\\ d").unwrap(), vec!["cp", "a b", "c d"]);
+        assert_eq!(
+            direct_argv("cp 'a b' c\\ d").unwrap(),
+            vec!["cp", "a b", "c d"]
+        );
         assert!(direct_argv("echo $HOME").is_none());
         assert!(direct_argv("cd x").is_none());
         assert!(direct_argv("A=1 cmd").is_none());

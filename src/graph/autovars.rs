@@ -56,12 +56,22 @@ pub fn table(i: &AutoInputs) -> VarTable {
         ("*", vec![i.stem]),
     ];
     let mut t = VarTable::default();
-    let mut put = |name: String, v: String| t.set(name, Var::new(v, Flavor::Simple, Origin::Automatic));
+    let mut put =
+        |name: String, v: String| t.set(name, Var::new(v, Flavor::Simple, Origin::Automatic));
     for (name, ws) in values {
         let ws: Vec<&str> = ws.into_iter().filter(|w| !w.is_empty()).collect();
         put(name.to_string(), ws.join(" "));
-        put(format!("{}D", name), ws.iter().map(|w| dir_part(w)).collect::<Vec<_>>().join(" "));
-        put(format!("{}F", name), ws.iter().map(|w| file_part(w)).collect::<Vec<_>>().join(" "));
+        put(
+            format!("{}D", name),
+            ws.iter().map(|w| dir_part(w)).collect::<Vec<_>>().join(" "),
+        );
+        put(
+            format!("{}F", name),
+            ws.iter()
+                .map(|w| file_part(w))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     t
 }

@@ -33,7 +33,9 @@ pub enum Decision {
     UpToDate,
     /// Remake; `newer` lists the prerequisites that caused it (for `--trace`
     /// and `$?`).
-    Remake { newer: Vec<String> },
+    Remake {
+        newer: Vec<String>,
+    },
 }
 
 /// Decide whether a target must be remade.
@@ -51,7 +53,8 @@ pub fn decide(t: &TargetFacts, deps: &[DepState]) -> Decision {
         })
         .map(|d| d.name.to_string())
         .collect();
-    if t.mtime.is_none() || t.phony || t.always_make || t.double_colon_no_deps || !newer.is_empty() {
+    if t.mtime.is_none() || t.phony || t.always_make || t.double_colon_no_deps || !newer.is_empty()
+    {
         Decision::Remake { newer }
     } else {
         Decision::UpToDate
@@ -72,29 +75,51 @@ mod tests {
     use super::*;
 
     fn dep(name: &str, mtime: MTime) -> DepState<'_> {
-        DepState { name, mtime, order_only: false }
+        DepState {
+            name,
+            mtime,
+            order_only: false,
+        }
     }
 
     #[test]
     fn newer_prerequisite_forces_remake() {
-        let t = TargetFacts { mtime: Some(10), ..Default::default() };
+        let t = TargetFacts {
+            mtime: Some(10),
+            ..Default::default()
+        };
         assert_eq!(decide(&t, &[dep("a", Some(5))]), Decision::UpToDate);
         assert_eq!(
             decide(&t, &[dep("a", Some(5)), dep("b", Some(11))]),
-            Decision::Remake { newer: vec!["b".into()] }
+            Decision::Remake {
+                newer: vec!["b".into()]
+            }
         );
         assert_eq!(
             decide(&t, &[dep("n", Some(NEWEST))]),
-            Decision::Remake { newer: vec!["n".into()] }
+            Decision::Remake {
+                newer: vec!["n".into()]
+            }
         );
     }
 
     #[test]
     fn order_only_and_old_files_do_not_count() {
-        let t = TargetFacts { mtime: Some(10), ..Default::default() };
-        let oo = DepState { name: "d", mtime: Some(20), order_only: true };
+        let t = TargetFacts {
+            mtime: Some(10),
+            ..Default::default()
+        };
+        let oo = DepState {
+            name: "d",
+            mtime: Some(20),
+            order_only: true,
+        };
         assert_eq!(decide(&t, &[oo]), Decision::UpToDate);
-        let old = TargetFacts { mtime: None, old_file: true, ..Default::default() };
+        let old = TargetFacts {
+            mtime: None,
+            old_file: true,
+            ..Default::default()
+        };
         assert_eq!(decide(&old, &[]), Decision::UpToDate);
     }
 
@@ -103,9 +128,15 @@ mod tests {
         let missing = TargetFacts::default();
         assert_eq!(
             decide(&missing, &[dep("a", Some(1))]),
-            Decision::Remake { newer: vec!["a".into()] }
+            Decision::Remake {
+                newer: vec!["a".into()]
+            }
         );
-        let phony = TargetFacts { mtime: Some(1), phony: true, ..Default::default() };
+        let phony = TargetFacts {
+            mtime: Some(1),
+            phony: true,
+            ..Default::default()
+        };
         assert_eq!(decide(&phony, &[]), Decision::Remake { newer: vec![] });
         assert_eq!(trace_reason("x", &[]), "target 'x' does not exist");
     }

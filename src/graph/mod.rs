@@ -118,14 +118,25 @@ impl Graph {
             n.recipe = t.recipe.clone();
             n.rule_loc = t.recipe.as_ref().map(|r| r.loc.clone()).or(t.loc.clone());
             n.vars = t.vars.clone();
-            n.stem = t.static_stem.clone().unwrap_or_else(|| suffix_stem(db, &name));
-            let mut deps: Vec<(String, bool)> = t.deps.iter().map(|d| (d.name.clone(), d.order_only)).collect();
+            n.stem = t
+                .static_stem
+                .clone()
+                .unwrap_or_else(|| suffix_stem(db, &name));
+            let mut deps: Vec<(String, bool)> = t
+                .deps
+                .iter()
+                .map(|d| (d.name.clone(), d.order_only))
+                .collect();
             for d in &t.deferred {
                 self.second_expansion(db, disk, id, &d.text, &d.loc, &mut deps)?;
             }
             self.add_deps(db, disk, id, &deps);
             if let Some(group) = &t.group {
-                let sibs: Vec<NodeId> = group.iter().filter(|g| **g != name).map(|g| self.node(db, g, None)).collect();
+                let sibs: Vec<NodeId> = group
+                    .iter()
+                    .filter(|g| **g != name)
+                    .map(|g| self.node(db, g, None))
+                    .collect();
                 self.nodes[id].siblings = sibs;
             }
             if !t.double_colon.is_empty() {
@@ -144,13 +155,19 @@ impl Graph {
                         prepared: true,
                         ..Default::default()
                     });
-                    let mut deps: Vec<(String, bool)> =
-                        rule.deps.iter().map(|d| (d.name.clone(), d.order_only)).collect();
+                    let mut deps: Vec<(String, bool)> = rule
+                        .deps
+                        .iter()
+                        .map(|d| (d.name.clone(), d.order_only))
+                        .collect();
                     for d in &rule.deferred {
                         self.second_expansion(db, disk, sub, &d.text, &d.loc, &mut deps)?;
                     }
                     self.add_deps(db, disk, sub, &deps);
-                    self.nodes[id].deps.push(Edge { node: sub, order_only: false });
+                    self.nodes[id].deps.push(Edge {
+                        node: sub,
+                        order_only: false,
+                    });
                 }
                 return Ok(());
             }
@@ -177,7 +194,13 @@ impl Graph {
 
     /// Give node `id` the pattern rule `m`: prerequisites first, then the
     /// explicit ones already there; chained prerequisites become intermediates.
-    fn apply_match(&mut self, db: &mut Database, _disk: &mut StatCache, id: NodeId, m: ImplicitMatch) -> Result<()> {
+    fn apply_match(
+        &mut self,
+        db: &mut Database,
+        _disk: &mut StatCache,
+        id: NodeId,
+        m: ImplicitMatch,
+    ) -> Result<()> {
         let rule = db.pattern_rules[m.rule].clone();
         let mut edges = Vec::new();
         for d in m.deps {
@@ -187,12 +210,18 @@ impl Graph {
                 if !existed && !db.targets.contains_key(&d.name) {
                     self.nodes[dep].intermediate = true;
                 }
-                if !self.nodes[dep].prepared && self.nodes[dep].pending_match.is_none() && !db.targets.get(&d.name).is_some_and(|t| t.recipe.is_some()) {
+                if !self.nodes[dep].prepared
+                    && self.nodes[dep].pending_match.is_none()
+                    && db.targets.get(&d.name).is_none_or(|t| t.recipe.is_none())
+                {
                     self.nodes[dep].pending_match = Some(*chain);
                 }
             }
             self.resolve_path(db, _disk, dep);
-            edges.push(Edge { node: dep, order_only: d.order_only });
+            edges.push(Edge {
+                node: dep,
+                order_only: d.order_only,
+            });
         }
         let n = &mut self.nodes[id];
         edges.append(&mut n.deps);
@@ -248,11 +277,20 @@ impl Graph {
         Ok(())
     }
 
-    fn add_deps(&mut self, db: &Database, disk: &mut StatCache, id: NodeId, deps: &[(String, bool)]) {
+    fn add_deps(
+        &mut self,
+        db: &Database,
+        disk: &mut StatCache,
+        id: NodeId,
+        deps: &[(String, bool)],
+    ) {
         for (name, order_only) in deps {
             let dep = self.node(db, name, Some(id));
             self.resolve_path(db, disk, dep);
-            self.nodes[id].deps.push(Edge { node: dep, order_only: *order_only });
+            self.nodes[id].deps.push(Edge {
+                node: dep,
+                order_only: *order_only,
+            });
         }
     }
 
@@ -272,6 +310,7 @@ impl Graph {
     /// then those inherited from the targets that needed it.
     pub fn scope_with(&self, db: &Database, id: NodeId, autos: VarTable) -> Scope {
         let mut scope = Scope::global().inner(autos);
+        scope.for_target = true;
         let mut cur = Some(id);
         let mut inherited = false;
         let mut seen = 0;

@@ -42,10 +42,7 @@ pub fn locate(db: &Database, vpath: &[String], disk: &mut StatCache, name: &str)
             }
         }
     }
-    vpath
-        .iter()
-        .map(|d| join(d))
-        .find(|cand| disk.exists(cand))
+    vpath.iter().map(|d| join(d)).find(|cand| disk.exists(cand))
 }
 
 /// Every name the makefiles mention as a prerequisite of an explicit rule.
@@ -97,7 +94,11 @@ pub struct Searcher<'a> {
 }
 
 impl<'a> Searcher<'a> {
-    pub fn new(disk: &'a mut StatCache, vpath: &'a [String], mentioned: &'a HashSet<String>) -> Searcher<'a> {
+    pub fn new(
+        disk: &'a mut StatCache,
+        vpath: &'a [String],
+        mentioned: &'a HashSet<String>,
+    ) -> Searcher<'a> {
         Searcher {
             disk,
             vpath,
@@ -133,9 +134,17 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             for (ti, tpat) in rule.targets.iter().enumerate() {
-                let Some(pat) = Pattern::parse(tpat) else { continue };
-                let (subject, d) = if tpat.contains('/') { (target, "") } else { (file, dir) };
-                let Some(stem) = pat.matches(subject) else { continue };
+                let Some(pat) = Pattern::parse(tpat) else {
+                    continue;
+                };
+                let (subject, d) = if tpat.contains('/') {
+                    (target, "")
+                } else {
+                    (file, dir)
+                };
+                let Some(stem) = pat.matches(subject) else {
+                    continue;
+                };
                 if stem.is_empty() {
                     continue;
                 }
@@ -192,8 +201,15 @@ impl<'a> Searcher<'a> {
         let names = rule_deps(db, c.rule, target, &c.dir, &c.stem, &full_stem)?;
         let mut deps = Vec::with_capacity(names.len());
         for (name, order_only) in names {
-            if db.targets.contains_key(&name) || self.mentioned.contains(&name) || locate(db, self.vpath, self.disk, &name).is_some() {
-                deps.push(ImplicitDep { name, order_only, chain: None });
+            if db.targets.contains_key(&name)
+                || self.mentioned.contains(&name)
+                || locate(db, self.vpath, self.disk, &name).is_some()
+            {
+                deps.push(ImplicitDep {
+                    name,
+                    order_only,
+                    chain: None,
+                });
                 continue;
             }
             if !allow_chain || depth >= 8 {
@@ -259,7 +275,11 @@ fn rule_deps(
         }
         None => w.to_string(),
     };
-    let mut out: Vec<(String, bool)> = rule.deps.iter().map(|d| (subst(&d.name), d.order_only)).collect();
+    let mut out: Vec<(String, bool)> = rule
+        .deps
+        .iter()
+        .map(|d| (subst(&d.name), d.order_only))
+        .collect();
     if !rule.deferred.is_empty() {
         let mut autos = VarTable::default();
         let auto = |v: &str| Var::new(v, Flavor::Simple, Origin::Automatic);

@@ -412,7 +412,7 @@ impl Database {
             }
             "!=" => {
                 let cmd = self.expand(value, &scope)?;
-                let out = crate::lang::shell::run_shell(self, &cmd, &scope)?;
+                let out = crate::lang::functions::shell_command::run(self, &cmd, &scope)?;
                 Var::new(out, Flavor::Recursive, origin)
             }
             "+=" => match self.globals.get(name).cloned() {
@@ -746,7 +746,7 @@ impl Database {
             "!=" => {
                 let cmd = self.expand(value, &scope)?;
                 (
-                    crate::lang::shell::run_shell(self, &cmd, &scope)?,
+                    crate::lang::functions::shell_command::run(self, &cmd, &scope)?,
                     Flavor::Simple,
                 )
             }
@@ -990,10 +990,10 @@ impl Database {
             }
             return Ok(());
         }
+        // A rule without a recipe cancels the one it names; it stays in the
+        // list (the graph skips it) so no built-in rule replaces it later.
         self.pattern_rules.retain(|r| !same(r));
-        if rule.recipe.is_some() {
-            self.pattern_rules.push(rule);
-        }
+        self.pattern_rules.push(rule);
         Ok(())
     }
 
@@ -1081,47 +1081,38 @@ impl Database {
     /// suffixes known in `.SUFFIXES` at the end of reading.
     fn convert_suffix_rules(&mut self) {
         let suffixes = self.specials.suffixes.clone();
-        let mut converted = Vec::new();
-        for name in &self.target_order {
-            let Some(t) = self.targets.get(name) else {
-                continue;
-            };
-            if !name.starts_with('.') || !t.deps.is_empty() {
-                continue;
-            }
-            let Some(recipe) = t.recipe.clone() else {
-                continue;
-            };
-            let loc = recipe.loc.clone();
-            for s in &suffixes {
-                let Some(rest) = name.strip_prefix(s.as_str()) else {
+        // make's order: for each suffix S, the single-suffix rule `.S` first,
+        // then each double-suffix rule `.S.T` in `.SUFFIXES` order.
+        for s in &suffixes {
+            let singles = std::iter::once((format!("{}", s), "%".to_string()));
+            let doubles = suffixes
+                .iter()
+                .map(|t| (format!("{}{}", s, t), format!("%{}", t)));
+            for (name, target) in singles.chain(doubles) {
+                let Some(t) = self.targets.get(&name) else {
                     continue;
                 };
-                let (target, dep) = if rest.is_empty() {
-                    ("%".to_string(), format!("%{}", s))
-                } else if suffixes.iter().any(|x| x == rest) {
-                    (format!("%{}", rest), format!("%{}", s))
-                } else {
+                if !t.deps.is_empty() {
+                    continue;
+                }
+                let Some(recipe) = t.recipe.clone() else {
                     continue;
                 };
-                converted.push(PatternRule {
+                let rule = PatternRule {
                     targets: vec![target],
                     deps: vec![Dep {
-                        name: dep,
+                        name: format!("%{}", s),
                         order_only: false,
                     }],
                     deferred: Vec::new(),
-                    recipe: Some(recipe.clone()),
+                    loc: recipe.loc.clone(),
+                    recipe: Some(recipe),
                     terminal: false,
-                    loc: loc.clone(),
-                });
-                break;
-            }
-        }
-        for rule in converted {
-            let same = |r: &PatternRule| r.targets == rule.targets && r.deps == rule.deps;
-            if !self.pattern_rules.iter().any(same) {
-                self.pattern_rules.push(rule);
+                };
+                let same = |r: &PatternRule| r.targets == rule.targets && r.deps == rule.deps;
+                if !self.pattern_rules.iter().any(same) {
+                    self.pattern_rules.push(rule);
+                }
             }
         }
     }

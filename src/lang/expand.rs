@@ -175,6 +175,7 @@ impl Database {
             return Ok(names.join(" "));
         }
         match self.globals.get(name) {
+            Some(var) if var.private && scope.for_target => Ok(String::new()),
             Some(var) if var.flavor == Flavor::Simple => Ok(var.value.clone()),
             Some(var) => {
                 let var = var.clone();

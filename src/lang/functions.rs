@@ -7,7 +7,7 @@
 use crate::diag::{Fatal, Loc, Result};
 use crate::lang::database::Database;
 use crate::lang::text::{self, Pattern};
-use crate::lang::vars::{Flavor, Origin, Scope, Var, VarTable};
+use crate::lang::vars::{Flavor, Frame, Origin, Scope, Var, VarTable};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -178,10 +178,10 @@ fn unquote_percent(pat: &str) -> String {
         out.push_str(&rest[..i]);
         let run = rest[i..].len() - rest[i..].trim_start_matches('\\').len();
         let after = &rest[i + run..];
-        if after.starts_with('%') {
+        if let Some(tail) = after.strip_prefix('%') {
             out.push_str(&"\\".repeat(run / 2));
             out.push('%');
-            rest = &after[1..];
+            rest = tail;
         } else {
             out.push_str(&rest[i..i + run]);
             rest = after;
@@ -474,7 +474,11 @@ mod globbing {
     fn glob_unsorted(pat: &str) -> Vec<String> {
         if !has_magic(pat) {
             let name = unquote(pat);
-            return if exists(&name) { vec![name] } else { Vec::new() };
+            return if exists(&name) {
+                vec![name]
+            } else {
+                Vec::new()
+            };
         }
         let body = pat.trim_end_matches('/');
         if body.len() < pat.len() {
@@ -537,11 +541,7 @@ mod globbing {
             names.push(b".".to_vec());
             names.push(b"..".to_vec());
         }
-        names.extend(
-            entries
-                .flatten()
-                .map(|e| e.file_name().as_bytes().to_vec()),
-        );
+        names.extend(entries.flatten().map(|e| e.file_name().as_bytes().to_vec()));
         names
             .into_iter()
             .filter(|n| (explicit_dot || !n.starts_with(b".")) && fnmatch(pat.as_bytes(), n))
@@ -733,7 +733,7 @@ fn call(db: &mut Database, args: &[String], scope: &Scope) -> Result<String> {
     let Some(var) = find_var(db, name, scope) else {
         return Ok(String::new());
     };
-    let inner = scope.inner(call_frame(name, params, scope));
+    let inner = call_scope(scope, call_frame(name, params, scope));
     let depth = CALL_DEPTH.with(|d| d.get());
     if depth >= MAX_CALL_DEPTH {
         return Err(Fatal::at(
@@ -807,6 +807,29 @@ fn call_frame(name: &str, params: &[String], scope: &Scope) -> VarTable {
     table
 }
 
+/// `scope` with the call's arguments searched first. Frames that the new one
+/// hides completely (those of the calls around it) are left out, so that
+/// recursion does not make every lookup slower.
+fn call_scope(scope: &Scope, args: VarTable) -> Scope {
+    let hidden =
+        |f: &Frame| f.vars.len() <= args.len() && f.vars.iter().all(|(k, _)| args.get(k).is_some());
+    let kept: Vec<Frame> = scope
+        .frames
+        .iter()
+        .skip_while(|f| hidden(f))
+        .cloned()
+        .collect();
+    let mut frames = vec![Frame {
+        vars: Arc::new(args),
+        inherited: false,
+    }];
+    frames.extend(kept);
+    Scope {
+        frames,
+        for_target: scope.for_target,
+    }
+}
+
 /// The definition of `name` visible in `scope`, else the global one.
 fn find_var(db: &Database, name: &str, scope: &Scope) -> Option<Var> {
     match scope.find(name, 0) {
@@ -825,7 +848,10 @@ fn value(db: &mut Database, args: &[String], scope: &Scope) -> Result<String> {
 }
 
 fn eval(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
-    let loc = db.loc.clone().unwrap_or_else(|| Loc::new(&Arc::from("<eval>"), 1));
+    let loc = db
+        .loc
+        .clone()
+        .unwrap_or_else(|| Loc::new(&Arc::from("<eval>"), 1));
     let saved = db.loc.clone();
     let r = db.eval_text(&args[0], &loc);
     db.loc = saved;
@@ -860,7 +886,7 @@ fn shell(db: &mut Database, args: &[String], scope: &Scope) -> Result<String> {
 
 /// `$(shell)` as make 4.3 runs it.
 pub mod shell_command {
-    use super::{is_space, io_text};
+    use super::{io_text, is_space};
     use crate::diag::{Result, PROG};
     use crate::lang::database::Database;
     use crate::lang::vars::{Flavor, Origin, Scope, Var};
@@ -871,6 +897,10 @@ pub mod shell_command {
     /// others turned into spaces; sets `.SHELLSTATUS`. The command gets make's
     /// own environment (4.3 does not pass exported variables to it).
     pub fn run(db: &mut Database, cmd: &str, scope: &Scope) -> Result<String> {
+        // A blank command is not run at all, whatever the shell.
+        if cmd.trim_matches(is_space).is_empty() {
+            return Ok(String::new());
+        }
         let shell = db.var_value("SHELL", scope)?;
         let shell = match shell.trim_matches(is_space) {
             "" => "/bin/sh".to_string(),
@@ -885,8 +915,18 @@ pub mod shell_command {
             Some(argv) if argv.is_empty() => return Ok(String::new()),
             Some(argv) => argv,
             None => {
-                let mut v = vec![shell];
-                v.extend(flags.split(is_space).filter(|f| !f.is_empty()).map(String::from));
+                // make splits `$(SHELL)` into words too (`SHELL = /bin/sh -e`).
+                let mut v: Vec<String> = shell
+                    .split(is_space)
+                    .filter(|w| !w.is_empty())
+                    .map(String::from)
+                    .collect();
+                v.extend(
+                    flags
+                        .split(is_space)
+                        .filter(|f| !f.is_empty())
+                        .map(String::from),
+                );
                 v.push(cmd.to_string());
                 v
             }
@@ -931,10 +971,10 @@ pub mod shell_command {
 
     /// Shell built-ins and keywords: a command starting with one needs the shell.
     const SHELL_WORDS: &[&str] = &[
-        ".", ":", "alias", "bg", "break", "case", "cd", "command", "continue", "eval",
-        "exec", "exit", "export", "fc", "fg", "for", "getopts", "hash", "if", "jobs",
-        "login", "logout", "read", "readonly", "return", "set", "shift", "times", "trap",
-        "type", "ulimit", "umask", "unalias", "unset", "wait", "while",
+        ".", ":", "alias", "bg", "break", "case", "cd", "command", "continue", "eval", "exec",
+        "exit", "export", "fc", "fg", "for", "getopts", "hash", "if", "jobs", "login", "logout",
+        "read", "readonly", "return", "set", "shift", "times", "trap", "type", "ulimit", "umask",
+        "unalias", "unset", "wait", "while",
     ];
 
     /// Characters whose meaning only the shell knows.
@@ -1137,7 +1177,13 @@ mod tests {
         let d = &mut db();
         assert_eq!(ex(d, "[$(strip  a \n b\x0bc )]"), "[a b c]");
         assert_eq!(ex(d, "$(strip a, b )"), "a, b");
-        assert_eq!(ex(d, "[$(findstring a,b a c)][$(findstring ,x)][$(findstring x,a)]"), "[a][][]");
+        assert_eq!(
+            ex(
+                d,
+                "[$(findstring a,b a c)][$(findstring ,x)][$(findstring x,a)]"
+            ),
+            "[a][][]"
+        );
         assert_eq!(ex(d, "$(findstring a c,b a  c)"), "");
         assert_eq!(ex(d, "$(sort b a  c a B _ 10 9)"), "10 9 B _ a b c");
         assert_eq!(ex(d, "$(sort a,b a)"), "a a,b");
@@ -1149,7 +1195,10 @@ mod tests {
         let d = &mut db();
         assert_eq!(ex(d, "$(filter %.c %.h,a.c b.h c.o a.c)"), "a.c b.h a.c");
         assert_eq!(ex(d, "$(filter-out %.c a,a.c b.h c.o a.c a)"), "b.h c.o");
-        assert_eq!(ex(d, "[$(filter %,a b)][$(filter ,a b)][$(filter-out ,a b)]"), "[a b][][a b]");
+        assert_eq!(
+            ex(d, "[$(filter %,a b)][$(filter ,a b)][$(filter-out ,a b)]"),
+            "[a b][][a b]"
+        );
         assert_eq!(ex(d, "$(filter a\\%b,a%b ab)"), "a%b");
         assert_eq!(ex(d, "$(filter a%b%,a%b% ab% axb% b)"), "a%b% ab% axb%");
         assert_eq!(ex(d, "$(filter a b,a, b)"), "b");
@@ -1159,8 +1208,17 @@ mod tests {
     #[test]
     fn word_functions() {
         let d = &mut db();
-        assert_eq!(ex(d, "[$(word  2 ,a b)][$(word 3,a b)][$(word 02,a b)]"), "[b][][b]");
-        assert_eq!(ex(d, "[$(word 1,a,b c)][$(word 4294967297,a b)][$(word 2147483648,a)]"), "[a,b][a][]");
+        assert_eq!(
+            ex(d, "[$(word  2 ,a b)][$(word 3,a b)][$(word 02,a b)]"),
+            "[b][][b]"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(word 1,a,b c)][$(word 4294967297,a b)][$(word 2147483648,a)]"
+            ),
+            "[a,b][a][]"
+        );
         assert_eq!(ex(d, "[$(word 99999999999999999999,a b)]"), "[]");
         assert_eq!(
             err(d, "$(word 0,a)"),
@@ -1180,9 +1238,24 @@ mod tests {
             err(d, "$(word 1)"),
             "Makefile:1: *** insufficient number of arguments (1) to function 'word'.  Stop."
         );
-        assert_eq!(ex(d, "[$(wordlist 2,9,a b c)][$(wordlist 1,0,a b)][$(wordlist 3,1,a b c)]"), "[b c][][]");
-        assert_eq!(ex(d, "[$(wordlist 4,9,a b c)][$(wordlist 1,2,a b c,d e)]"), "[][a b]");
-        assert_eq!(ex(d, "[$(wordlist 1,4294967297,a b)][$(wordlist 1,99999999999999999999,a)]"), "[a][]");
+        assert_eq!(
+            ex(
+                d,
+                "[$(wordlist 2,9,a b c)][$(wordlist 1,0,a b)][$(wordlist 3,1,a b c)]"
+            ),
+            "[b c][][]"
+        );
+        assert_eq!(
+            ex(d, "[$(wordlist 4,9,a b c)][$(wordlist 1,2,a b c,d e)]"),
+            "[][a b]"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(wordlist 1,4294967297,a b)][$(wordlist 1,99999999999999999999,a)]"
+            ),
+            "[a][]"
+        );
         assert_eq!(
             err(d, "$(wordlist 00 ,1,a)"),
             "Makefile:1: *** invalid first argument to 'wordlist' function: '0'.  Stop."
@@ -1199,33 +1272,85 @@ mod tests {
             err(d, "$(wordlist 1,-1,a)"),
             "Makefile:1: *** non-numeric second argument to 'wordlist' function: '-1'.  Stop."
         );
-        assert_eq!(ex(d, "[$(words   a  b c )][$(words )][$(words a\rb\x0cc\x0bd)]"), "[3][0][4]");
-        assert_eq!(ex(d, "[$(firstword  )][$(firstword b a)][$(lastword a b c )][$(lastword a,b c)]"), "[][b][c][c]");
+        assert_eq!(
+            ex(
+                d,
+                "[$(words   a  b c )][$(words )][$(words a\rb\x0cc\x0bd)]"
+            ),
+            "[3][0][4]"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(firstword  )][$(firstword b a)][$(lastword a b c )][$(lastword a,b c)]"
+            ),
+            "[][b][c][c]"
+        );
     }
 
     #[test]
     fn file_name_functions() {
         let d = &mut db();
-        assert_eq!(ex(d, "$(dir a/b/c a /x ./ a/ . .. /)"), "a/b/ ./ / ./ a/ ./ ./ /");
-        assert_eq!(ex(d, "[$(notdir a/b/c a /x ./ a/ . .. / a/.b)]"), "[c a x   . ..  .b]");
-        assert_eq!(ex(d, "[$(suffix a.c b a/b.c.d a.b/c .x a. a/.c x.y/)]"), "[.c .d .x . .c]");
         assert_eq!(
-            ex(d, "[$(basename a.c b a/b.c.d a.b/c .x a. a/.c x.y/ a.b/c.)]"),
+            ex(d, "$(dir a/b/c a /x ./ a/ . .. /)"),
+            "a/b/ ./ / ./ a/ ./ ./ /"
+        );
+        assert_eq!(
+            ex(d, "[$(notdir a/b/c a /x ./ a/ . .. / a/.b)]"),
+            "[c a x   . ..  .b]"
+        );
+        assert_eq!(
+            ex(d, "[$(suffix a.c b a/b.c.d a.b/c .x a. a/.c x.y/)]"),
+            "[.c .d .x . .c]"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(basename a.c b a/b.c.d a.b/c .x a. a/.c x.y/ a.b/c.)]"
+            ),
             "[a b a/b.c a.b/c  a a/ x.y/ a.b/c]"
         );
-        assert_eq!(ex(d, "[$(addsuffix .c,a b  )][$(addsuffix .c,)][$(addsuffix  s , a )]"), "[a.c b.c][][as ]");
-        assert_eq!(ex(d, "[$(addprefix x/,a b)][$(addprefix ,a b)][$(addprefix  p , a )]"), "[x/a x/b][a b][p a]");
-        assert_eq!(ex(d, "[$(join a b c,1 2)][$(join a,1 2 3)][$(join , 1 2)]"), "[a1 b2 c][a1 2 3][1 2]");
+        assert_eq!(
+            ex(
+                d,
+                "[$(addsuffix .c,a b  )][$(addsuffix .c,)][$(addsuffix  s , a )]"
+            ),
+            "[a.c b.c][][as ]"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(addprefix x/,a b)][$(addprefix ,a b)][$(addprefix  p , a )]"
+            ),
+            "[x/a x/b][a b][p a]"
+        );
+        assert_eq!(
+            ex(d, "[$(join a b c,1 2)][$(join a,1 2 3)][$(join , 1 2)]"),
+            "[a1 b2 c][a1 2 3][1 2]"
+        );
         assert_eq!(ex(d, "[$(join a b,1,2 3)][$(join ,)]"), "[a1,2 b3][]");
     }
 
     #[test]
     fn abspath_is_lexical() {
         let cwd = "/tmp/wc";
-        let got: Vec<String> = ["a", "./a", "../x", "/a/../../b", "//a/./b/", ".", "..", "/", "a/", "no/..", "~", "a//b"]
-            .iter()
-            .map(|w| absolute_path(cwd, w))
-            .collect();
+        let got: Vec<String> = [
+            "a",
+            "./a",
+            "../x",
+            "/a/../../b",
+            "//a/./b/",
+            ".",
+            "..",
+            "/",
+            "a/",
+            "no/..",
+            "~",
+            "a//b",
+        ]
+        .iter()
+        .map(|w| absolute_path(cwd, w))
+        .collect();
         assert_eq!(
             got.join(" "),
             "/tmp/wc/a /tmp/wc/a /tmp/x /b /a/b /tmp/wc /tmp / /tmp/wc/a /tmp/wc /tmp/wc/~ /tmp/wc/a/b"
@@ -1237,17 +1362,41 @@ mod tests {
     #[test]
     fn conditionals() {
         let d = &mut db();
-        assert_eq!(ex(d, "[$(if  ,a,b)][$(if x,a,b)][$(if x,a)][$(if ,a)][$(if x,a,b,c)][$(if ,a,b,c)]"), "[b][a][a][][a][b,c]");
+        assert_eq!(
+            ex(
+                d,
+                "[$(if  ,a,b)][$(if x,a,b)][$(if x,a)][$(if ,a)][$(if x,a,b,c)][$(if ,a,b,c)]"
+            ),
+            "[b][a][a][][a][b,c]"
+        );
         assert_eq!(
             err(d, "$(if x)"),
             "Makefile:1: *** insufficient number of arguments (1) to function 'if'.  Stop."
         );
         // Only blanks are stripped from conditions: a newline is true.
-        assert_eq!(ex(d, "[$(if \n,y,n)][$(if \t ,y,n)][$(if x, a ,b)]"), "[y][n][ a ]");
-        assert_eq!(ex(d, "[$(or ,  , a ,b)][$(or ,  )][$(or  b  c ,x)][$(or \n,y)]"), "[a][][b  c][\n]");
-        assert_eq!(ex(d, "[$(and a, b  c )][$(and a,,c)][$(and a, ,c)][$(and )]"), "[b  c][][][]");
+        assert_eq!(
+            ex(d, "[$(if \n,y,n)][$(if \t ,y,n)][$(if x, a ,b)]"),
+            "[y][n][ a ]"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(or ,  , a ,b)][$(or ,  )][$(or  b  c ,x)][$(or \n,y)]"
+            ),
+            "[a][][b  c][\n]"
+        );
+        assert_eq!(
+            ex(d, "[$(and a, b  c )][$(and a,,c)][$(and a, ,c)][$(and )]"),
+            "[b  c][][][]"
+        );
         // Lazy: the branch not taken is never expanded.
-        assert_eq!(ex(d, "$(if x,a,$(error no))$(or a,$(error no))$(and ,$(error no))"), "aa");
+        assert_eq!(
+            ex(
+                d,
+                "$(if x,a,$(error no))$(or a,$(error no))$(and ,$(error no))"
+            ),
+            "aa"
+        );
         assert!(d.expand("$(if ,a,$(error yes))", &Scope::global()).is_err());
     }
 
@@ -1255,13 +1404,28 @@ mod tests {
     fn foreach_binds_an_automatic_simple_variable() {
         let d = &mut db();
         set(d, "x", "1", Flavor::Recursive);
-        assert_eq!(ex(d, "[$(foreach x,a b c,<$(x)>)][$x][$(origin x)]"), "[<a> <b> <c>][1][file]");
+        assert_eq!(
+            ex(d, "[$(foreach x,a b c,<$(x)>)][$x][$(origin x)]"),
+            "[<a> <b> <c>][1][file]"
+        );
         assert_eq!(ex(d, "[$(foreach x,a b c,)][$(foreach x,,q)]"), "[  ][]");
-        assert_eq!(ex(d, "$(foreach x,a b,$(origin x) $(flavor x))"), "automatic simple automatic simple");
-        assert_eq!(ex(d, "[$(foreach  x ,a b,$x)][$(foreach x,a b,$x,y)][$(foreach ,a b,x)]"), "[a b][a,y b,y][x x]");
+        assert_eq!(
+            ex(d, "$(foreach x,a b,$(origin x) $(flavor x))"),
+            "automatic simple automatic simple"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(foreach  x ,a b,$x)][$(foreach x,a b,$x,y)][$(foreach ,a b,x)]"
+            ),
+            "[a b][a,y b,y][x x]"
+        );
         assert_eq!(ex(d, "$(foreach $(x)y,a b,$(1y))"), "a b");
         // The words are values, not expanded again.
-        assert_eq!(ex(d, "$(foreach x,$$a $$(info z),[$x])"), "[$a] [$(info] [z)]");
+        assert_eq!(
+            ex(d, "$(foreach x,$$a $$(info z),[$x])"),
+            "[$a] [$(info] [z)]"
+        );
         assert_eq!(ex(d, "$(foreach x,a\nb,<$x>)"), "<a> <b>");
         assert_eq!(
             err(d, "$(foreach x,a b)"),
@@ -1279,11 +1443,27 @@ mod tests {
         set(d, "g", "<$1|$(call h,x)>", Flavor::Recursive);
         set(d, "h", "[$1|$2]", Flavor::Recursive);
         assert_eq!(ex(d, "$(call g,a,b)"), "<a|[x|]>");
-        set(d, "rec", "$(if $1,$1 $(call rec,$(wordlist 2,9,$1)))", Flavor::Recursive);
+        set(
+            d,
+            "rec",
+            "$(if $1,$1 $(call rec,$(wordlist 2,9,$1)))",
+            Flavor::Recursive,
+        );
         assert_eq!(ex(d, "[$(call rec,a b c)]"), "[a b c b c c ]");
         set(d, "id", "$1", Flavor::Recursive);
-        assert_eq!(ex(d, "[$(call  id , a , b )][$(call undefined,a)][$(call )][$(call ,a)]"), "[ a ][][][]");
-        set(d, "o", "$(origin 1) $(flavor 1) $(origin 0)", Flavor::Recursive);
+        assert_eq!(
+            ex(
+                d,
+                "[$(call  id , a , b )][$(call undefined,a)][$(call )][$(call ,a)]"
+            ),
+            "[ a ][][][]"
+        );
+        set(
+            d,
+            "o",
+            "$(origin 1) $(flavor 1) $(origin 0)",
+            Flavor::Recursive,
+        );
         assert_eq!(ex(d, "$(call o,a)"), "automatic simple automatic");
         set(d, "outer", "$(call inner,A)", Flavor::Recursive);
         set(d, "inner", "$1-$2-$3", Flavor::Recursive);
@@ -1300,9 +1480,27 @@ mod tests {
     #[test]
     fn call_builtin_functions() {
         let d = &mut db();
-        assert_eq!(ex(d, "[$(call subst,a,b,aaa)][$(call if,,a,b)][$(call if,,a,b,c)]"), "[bbb][b][b]");
-        assert_eq!(ex(d, "[$(call words)][$(call words,)][$(call word,1,a,b c)][$(call  strip , a  b )]"), "[][0][a][a b]");
-        assert_eq!(ex(d, "[$(call foreach,x,a b,$$x)][$(call info)][$(call error)]"), "[a b][][]");
+        assert_eq!(
+            ex(
+                d,
+                "[$(call subst,a,b,aaa)][$(call if,,a,b)][$(call if,,a,b,c)]"
+            ),
+            "[bbb][b][b]"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(call words)][$(call words,)][$(call word,1,a,b c)][$(call  strip , a  b )]"
+            ),
+            "[][0][a][a b]"
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(call foreach,x,a b,$$x)][$(call info)][$(call error)]"
+            ),
+            "[a b][][]"
+        );
         assert_eq!(
             err(d, "$(call word,1)"),
             "Makefile:1: *** insufficient number of arguments (1) to function 'word'.  Stop."
@@ -1330,20 +1528,289 @@ mod tests {
     fn value_origin_flavor() {
         let d = &mut db();
         set(d, "a", "$b x", Flavor::Recursive);
-        d.globals.set("CC", Var::new("cc", Flavor::Recursive, Origin::Default));
-        d.globals.set("c", Var::new("3", Flavor::Recursive, Origin::Override));
-        d.globals.set("d", Var::new("4", Flavor::Simple, Origin::CommandLine));
-        d.globals.set("HOME", Var::new("/h", Flavor::Recursive, Origin::Environment));
-        assert_eq!(ex(d, "[$(value a)][$(value  a )][$(value $$)][$(value nope)][$(value CC)][$(value a,b)]"), "[$b x][][][][cc][]");
+        d.globals
+            .set("CC", Var::new("cc", Flavor::Recursive, Origin::Default));
+        d.globals
+            .set("c", Var::new("3", Flavor::Recursive, Origin::Override));
+        d.globals
+            .set("d", Var::new("4", Flavor::Simple, Origin::CommandLine));
+        d.globals.set(
+            "HOME",
+            Var::new("/h", Flavor::Recursive, Origin::Environment),
+        );
+        assert_eq!(
+            ex(
+                d,
+                "[$(value a)][$(value  a )][$(value $$)][$(value nope)][$(value CC)][$(value a,b)]"
+            ),
+            "[$b x][][][][cc][]"
+        );
         assert_eq!(
             ex(d, "$(origin a)|$(origin c)|$(origin CC)|$(origin HOME)|$(origin nope)|$(origin a b)|$(origin d)|$(origin )"),
             "file|override|default|environment|undefined|undefined|command line|undefined"
         );
-        assert_eq!(ex(d, "$(flavor CC)|$(flavor nope)|$(flavor d)|$(flavor  CC )"), "recursive|undefined|simple|undefined");
+        assert_eq!(
+            ex(d, "$(flavor CC)|$(flavor nope)|$(flavor d)|$(flavor  CC )"),
+            "recursive|undefined|simple|undefined"
+        );
         // Scope frames come first.
         let mut t = VarTable::default();
         t.set("a", Var::new("inner", Flavor::Simple, Origin::Automatic));
         let scope = Scope::global().inner(t);
-        assert_eq!(d.expand("$(value a) $(origin a) $(flavor a)", &scope).unwrap(), "inner automatic simple");
+        assert_eq!(
+            d.expand("$(value a) $(origin a) $(flavor a)", &scope)
+                .unwrap(),
+            "inner automatic simple"
+        );
+    }
+
+    /// The tree of files the wildcard tests search, as in the make session the
+    /// expected values come from.
+    fn wildcard_tree() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path();
+        for f in [
+            ".hidden",
+            "a",
+            "a.c",
+            "b",
+            "c",
+            "d.c",
+            "sub",
+            "dir/x/f.c",
+            "dir/y/g.c",
+            "dir/.hid.c",
+        ] {
+            let f = p.join(f);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "").unwrap();
+        }
+        std::os::unix::fs::symlink("nonexist", p.join("broken")).unwrap();
+        std::os::unix::fs::symlink("a", p.join("lnk")).unwrap();
+        t
+    }
+
+    #[test]
+    fn wildcard_matches_like_glob() {
+        let t = wildcard_tree();
+        let root = t.path().to_str().unwrap().to_string();
+        let d = &mut db();
+        set(d, "T", &root, Flavor::Simple);
+        // Results are compared with the temporary directory written as `T`.
+        let mut check = |pat: &str, want: &str| {
+            let got = ex(d, &format!("$(wildcard {pat})"));
+            assert_eq!(got.replace(&root, "T"), want, "{pat}");
+        };
+        check("$T/*", "T/a T/a.c T/b T/broken T/c T/d.c T/dir T/lnk T/sub");
+        // Each pattern sorted on its own, duplicates kept, missing names dropped.
+        check("$T/c $T/b $T/nonexist $T/a", "T/c T/b T/a");
+        check("$T/*.c $T/a* $T/nonexist*", "T/a.c T/d.c T/a T/a.c");
+        check("$T/.*", "T/. T/.. T/.hidden");
+        check(
+            "$T/*/*/*.c $T/dir/.*",
+            "T/dir/x/f.c T/dir/y/g.c T/dir/. T/dir/.. T/dir/.hid.c",
+        );
+        check(
+            "$T/dir/ $T//a $T/*/ $T/dir/*/",
+            "T/dir/ T//a T/dir/ T/dir/x/ T/dir/y/",
+        );
+        check("$T/a\\* $T/\\a", "T/a");
+        check("$T/[ab] $T/[!ab] $T/[^ab]", "T/a T/b T/c T/c");
+        check("$T/?", "T/a T/b T/c");
+        check("$T/broken $T/brok*", "T/broken T/broken");
+        check(
+            "$T/[[:alpha:]].c $T/[a-c] $T/*[ $T/d*/*",
+            "T/a.c T/d.c T/a T/b T/c T/dir/x T/dir/y",
+        );
+        check("$T/a/", "");
+        assert_eq!(ex(d, "[$(wildcard )]"), "[]");
+        assert_eq!(
+            ex(
+                d,
+                "$(realpath $T/a $T/nonexist $T/lnk $T/broken $T/. $T/dir/x/../y $T/a/)"
+            ),
+            format!("{root}/a {root}/a {root} {root}/dir/y").replace(
+                &root,
+                &std::fs::canonicalize(&root).unwrap().to_string_lossy()
+            )
+        );
+        assert_eq!(
+            ex(d, "[$(realpath )][$(realpath ~nonexistent_user)]"),
+            "[][]"
+        );
+    }
+
+    #[test]
+    fn tilde_and_fnmatch() {
+        assert_eq!(globbing::expand_tilde("~root/x"), "/root/x");
+        assert_eq!(
+            globbing::expand_tilde("~no_such_user_hb/x"),
+            "~no_such_user_hb/x"
+        );
+        assert_eq!(globbing::expand_tilde("a~"), "a~");
+        let m = |p: &str, n: &str| globbing::fnmatch(p.as_bytes(), n.as_bytes());
+        assert!(m("*.c", "a.c") && m("a*b*c", "axxbyyc") && !m("a*b*c", "axxbyy"));
+        assert!(m("[]]", "]") && m("[!]]", "a") && !m("[!]]", "]"));
+        assert!(m("[a-]", "-") && m("x[", "x[") && m("\\*", "*") && !m("\\*", "a"));
+        assert!(m("[[:digit:]x]", "7") && m("[[:digit:]x]", "x") && !m("[[:digit:]x]", "y"));
+        assert!(m("*", "") && !m("?", ""));
+    }
+
+    #[test]
+    fn file_reads_and_writes() {
+        let t = tempfile::tempdir().unwrap();
+        let d = &mut db();
+        set(d, "T", t.path().to_str().unwrap(), Flavor::Simple);
+        set(d, "nl", "\n", Flavor::Simple);
+        let out = t.path().join("out");
+        assert_eq!(
+            ex(
+                d,
+                "$(file >$T/out,hello$(nl))$(file >>$T/out)$(file >>$T/out,)"
+            ),
+            ""
+        );
+        assert_eq!(ex(d, "$(file >>$T/out,x,y)$(file >>$T/out,$(nl))$(file >>$T/out,  z  )$(file >>\n $T/out,w)"), "");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "hello\n\nx,y\n\n  z  \nw\n"
+        );
+        // Only leading whitespace is dropped from the name.
+        ex(d, "$(file > $T/sp ,a,b)");
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("sp ")).unwrap(),
+            "a,b\n"
+        );
+        ex(d, "$(file >$T/empty)");
+        assert_eq!(std::fs::read_to_string(t.path().join("empty")).unwrap(), "");
+        for (content, read) in [
+            ("a\n\n", "a\n"),
+            ("a\r\n", "a"),
+            ("", ""),
+            ("x", "x"),
+            ("a\r", "a\r"),
+            ("a\r\r\n", "a\r"),
+        ] {
+            std::fs::write(&out, content).unwrap();
+            assert_eq!(ex(d, "$(file <$T/out)"), read, "{content:?}");
+        }
+        assert_eq!(ex(d, "[$(file <$T/nonexist)][$(file < $T/out )]"), "[][]");
+        assert_eq!(
+            err(d, "$(file >/nonexistent_dir/y,a)"),
+            "Makefile:1: *** open: /nonexistent_dir/y: No such file or directory.  Stop."
+        );
+        assert_eq!(
+            err(d, "$(file <$T/out,)"),
+            "Makefile:1: *** file: too many arguments.  Stop."
+        );
+        assert_eq!(
+            err(d, "$(file out,x)"),
+            "Makefile:1: *** file: invalid file operation: out.  Stop."
+        );
+        assert_eq!(
+            err(d, "$(file )"),
+            "Makefile:1: *** file: invalid file operation: .  Stop."
+        );
+        assert_eq!(
+            err(d, "$(file >)"),
+            "Makefile:1: *** file: missing filename.  Stop."
+        );
+        assert_eq!(
+            err(d, "$(file >$T)").replace(t.path().to_str().unwrap(), "T"),
+            "Makefile:1: *** open: T: Is a directory.  Stop."
+        );
+        assert_eq!(
+            err(d, "$(file <$T)").replace(t.path().to_str().unwrap(), "T"),
+            "Makefile:1: *** read: T: Is a directory.  Stop."
+        );
+    }
+
+    #[test]
+    fn shell_output_and_status() {
+        let d = &mut db();
+        assert_eq!(
+            ex(d, "[$(shell printf 'a\\nb\\n\\n\\n')][$(.SHELLSTATUS)]"),
+            "[a b][0]"
+        );
+        assert_eq!(
+            ex(d, "[$(shell echo a; exit 2)][$(.SHELLSTATUS)]"),
+            "[a][2]"
+        );
+        assert_eq!(d.shell_status, Some(2));
+        let status = d.globals.get(".SHELLSTATUS").unwrap();
+        assert_eq!(
+            (status.flavor, status.origin),
+            (Flavor::Simple, Origin::Override)
+        );
+        assert_eq!(ex(d, "[$(shell kill -9 $$$$)][$(.SHELLSTATUS)]"), "[][137]");
+        assert_eq!(
+            ex(d, "[$(shell nonexistent_cmd_hb)][$(.SHELLSTATUS)]"),
+            "[][127]"
+        );
+        assert_eq!(ex(d, "[$(shell echo a,b)][$(shell )]"), "[a,b][]");
+        set(d, "SHELL", "/nonexistent/sh", Flavor::Recursive);
+        assert_eq!(ex(d, "[$(shell echo hi)][$(.SHELLSTATUS)]"), "[][127]");
+        set(d, "SHELL", "/bin/sh -e", Flavor::Recursive);
+        assert_eq!(
+            ex(d, "[$(shell echo hi)][$(.SHELLSTATUS)][$(shell  \n)]"),
+            "[hi][0][]"
+        );
+        set(d, "SHELL", "/bin/sh", Flavor::Recursive);
+        set(d, ".SHELLFLAGS", "-ec", Flavor::Recursive);
+        assert_eq!(ex(d, "[$(shell false; echo hi)][$(.SHELLSTATUS)]"), "[][1]");
+    }
+
+    #[test]
+    fn shell_output_folding_and_direct_commands() {
+        use shell_command::{direct_argv, fold_output};
+        assert_eq!(fold_output("a\r\n\r\n"), "a");
+        assert_eq!(fold_output("a\n\r\n"), "a");
+        assert_eq!(fold_output("a \n"), "a ");
+        assert_eq!(fold_output("a\n\rb\r\r\n"), "a \rb\r");
+        assert_eq!(fold_output("\n\na"), "  a");
+        assert_eq!(fold_output("a\n\r"), "a \r");
+        let argv = |c: &str| direct_argv("/bin/sh", "-c", c);
+        assert_eq!(
+            argv("cc  -o x\ty"),
+            Some(vec!["cc".into(), "-o".into(), "x".into(), "y".into()])
+        );
+        assert_eq!(
+            argv("cmd a\\ b c=d"),
+            Some(vec!["cmd".into(), "a b".into(), "c=d".into()])
+        );
+        assert_eq!(argv("  "), Some(vec![]));
+        for needs_shell in [
+            "a;b", "a > b", "echo $$x", "cd /", "exit 1", "X=1 cmd", "a 'b'", "a \"b\"", "a\nb",
+        ] {
+            assert_eq!(argv(needs_shell), None, "{needs_shell}");
+        }
+        assert_eq!(direct_argv("/bin/bash", "-c", "ls"), None);
+        assert_eq!(direct_argv("/bin/sh", "-x -c", "ls"), None);
+    }
+
+    #[test]
+    fn messages() {
+        let d = &mut db();
+        assert_eq!(ex(d, "[$(info  a,b )][$(warning w)][$(info)]"), "[][][]");
+        assert_eq!(
+            err(d, "$(error  oops , yes )"),
+            "Makefile:1: *** oops , yes .  Stop."
+        );
+        assert_eq!(err(d, "$(error )"), "Makefile:1: *** .  Stop.");
+        d.loc = None;
+        assert_eq!(err(d, "$(error boom)"), "hbuild: *** boom.  Stop.");
+    }
+
+    #[test]
+    fn eval_reads_makefile_text() {
+        let d = &mut db();
+        assert_eq!(ex(d, "[$(eval x := 1)][$(eval )]"), "[][]");
+        assert_eq!(ex(d, "$(x)"), "1");
+        assert_eq!(
+            ex(d, "$(foreach v,a b,$(eval $v_var := $v!))$(a_var)$(b_var)"),
+            " a!b!"
+        );
+        // The reader's location is restored afterwards.
+        assert_eq!(d.loc, Some(Loc::new(&Arc::from("Makefile"), 1)));
     }
 }

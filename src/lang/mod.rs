@@ -8,7 +8,6 @@ pub mod functions;
 pub mod print;
 pub mod reader;
 pub mod rules;
-pub mod shell;
 pub mod text;
 pub mod vars;
 

@@ -121,6 +121,9 @@ pub struct Frame {
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     pub frames: Vec<Frame>,
+    /// Expanding for a target (its recipe or prerequisites): global `private`
+    /// variables are invisible there, as in make.
+    pub for_target: bool,
 }
 
 impl Scope {
@@ -136,7 +139,10 @@ impl Scope {
             inherited: false,
         });
         frames.extend(self.frames.iter().cloned());
-        Scope { frames }
+        Scope {
+            frames,
+            for_target: self.for_target,
+        }
     }
     /// This scope with `vars` searched after the frames it already has.
     pub fn with(mut self, vars: Arc<VarTable>, inherited: bool) -> Scope {
