@@ -16,8 +16,19 @@ pub fn run() -> i32 {
     let argv0 = argv.next().unwrap_or_else(|| diag::PROG.to_string());
     let args: Vec<String> = argv.collect();
     let makeflags = std::env::var("MAKEFLAGS").ok();
-    match cli::parse(&args, makeflags.as_deref()) {
-        cli::Command::Exit(code) => code,
-        cli::Command::Build(opts) => driver::run(opts, &driver::Invocation { argv0, args }),
-    }
+    let opts = match cli::parse(&args, makeflags.as_deref()) {
+        cli::Command::Exit(code) => return code,
+        cli::Command::Build(opts) => opts,
+    };
+    // Makefiles can recurse deeply through `$(call)` and `$(eval)`; give the
+    // interpreter a large stack (only touched pages are ever allocated).
+    const STACK: usize = 512 << 20;
+    let inv = driver::Invocation { argv0, args };
+    std::thread::Builder::new()
+        .name("hbuild".into())
+        .stack_size(STACK)
+        .spawn(move || driver::run(opts, &inv))
+        .ok()
+        .and_then(|t| t.join().ok())
+        .unwrap_or(2)
 }

@@ -1084,7 +1084,7 @@ impl Database {
         // make's order: for each suffix S, the single-suffix rule `.S` first,
         // then each double-suffix rule `.S.T` in `.SUFFIXES` order.
         for s in &suffixes {
-            let singles = std::iter::once((format!("{}", s), "%".to_string()));
+            let singles = std::iter::once((s.to_string(), "%".to_string()));
             let doubles = suffixes
                 .iter()
                 .map(|t| (format!("{}{}", s, t), format!("%{}", t)));

@@ -103,9 +103,7 @@ impl Database {
         scope: &Scope,
         out: &mut String,
     ) -> Result<()> {
-        let name_end = inner
-            .find(|c: char| c == ' ' || c == '\t')
-            .unwrap_or(inner.len());
+        let name_end = inner.find([' ', '\t']).unwrap_or(inner.len());
         if name_end < inner.len() {
             if let Some(spec) = functions::lookup(&inner[..name_end]) {
                 let rest = inner[name_end..].trim_start_matches([' ', '\t']);

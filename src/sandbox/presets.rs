@@ -1,0 +1,156 @@
+//! Named sets of system paths a step may use. `system` is the default for
+//! every step (unless `.STRICT`); the others are opted into with
+//! `.UNVEIL = preset:NAME`. Each entry is chosen by a test in
+//! `tests/sandbox.rs` that runs the tool needing it.
+
+use super::policy::{Entry, Origin};
+use super::rights::Rights;
+
+/// The names `.UNVEIL` accepts after `preset:`.
+pub const NAMES: &[&str] = &["system", "runtime", "tty", "dns", "certs", "vminfo", "tmp"];
+
+/// One preset path with the reason it is there.
+struct Item(&'static str, Rights, &'static str);
+
+const RW_DEV: Rights = Rights::READ.union(Rights::WRITE);
+
+/// The dynamic loader and shared libraries: what any dynamically linked
+/// program (the shell included) needs to start.
+const RUNTIME: &[Item] = &[
+    Item("/lib", Rights::RX, "shared libraries and the dynamic loader"),
+    Item("/lib64", Rights::RX, "the x86-64 dynamic loader"),
+    Item("/lib32", Rights::RX, "32-bit libraries (multilib)"),
+    Item("/libx32", Rights::RX, "x32 libraries (multilib)"),
+    Item("/usr/lib", Rights::RX, "shared libraries"),
+    Item("/usr/lib64", Rights::RX, "shared libraries"),
+    Item("/usr/lib32", Rights::RX, "32-bit libraries"),
+    Item("/etc/ld.so.cache", Rights::READ, "the loader's library index"),
+    Item("/etc/ld.so.conf", Rights::READ, "library search path"),
+    Item("/etc/ld.so.conf.d", Rights::READ, "library search path"),
+    Item("/dev/null", RW_DEV, "every shell script redirects to it"),
+];
+
+/// Toolchains and ordinary Unix tools, read-only, nothing personal.
+const SYSTEM: &[Item] = &[
+    Item("/usr", Rights::RX, "programs, compilers (libexec), headers, shared data"),
+    Item("/bin", Rights::RX, "programs (often a link to /usr/bin)"),
+    Item("/sbin", Rights::RX, "programs (often a link to /usr/sbin)"),
+    Item("/opt", Rights::RX, "toolchains installed outside /usr"),
+    Item("/etc/alternatives", Rights::READ, "cc, c++, awk... point through it"),
+    Item("/etc/localtime", Rights::READ, "local time zone (date, ls -l)"),
+    Item("/etc/timezone", Rights::READ, "time zone name"),
+    Item("/etc/passwd", Rights::READ, "user names (getpwuid: ls, id, install, perl)"),
+    Item("/etc/group", Rights::READ, "group names (getgrgid: ls, install)"),
+    Item("/etc/nsswitch.conf", Rights::READ, "how getpwuid looks names up"),
+    Item("/etc/locale.alias", Rights::READ, "locale names"),
+    Item("/etc/default/locale", Rights::READ, "system locale"),
+    Item("/etc/perl", Rights::READ, "perl's site configuration"),
+    Item("/etc/python3", Rights::READ, "python's site configuration"),
+    Item("/etc/mime.types", Rights::READ, "python's mimetypes module"),
+    Item("/dev/zero", Rights::READ, "zero-filled reads (dd, mmap)"),
+    Item("/dev/urandom", Rights::READ, "random seeds (python hash, gcc -frandom-seed)"),
+    Item("/dev/random", Rights::READ, "random numbers"),
+    Item("/dev/full", RW_DEV, "tests of write errors"),
+    Item("/proc/cpuinfo", Rights::READ, "gcc -march=native, nproc fallbacks"),
+    Item("/proc/meminfo", Rights::READ, "memory-aware tools (sort, gcc's GC heuristics)"),
+    Item("/proc/stat", Rights::READ, "CPU count (sysconf(_SC_NPROCESSORS_ONLN) in glibc)"),
+    Item("/sys/devices/system/cpu", Rights::READ, "CPU count (glibc, nproc)"),
+];
+
+/// The controlling terminal, for interactive recipes.
+const TTY: &[Item] = &[
+    Item("/dev/tty", RW_DEV, "the controlling terminal (with terminal ioctls)"),
+    Item("/dev/pts", RW_DEV, "pseudo-terminals (with terminal ioctls)"),
+    Item("/dev/ptmx", RW_DEV, "new pseudo-terminals"),
+];
+
+/// Name resolution configuration (network access itself is `.INTERNET`).
+const DNS: &[Item] = &[
+    Item("/etc/resolv.conf", Rights::READ, "DNS servers"),
+    Item("/etc/hosts", Rights::READ, "static host names"),
+    Item("/etc/nsswitch.conf", Rights::READ, "resolver order"),
+    Item("/etc/gai.conf", Rights::READ, "address sorting"),
+    Item("/etc/host.conf", Rights::READ, "resolver options"),
+    Item("/run/systemd/resolve", Rights::READ, "systemd-resolved's resolv.conf"),
+];
+
+/// Certificate authorities for TLS clients.
+const CERTS: &[Item] = &[
+    Item("/etc/ssl", Rights::READ, "CA bundle and OpenSSL configuration"),
+    Item("/etc/ca-certificates", Rights::READ, "CA configuration"),
+    Item("/etc/pki", Rights::READ, "CA bundle (Red Hat layout)"),
+    Item("/usr/share/ca-certificates", Rights::READ, "CA certificates"),
+];
+
+/// Machine facts for tools that size themselves to the machine.
+const VMINFO: &[Item] = &[
+    Item("/proc/meminfo", Rights::READ, "memory size"),
+    Item("/proc/cpuinfo", Rights::READ, "CPU model and count"),
+    Item("/proc/stat", Rights::READ, "CPU count and load"),
+    Item("/proc/loadavg", Rights::READ, "load average"),
+    Item("/sys/devices/system/cpu", Rights::READ, "CPU topology"),
+];
+
+/// A shared writable /tmp, for tools that ignore $TMPDIR.
+const TMP: &[Item] = &[Item(
+    "/tmp",
+    Rights::RW.union(Rights::CREATE),
+    "tools that ignore $TMPDIR",
+)];
+
+/// The entries of preset `name` (one of [`NAMES`]), or `None` if unknown.
+/// `system` includes `runtime`.
+pub fn entries(name: &str) -> Option<Vec<Entry>> {
+    let lists: &[&[Item]] = match name {
+        "system" => &[RUNTIME, SYSTEM],
+        "runtime" => &[RUNTIME],
+        "tty" => &[TTY],
+        "dns" => &[DNS],
+        "certs" => &[CERTS],
+        "vminfo" => &[VMINFO],
+        "tmp" => &[TMP],
+        _ => return None,
+    };
+    let origin = Origin::Preset(NAMES.iter().find(|n| **n == name)?);
+    Some(
+        lists
+            .iter()
+            .flat_map(|l| l.iter())
+            .map(|Item(path, rights, why)| Entry {
+                path: path.into(),
+                rights: *rights,
+                origin: origin.clone(),
+                note: Some(why),
+            })
+            .collect(),
+    )
+}
+
+/// Extra TCP ports a preset opens for connecting (DNS over TCP).
+pub fn connect_ports(name: &str) -> &'static [u16] {
+    match name {
+        "dns" => &[53],
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_has_entries() {
+        for n in NAMES {
+            assert!(!entries(n).unwrap().is_empty(), "{}", n);
+        }
+        assert!(entries("foo").is_none());
+    }
+
+    #[test]
+    fn system_keeps_out_personal_and_shared_places() {
+        let sys = entries("system").unwrap();
+        for bad in ["/tmp", "/root", "/home", "/etc/shadow", "/etc", "/", "/proc", "/dev"] {
+            assert!(sys.iter().all(|e| e.path.as_os_str() != bad), "{}", bad);
+        }
+    }
+}

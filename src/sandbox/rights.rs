@@ -1,0 +1,135 @@
+//! Access rights of one sandbox entry, in the words a makefile author uses
+//! (`r`, `w`, `x`, `c`, `t`), and their translation to Landlock access bits.
+
+use landlock::{AccessFs, BitFlags};
+use std::fmt;
+
+/// A set of rights on a path (and, for a directory, everything beneath it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Rights(u8);
+
+impl Rights {
+    pub const NONE: Rights = Rights(0);
+    /// Read files and list directories.
+    pub const READ: Rights = Rights(1);
+    /// Write into existing files (and ioctl on devices).
+    pub const WRITE: Rights = Rights(2);
+    /// Execute files.
+    pub const EXEC: Rights = Rights(4);
+    /// Make and remove files and directories, rename and link them (REFER).
+    pub const CREATE: Rights = Rights(8);
+    /// Truncate existing files (`>` redirection, `O_TRUNC`, `ftruncate`).
+    pub const TRUNCATE: Rights = Rights(16);
+
+    pub const RX: Rights = Rights(1 | 4);
+    pub const RW: Rights = Rights(1 | 2 | 16);
+
+    pub const fn union(self, other: Rights) -> Rights {
+        Rights(self.0 | other.0)
+    }
+    pub const fn contains(self, other: Rights) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The rights of one `.UNVEIL` permission letter; `w` includes truncation
+    /// because the author asked for write access explicitly.
+    pub fn from_letter(c: char) -> Option<Rights> {
+        Some(match c {
+            'r' => Rights::READ,
+            'w' => Rights::WRITE.union(Rights::TRUNCATE),
+            'x' => Rights::EXEC,
+            'c' => Rights::CREATE,
+            _ => return None,
+        })
+    }
+
+    /// The Landlock rights for a directory (`is_dir`) or a single file.
+    pub fn access_fs(self, is_dir: bool) -> BitFlags<AccessFs> {
+        let mut a = BitFlags::<AccessFs>::EMPTY;
+        if self.contains(Rights::READ) {
+            a |= AccessFs::ReadFile;
+            if is_dir {
+                a |= AccessFs::ReadDir;
+            }
+        }
+        if self.contains(Rights::WRITE) {
+            // Connecting to a named UNIX socket is a kind of writing to it.
+            a |= AccessFs::WriteFile | AccessFs::IoctlDev;
+            if is_dir {
+                a |= AccessFs::ResolveUnix;
+            }
+        }
+        if self.contains(Rights::EXEC) {
+            a |= AccessFs::Execute;
+        }
+        if self.contains(Rights::TRUNCATE) {
+            a |= AccessFs::Truncate;
+        }
+        if self.contains(Rights::CREATE) && is_dir {
+            // Device nodes are never needed by a build: MakeChar/MakeBlock stay denied.
+            a |= AccessFs::MakeReg
+                | AccessFs::MakeDir
+                | AccessFs::MakeSym
+                | AccessFs::MakeFifo
+                | AccessFs::MakeSock
+                | AccessFs::RemoveFile
+                | AccessFs::RemoveDir
+                | AccessFs::Refer;
+        }
+        a
+    }
+}
+
+impl std::ops::BitOr for Rights {
+    type Output = Rights;
+    fn bitor(self, rhs: Rights) -> Rights {
+        self.union(rhs)
+    }
+}
+
+impl std::ops::BitOrAssign for Rights {
+    fn bitor_assign(&mut self, rhs: Rights) {
+        *self = self.union(rhs);
+    }
+}
+
+/// Five columns, `rwxct`, with `-` for a missing right: `r-x--`, `rwxc-`.
+impl fmt::Display for Rights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cols = [
+            (Rights::READ, 'r'),
+            (Rights::WRITE, 'w'),
+            (Rights::EXEC, 'x'),
+            (Rights::CREATE, 'c'),
+            (Rights::TRUNCATE, 't'),
+        ];
+        for (r, c) in cols {
+            write!(f, "{}", if self.contains(r) { c } else { '-' })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_columns() {
+        assert_eq!(Rights::RX.to_string(), "r-x--");
+        assert_eq!(Rights::RW.to_string(), "rw--t");
+        assert_eq!((Rights::RX | Rights::CREATE).to_string(), "r-xc-");
+    }
+
+    #[test]
+    fn files_get_only_file_rights() {
+        let all = Rights::RW | Rights::EXEC | Rights::CREATE;
+        assert!(!all.access_fs(false).contains(AccessFs::MakeReg));
+        assert!(!all.access_fs(false).contains(AccessFs::ReadDir));
+        assert!(all.access_fs(true).contains(AccessFs::MakeReg | AccessFs::Refer));
+        assert!(!Rights::CREATE.access_fs(true).contains(AccessFs::Truncate));
+    }
+}
