@@ -124,7 +124,7 @@ fn read_all(
     level: u32,
 ) -> diag::Result<bool> {
     let builtin_loc = Loc {
-        file: Arc::from("<builtin>"),
+        file: Arc::from(crate::lang::eval::BUILTIN),
         line: 1,
     };
     if !db.opts.no_builtin_vars {
@@ -208,9 +208,9 @@ fn read_all(
             env,
         ));
     }
-    if !db.opts.no_builtin_vars {
-        specials.push(("SUFFIXES", builtin::SUFFIX_LIST.into(), simple, default));
-    }
+    // `SUFFIXES` is always defined; `-r` and `-R` leave it empty.
+    let suffixes = if db.opts.no_builtin_rules { "" } else { builtin::SUFFIX_LIST };
+    specials.push(("SUFFIXES", suffixes.into(), simple, default));
     for (name, value, flavor, origin) in specials {
         set_var(db, name, &value, flavor, origin);
     }

@@ -74,6 +74,9 @@ impl FileState {
     }
 }
 
+/// The file name given to built-in rules and variables.
+pub const BUILTIN: &str = "<builtin>";
+
 const ASSIGN_OPS: [&str; 6] = ["::=", ":=", "+=", "?=", "!=", "="];
 
 impl Database {
@@ -943,7 +946,7 @@ impl Database {
             merge_deps(&mut entry.deps, deps, recipe.is_some());
             entry.deferred.extend(deferred);
             if let Some(r) = &recipe {
-                if let Some(old) = &entry.recipe {
+                if let Some(old) = entry.recipe.as_ref().filter(|o| &*o.loc.file != BUILTIN) {
                     // make names the first recipe line of each rule.
                     warn(
                         Some(r.first_line_loc()),
@@ -1062,7 +1065,7 @@ impl Database {
         if let Some(text) = builtin_pattern_rules {
             self.installing_defaults = true;
             let loc = Loc {
-                file: Arc::from("<builtin>"),
+                file: Arc::from(BUILTIN),
                 line: 1,
             };
             // Built-in rules use a tab whatever `.RECIPEPREFIX` the makefile set.

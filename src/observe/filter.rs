@@ -1,0 +1,191 @@
+//! The seccomp program: which syscalls go to the supervisor.
+//!
+//! Hand-written classic BPF rather than a crate: the program is a straight list
+//! of "syscall number equals N" tests (about 25 instructions), libseccomp would
+//! add a C dependency, and the Rust crates for seccomp do not cover user
+//! notification listeners. Only x86_64 and aarch64 are supported.
+
+use libc::{c_long, sock_filter};
+use std::sync::OnceLock;
+
+/// The syscalls the observer decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syscall {
+    Open,
+    Openat,
+    Openat2,
+    Creat,
+    Execve,
+    Execveat,
+    Unlink,
+    Unlinkat,
+    Rename,
+    Renameat,
+    Renameat2,
+    Link,
+    Linkat,
+    Symlink,
+    Symlinkat,
+    Mkdir,
+    Mkdirat,
+    Rmdir,
+    Truncate,
+    Mknod,
+    Mknodat,
+}
+
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+/// Whether this build can observe at all.
+pub const SUPPORTED: bool = cfg!(any(target_arch = "x86_64", target_arch = "aarch64"));
+
+/// Syscall numbers of the native ABI and what they mean.
+fn table() -> Vec<(c_long, Syscall)> {
+    use Syscall::*;
+    #[allow(unused_mut)]
+    let mut t = vec![
+        (libc::SYS_openat, Openat),
+        (libc::SYS_openat2, Openat2),
+        (libc::SYS_execve, Execve),
+        (libc::SYS_execveat, Execveat),
+        (libc::SYS_unlinkat, Unlinkat),
+        (libc::SYS_renameat2, Renameat2),
+        (libc::SYS_linkat, Linkat),
+        (libc::SYS_symlinkat, Symlinkat),
+        (libc::SYS_mkdirat, Mkdirat),
+        (libc::SYS_truncate, Truncate),
+        (libc::SYS_mknodat, Mknodat),
+    ];
+    // Legacy entry points that newer architectures dropped.
+    #[cfg(target_arch = "x86_64")]
+    t.extend([
+        (libc::SYS_open, Open),
+        (libc::SYS_creat, Creat),
+        (libc::SYS_unlink, Unlink),
+        (libc::SYS_rename, Rename),
+        (libc::SYS_renameat, Renameat),
+        (libc::SYS_link, Link),
+        (libc::SYS_symlink, Symlink),
+        (libc::SYS_mkdir, Mkdir),
+        (libc::SYS_rmdir, Rmdir),
+        (libc::SYS_mknod, Mknod),
+    ]);
+    #[cfg(target_arch = "aarch64")]
+    t.push((libc::SYS_renameat, Renameat));
+    t
+}
+
+/// The meaning of a notified syscall number.
+pub fn lookup(nr: i32) -> Option<Syscall> {
+    static TABLE: OnceLock<Vec<(c_long, Syscall)>> = OnceLock::new();
+    TABLE
+        .get_or_init(table)
+        .iter()
+        .find(|(n, _)| *n == nr as c_long)
+        .map(|(_, s)| s)
+}
+
+const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+#[cfg(target_arch = "x86_64")]
+const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+/// Offsets in `struct seccomp_data`.
+const NR_OFFSET: u32 = 0;
+const ARCH_OFFSET: u32 = 4;
+
+fn stmt(code: u16, k: u32) -> sock_filter {
+    sock_filter { code, jt: 0, jf: 0, k }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// The program: notify for the file syscalls, fail `io_uring_setup` with
+/// ENOSYS (io_uring operations would bypass the filter), allow the rest.
+/// Syscalls of another ABI (i386 via int 0x80, x32) are allowed unobserved.
+pub fn program() -> Vec<sock_filter> {
+    let notified: Vec<u32> = table().iter().map(|(n, _)| *n as u32).collect();
+    let mut prog = vec![stmt(LD_W_ABS, ARCH_OFFSET)];
+    // Placeholder jump offsets are patched once the tail's position is known.
+    prog.push(jump(JEQ_K, AUDIT_ARCH, 0, 0));
+    let arch_check = prog.len() - 1;
+    prog.push(stmt(LD_W_ABS, NR_OFFSET));
+    #[allow(unused_mut)]
+    let mut to_allow: Vec<usize> = vec![];
+    #[cfg(target_arch = "x86_64")]
+    {
+        const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+        prog.push(jump(JGE_K, X32_SYSCALL_BIT, 0, 0));
+        to_allow.push(prog.len() - 1);
+    }
+    prog.push(jump(JEQ_K, libc::SYS_io_uring_setup as u32, 0, 0));
+    let uring = prog.len() - 1;
+    let mut to_notify = vec![];
+    for nr in notified {
+        prog.push(jump(JEQ_K, nr, 0, 0));
+        to_notify.push(prog.len() - 1);
+    }
+    let allow = prog.len();
+    prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    let notify = prog.len();
+    prog.push(stmt(RET_K, libc::SECCOMP_RET_USER_NOTIF));
+    let errno = prog.len();
+    prog.push(stmt(RET_K, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32));
+    let offset = |from: usize, to: usize| (to - from - 1) as u8;
+    prog[arch_check].jf = offset(arch_check, allow);
+    for at in to_allow {
+        prog[at].jt = offset(at, allow);
+    }
+    prog[uring].jt = offset(uring, errno);
+    for at in to_notify {
+        prog[at].jt = offset(at, notify);
+    }
+    prog
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny interpreter for the instructions the program uses.
+    fn run(prog: &[sock_filter], arch: u32, nr: u32) -> u32 {
+        let mut acc = 0u32;
+        let mut pc = 0usize;
+        loop {
+            let ins = prog[pc];
+            pc += 1;
+            match ins.code {
+                LD_W_ABS => acc = if ins.k == ARCH_OFFSET { arch } else { nr },
+                JEQ_K | 0x35 => {
+                    let taken = if ins.code == JEQ_K { acc == ins.k } else { acc >= ins.k };
+                    pc += if taken { ins.jt } else { ins.jf } as usize;
+                }
+                RET_K => return ins.k,
+                other => panic!("unexpected opcode {other:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn program_routes_syscalls() {
+        let prog = program();
+        assert!(prog.len() < 64);
+        let openat = libc::SYS_openat as u32;
+        assert_eq!(run(&prog, AUDIT_ARCH, openat), libc::SECCOMP_RET_USER_NOTIF);
+        assert_eq!(run(&prog, AUDIT_ARCH, libc::SYS_read as u32), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(
+            run(&prog, AUDIT_ARCH, libc::SYS_io_uring_setup as u32),
+            libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+        assert_eq!(run(&prog, 0x4000_0003, openat), libc::SECCOMP_RET_ALLOW, "foreign ABI");
+        for (nr, sys) in table() {
+            assert_eq!(run(&prog, AUDIT_ARCH, nr as u32), libc::SECCOMP_RET_USER_NOTIF);
+            assert_eq!(lookup(nr as i32), Some(sys));
+        }
+    }
+}

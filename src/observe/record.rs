@@ -1,0 +1,301 @@
+//! What one step touched: the observed file operations and the directory
+//! changes, with paths normalised so the caller can compare them with the
+//! declared prerequisites and targets.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use super::snapshot::Change;
+
+/// One observed operation, as the step asked for it (the observer sees the
+/// request before the kernel runs it, never its result).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Opened an existing file for reading.
+    Read(PathBuf),
+    /// Opened an existing directory for reading (a listing).
+    List(PathBuf),
+    /// Opened an existing file for writing.
+    Write(PathBuf),
+    /// Created a file that did not exist (open with O_CREAT, creat, mknod).
+    Create(PathBuf),
+    /// Emptied a file (O_TRUNC on an existing file, truncate()).
+    Truncate(PathBuf),
+    /// Executed a file.
+    Exec(PathBuf),
+    /// Removed a file or an empty directory.
+    Delete(PathBuf),
+    Rename(PathBuf, PathBuf),
+    /// A hard link: existing path, new name.
+    Link(PathBuf, PathBuf),
+    /// A symbolic link: the new link, and its target text as written.
+    Symlink(PathBuf, PathBuf),
+    Mkdir(PathBuf),
+    /// Tried to read or execute a path that did not exist (a search probe:
+    /// the step's result may depend on its absence).
+    Missing(PathBuf),
+}
+
+/// The kind of an operation, for messages (`target, path, operation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    Read,
+    List,
+    Write,
+    Create,
+    Truncate,
+    Exec,
+    Delete,
+    RenameFrom,
+    RenameTo,
+    LinkFrom,
+    LinkTo,
+    Symlink,
+    Mkdir,
+    Missing,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Read => "read",
+            Operation::List => "list",
+            Operation::Write => "write",
+            Operation::Create => "create",
+            Operation::Truncate => "truncate",
+            Operation::Exec => "exec",
+            Operation::Delete => "delete",
+            Operation::RenameFrom => "rename from",
+            Operation::RenameTo => "rename to",
+            Operation::LinkFrom => "link from",
+            Operation::LinkTo => "link to",
+            Operation::Symlink => "symlink",
+            Operation::Mkdir => "mkdir",
+            Operation::Missing => "probe missing",
+        }
+    }
+
+    /// Whether the operation changes the file system.
+    pub fn modifies(self) -> bool {
+        !matches!(
+            self,
+            Operation::Read
+                | Operation::List
+                | Operation::Exec
+                | Operation::Missing
+                | Operation::LinkFrom
+        )
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything one step (all its processes) was seen doing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepAccesses {
+    pub reads: BTreeSet<PathBuf>,
+    pub lists: BTreeSet<PathBuf>,
+    pub execs: BTreeSet<PathBuf>,
+    pub writes: BTreeSet<PathBuf>,
+    pub creates: BTreeSet<PathBuf>,
+    pub truncates: BTreeSet<PathBuf>,
+    pub deletes: BTreeSet<PathBuf>,
+    pub mkdirs: BTreeSet<PathBuf>,
+    pub missing: BTreeSet<PathBuf>,
+    /// In the order they happened.
+    pub renames: Vec<(PathBuf, PathBuf)>,
+    pub links: Vec<(PathBuf, PathBuf)>,
+    /// (new link, target text).
+    pub symlinks: Vec<(PathBuf, PathBuf)>,
+    /// What the before/after comparison of the watched directories found.
+    pub changes: Vec<Change>,
+    /// Why the step's processes were not observed at all (e.g. seccomp not
+    /// available, or an outer observer already owns the listener).
+    pub unobserved: Option<String>,
+    /// Notifications whose path could not be read or resolved.
+    pub unresolved: usize,
+    /// Some of the step's processes were still running at `finish`: what they
+    /// do afterwards is not recorded.
+    pub outlived: bool,
+}
+
+impl StepAccesses {
+    /// Add one observed access, its paths made relative to `root`.
+    pub(crate) fn record(&mut self, access: Access, root: &Path) {
+        let rel = |p: PathBuf| relative_to(&normalize(&p), root);
+        match access {
+            Access::Read(p) => insert(&mut self.reads, rel(p)),
+            Access::List(p) => insert(&mut self.lists, rel(p)),
+            Access::Write(p) => insert(&mut self.writes, rel(p)),
+            Access::Create(p) => insert(&mut self.creates, rel(p)),
+            Access::Truncate(p) => insert(&mut self.truncates, rel(p)),
+            Access::Exec(p) => insert(&mut self.execs, rel(p)),
+            Access::Delete(p) => insert(&mut self.deletes, rel(p)),
+            Access::Mkdir(p) => insert(&mut self.mkdirs, rel(p)),
+            Access::Missing(p) => insert(&mut self.missing, rel(p)),
+            Access::Rename(a, b) => self.renames.push((rel(a), rel(b))),
+            Access::Link(a, b) => self.links.push((rel(a), rel(b))),
+            Access::Symlink(l, t) => self.symlinks.push((rel(l), t)),
+        }
+    }
+
+    /// Every observed (operation, path), for reports; pairs give two entries.
+    pub fn entries(&self) -> Vec<(Operation, &Path)> {
+        let mut out = Vec::new();
+        let sets = [
+            (Operation::Read, &self.reads),
+            (Operation::List, &self.lists),
+            (Operation::Exec, &self.execs),
+            (Operation::Write, &self.writes),
+            (Operation::Create, &self.creates),
+            (Operation::Truncate, &self.truncates),
+            (Operation::Delete, &self.deletes),
+            (Operation::Mkdir, &self.mkdirs),
+            (Operation::Missing, &self.missing),
+        ];
+        for (op, set) in sets {
+            out.extend(set.iter().map(|p| (op, p.as_path())));
+        }
+        let pairs = [
+            (Operation::RenameFrom, Operation::RenameTo, &self.renames),
+            (Operation::LinkFrom, Operation::LinkTo, &self.links),
+        ];
+        for (from_op, to_op, list) in pairs {
+            for (a, b) in list {
+                out.push((from_op, a.as_path()));
+                out.push((to_op, b.as_path()));
+            }
+        }
+        out.extend(
+            self.symlinks
+                .iter()
+                .map(|(l, _)| (Operation::Symlink, l.as_path())),
+        );
+        out
+    }
+
+    /// Keep only the paths `keep` accepts (the caller drops system paths and
+    /// the step's TMPDIR). A pair stays when either side is kept; directory
+    /// changes are filtered the same way.
+    pub fn retain(&mut self, keep: impl Fn(&Path) -> bool) {
+        for set in [
+            &mut self.reads,
+            &mut self.lists,
+            &mut self.execs,
+            &mut self.writes,
+            &mut self.creates,
+            &mut self.truncates,
+            &mut self.deletes,
+            &mut self.mkdirs,
+            &mut self.missing,
+        ] {
+            set.retain(|p| keep(p));
+        }
+        for list in [&mut self.renames, &mut self.links] {
+            list.retain(|(a, b)| keep(a) || keep(b));
+        }
+        self.symlinks.retain(|(l, _)| keep(l));
+        self.changes.retain(|c| c.paths().iter().any(|p| keep(p)));
+    }
+
+    /// Paths the step changed in any way, observed or found by the snapshot.
+    pub fn modified_paths(&self) -> BTreeSet<&Path> {
+        let mut out: BTreeSet<&Path> = self
+            .entries()
+            .into_iter()
+            .filter(|(op, _)| op.modifies())
+            .map(|(_, p)| p)
+            .collect();
+        for c in &self.changes {
+            out.extend(c.paths());
+        }
+        out
+    }
+
+    /// Directory changes that no observed syscall explains: writes through
+    /// inherited descriptors, mmap, or processes that were not observed.
+    pub fn unexplained_changes(&self) -> Vec<&Change> {
+        let observed: BTreeSet<&Path> = self
+            .entries()
+            .into_iter()
+            .filter(|(op, _)| op.modifies())
+            .map(|(_, p)| p)
+            .collect();
+        self.changes
+            .iter()
+            .filter(|c| c.paths().iter().any(|p| !observed.contains(p)))
+            .collect()
+    }
+}
+
+fn insert(set: &mut BTreeSet<PathBuf>, p: PathBuf) {
+    set.insert(p);
+}
+
+/// Lexical normalisation: drop `.`, apply `..` to the preceding component
+/// (never above the root). Symlinks are not consulted, on purpose: the path is
+/// reported as the step spelled it.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() && !p.is_absolute() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// `p` relative to `root` when inside it (`root` itself becomes `.`),
+/// unchanged otherwise.
+pub fn relative_to(p: &Path, root: &Path) -> PathBuf {
+    match p.strip_prefix(root) {
+        Ok(rest) if rest.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rest) => rest.to_path_buf(),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_is_lexical() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
+        assert_eq!(normalize(Path::new("/a//b/")), PathBuf::from("/a/b"));
+    }
+
+    #[test]
+    fn relative_inside_root_only() {
+        let root = Path::new("/p/root");
+        assert_eq!(relative_to(Path::new("/p/root/x/y"), root), PathBuf::from("x/y"));
+        assert_eq!(relative_to(Path::new("/p/root"), root), PathBuf::from("."));
+        assert_eq!(relative_to(Path::new("/p/rootless"), root), PathBuf::from("/p/rootless"));
+    }
+
+    #[test]
+    fn retain_filters_sets_and_pairs() {
+        let root = Path::new("/r");
+        let mut a = StepAccesses::default();
+        a.record(Access::Read(PathBuf::from("/usr/include/stdio.h")), root);
+        a.record(Access::Read(PathBuf::from("/r/x.c")), root);
+        a.record(Access::Rename(PathBuf::from("/tmp/t"), PathBuf::from("/r/x.o")), root);
+        a.retain(|p| !p.starts_with("/usr") && !p.starts_with("/tmp"));
+        assert_eq!(a.reads.iter().collect::<Vec<_>>(), vec![Path::new("x.c")]);
+        assert_eq!(a.renames.len(), 1, "kept: the destination is in the project");
+        let ops: Vec<String> = a.entries().iter().map(|(o, p)| format!("{o} {}", p.display())).collect();
+        assert_eq!(ops, vec!["read x.c", "rename from /tmp/t", "rename to x.o"]);
+    }
+}

@@ -1,0 +1,181 @@
+//! Turning a [`Policy`] into a Landlock ruleset (in hbuild, before the fork)
+//! and entering it in the child (after the fork, before exec).
+//!
+//! The split matters: opening paths and building the ruleset allocates, which
+//! a forked child of a multi-threaded parent must not do. The child only
+//! makes four kinds of system calls: `setrlimit`, `prctl`, `landlock_restrict_self`.
+
+use super::kernel::{KernelSupport, Mode};
+use super::policy::Policy;
+use crate::diag::Fatal;
+use landlock::{
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, Scope, ABI,
+};
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+/// A step's sandbox, ready to enter: the ruleset descriptor and the limits.
+#[derive(Debug)]
+pub struct Prepared {
+    ruleset: Option<OwnedFd>,
+    rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
+    tmpdir: Option<PathBuf>,
+    /// Policy paths that did not exist (no rule could be made for them).
+    pub missing: Vec<PathBuf>,
+}
+
+impl Prepared {
+    /// Whether Landlock restricts the step (false when off, unsandboxed or
+    /// unsupported).
+    pub fn enforced(&self) -> bool {
+        self.ruleset.is_some()
+    }
+}
+
+fn ruleset_error(e: impl std::fmt::Display) -> Fatal {
+    Fatal::new(format!("cannot build the sandbox: {}", e))
+}
+
+/// Build the sandbox of `policy` for the kernel `k` in `mode`. Paths that do
+/// not exist are skipped (listed in `missing`); every access right the
+/// kernel's ABI knows is handled, so what is not granted is denied.
+pub fn prepare(policy: &Policy, k: &KernelSupport, mode: Mode) -> Result<Prepared, Fatal> {
+    let rlimits = policy
+        .rlimits
+        .iter()
+        .map(|l| {
+            let resource = l.resource.libc_resource();
+            // CPU: SIGXCPU at the limit, SIGKILL one second later if ignored.
+            let hard = if resource == libc::RLIMIT_CPU {
+                l.value.saturating_add(1)
+            } else {
+                l.value
+            };
+            (
+                resource,
+                libc::rlimit {
+                    rlim_cur: l.value,
+                    rlim_max: hard,
+                },
+            )
+        })
+        .collect();
+    let mut prepared = Prepared {
+        ruleset: None,
+        rlimits,
+        tmpdir: policy.tmpdir.clone(),
+        missing: Vec::new(),
+    };
+    if mode == Mode::Require && k.abi <= 0 {
+        return Err(super::kernel::require_check(k).unwrap_err());
+    }
+    if !mode.enforces() || policy.unsandboxed || k.abi <= 0 {
+        return Ok(prepared);
+    }
+    let abi = ABI::from(k.abi);
+    let level = if mode == Mode::Require {
+        CompatLevel::HardRequirement
+    } else {
+        CompatLevel::BestEffort
+    };
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(level)
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(ruleset_error)?;
+    if !policy.internet && k.abi >= 4 {
+        ruleset = ruleset
+            .handle_access(AccessNet::from_all(abi))
+            .map_err(ruleset_error)?;
+    }
+    if policy.scoped && k.abi >= 6 {
+        ruleset = ruleset
+            .scope(Scope::from_all(abi))
+            .map_err(ruleset_error)?;
+    }
+    let mut created = ruleset
+        .create()
+        .map_err(ruleset_error)?
+        .set_compatibility(CompatLevel::BestEffort);
+    let handled = AccessFs::from_all(abi);
+    for e in &policy.entries {
+        let Some((fd, is_dir)) = open_path(&e.path) else {
+            prepared.missing.push(e.path.clone());
+            continue;
+        };
+        let access = e.rights.access_fs(is_dir) & handled;
+        if access.is_empty() {
+            continue;
+        }
+        created = created
+            .add_rule(PathBeneath::new(fd, access))
+            .map_err(ruleset_error)?;
+    }
+    if !policy.internet && k.abi >= 4 {
+        for port in &policy.connect_ports {
+            created = created
+                .add_rule(NetPort::new(*port, AccessNet::ConnectTcp))
+                .map_err(ruleset_error)?;
+        }
+    }
+    prepared.ruleset = Option::<OwnedFd>::from(created);
+    Ok(prepared)
+}
+
+/// Open `path` for use as a rule anchor (O_PATH: no read access needed).
+fn open_path(path: &std::path::Path) -> Option<(OwnedFd, bool)> {
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    let is_dir = file.metadata().ok()?.is_dir();
+    Some((OwnedFd::from(file), is_dir))
+}
+
+/// Enter the sandbox in a forked child, before exec. Async-signal-safe: no
+/// allocation, no locks; errors are plain errno values.
+pub fn apply_in_child(p: &Prepared) -> Result<(), i32> {
+    for (resource, limit) in &p.rlimits {
+        // SAFETY: `limit` points to a valid rlimit for the duration of the call.
+        if unsafe { libc::setrlimit(*resource, limit) } != 0 {
+            return Err(errno());
+        }
+    }
+    if let Some(fd) = &p.ruleset {
+        // SAFETY: prctl with these integer arguments has no memory effects.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(errno());
+        }
+        // SAFETY: the descriptor is a Landlock ruleset kept open by `p`.
+        if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd.as_raw_fd(), 0u32) } != 0 {
+            return Err(errno());
+        }
+    }
+    Ok(())
+}
+
+fn errno() -> i32 {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Make `cmd` start inside the sandbox: a pre-exec hook enters it, and
+/// TMPDIR is set to the step's private directory. Call after the engine has
+/// set the environment (it may `env_clear`).
+pub fn install(cmd: &mut Command, prepared: Arc<Prepared>) {
+    if let Some(t) = &prepared.tmpdir {
+        cmd.env("TMPDIR", t);
+    }
+    // SAFETY: the hook only calls async-signal-safe functions (see apply_in_child).
+    unsafe {
+        cmd.pre_exec(move || {
+            apply_in_child(&prepared).map_err(std::io::Error::from_raw_os_error)
+        });
+    }
+}

@@ -1,0 +1,368 @@
+//! What one step may touch, as pure data: built from what the step declares
+//! (targets, prerequisites, `.UNVEIL`, ...), printed by `--explain-sandbox`,
+//! and turned into a Landlock ruleset by `apply`.
+
+use super::presets;
+use super::rights::Rights;
+use super::rlimits::{self, Resource, Rlimit};
+use super::unveil;
+use crate::diag::{Fatal, Loc};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a policy entry came from, for `--explain-sandbox`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Prerequisite,
+    Target,
+    /// The directory a target is created in (or its nearest existing ancestor).
+    TargetDirectory,
+    Shell,
+    /// A preset the step gets by default (`system`, or `runtime` with `.STRICT`).
+    Preset(&'static str),
+    /// A preset named in `.UNVEIL`.
+    UnveilPreset(&'static str, Loc),
+    Unveil(Loc),
+    Tmpdir,
+    /// The project directory (`$(shell)` at parse time).
+    Project,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Prerequisite => write!(f, "prerequisite"),
+            Origin::Target => write!(f, "target"),
+            Origin::TargetDirectory => write!(f, "target directory"),
+            Origin::Shell => write!(f, "shell"),
+            Origin::Preset(name) => write!(f, "preset:{}", name),
+            Origin::UnveilPreset(name, loc) => write!(f, "preset:{} (.UNVEIL at {})", name, loc),
+            Origin::Unveil(loc) => write!(f, ".UNVEIL at {}", loc),
+            Origin::Tmpdir => write!(f, "tmpdir"),
+            Origin::Project => write!(f, "project"),
+        }
+    }
+}
+
+/// One path and what a step may do with it (beneath it, for a directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub path: PathBuf,
+    pub rights: Rights,
+    pub origin: Origin,
+    /// Why the entry is there, when the origin alone does not say.
+    pub note: Option<&'static str>,
+}
+
+/// What a step declares, as the engine knows it.
+#[derive(Clone, Debug, Default)]
+pub struct StepDecl {
+    /// Every target of the rule (grouped or multi-target rules included).
+    pub targets: Vec<PathBuf>,
+    /// Normal and order-only prerequisites; a directory opens its subtree.
+    pub prereqs: Vec<PathBuf>,
+    /// `.UNVEIL` words with the location of the assignment they came from.
+    pub unveil: Vec<(String, Loc)>,
+    /// `.STRICT`: no `system` preset, only the loader's `runtime`.
+    pub strict: bool,
+    /// `.INTERNET`: TCP is not restricted.
+    pub internet: bool,
+    /// `.UNSANDBOXED`: no Landlock at all (limits still apply).
+    pub unsandboxed: bool,
+    /// `.CPU .MEMORY .FSIZE .NPROC .NOFILE` values with their locations.
+    pub rlimits: Vec<(Resource, String, Loc)>,
+    pub shell: PathBuf,
+}
+
+/// The complete sandbox of one step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub entries: Vec<Entry>,
+    /// TCP bind and connect are allowed to any port.
+    pub internet: bool,
+    /// TCP ports a step may connect to without `internet` (from presets).
+    pub connect_ports: Vec<u16>,
+    /// Abstract UNIX sockets and signals limited to the step's own processes.
+    pub scoped: bool,
+    pub rlimits: Vec<Rlimit>,
+    /// The step's private temporary directory, exported as TMPDIR.
+    pub tmpdir: Option<PathBuf>,
+    /// `.UNSANDBOXED`: only the limits apply.
+    pub unsandboxed: bool,
+}
+
+impl Policy {
+    /// The policy of a step from its declaration. Errors (bad `.UNVEIL`
+    /// words, malformed limits) carry the makefile location.
+    pub fn for_step(decl: &StepDecl) -> Result<Policy, Fatal> {
+        let home = std::env::var("HOME").ok();
+        let mut p = Policy {
+            scoped: true,
+            internet: decl.internet,
+            unsandboxed: decl.unsandboxed,
+            ..Policy::default()
+        };
+        for (resource, value, loc) in &decl.rlimits {
+            if let Some(limit) = rlimits::parse(*resource, value, loc)? {
+                p.rlimits.retain(|l| l.resource != limit.resource);
+                p.rlimits.push(limit);
+            }
+        }
+        // Parse `.UNVEIL` even when unsandboxed, so mistakes are reported.
+        let (unveiled, ports) = unveil::entries(&decl.unveil, home.as_deref())?;
+        if decl.unsandboxed {
+            return Ok(p);
+        }
+        p.add(&decl.shell, Rights::RX, Origin::Shell);
+        let base = if decl.strict { "runtime" } else { "system" };
+        p.entries.extend(presets::entries(base).unwrap_or_default());
+        for pre in &decl.prereqs {
+            p.add(pre, Rights::RX, Origin::Prerequisite);
+        }
+        for t in &decl.targets {
+            p.add_target(t);
+        }
+        p.entries.extend(unveiled);
+        p.connect_ports = ports;
+        Ok(p)
+    }
+
+    /// The policy of `$(shell ...)` while makefiles are read: read and run
+    /// what the system preset and the project (`cwd`) hold, write only `tmp`.
+    pub fn for_parse_shell(cwd: &Path, tmp: Option<&Path>) -> Policy {
+        let mut p = Policy {
+            scoped: true,
+            ..Policy::default()
+        };
+        p.entries.extend(presets::entries("system").unwrap_or_default());
+        p.add(cwd, Rights::RX, Origin::Project);
+        if let Some(tmp) = tmp {
+            p.set_tmpdir(tmp);
+        }
+        p
+    }
+
+    /// Add the step's private TMPDIR: everything is allowed beneath it.
+    pub fn set_tmpdir(&mut self, dir: &Path) {
+        self.entries.retain(|e| e.origin != Origin::Tmpdir);
+        self.tmpdir = Some(dir.to_path_buf());
+        let all = Rights::RW | Rights::EXEC | Rights::CREATE;
+        self.add(dir, all, Origin::Tmpdir);
+    }
+
+    fn add(&mut self, path: &Path, rights: Rights, origin: Origin) {
+        self.entries.push(Entry {
+            path: path.to_path_buf(),
+            rights,
+            origin,
+            note: None,
+        });
+    }
+
+    /// A target: its directory may gain and lose files (tools unlink and
+    /// re-create or rename over their output), but only the target itself may
+    /// be truncated, so `> sibling` on an existing file is denied.
+    fn add_target(&mut self, target: &Path) {
+        let is_dir = target.is_dir();
+        let mut rights = Rights::RW | Rights::EXEC;
+        if is_dir {
+            rights |= Rights::CREATE;
+        }
+        self.add(target, rights, Origin::Target);
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        // A directory that does not exist yet cannot carry a rule: the
+        // recipe will create it, so its nearest existing ancestor must allow that.
+        let mut dir = parent;
+        let mut note = None;
+        while !dir.is_dir() {
+            note = Some("nearest existing ancestor: the recipe creates the rest");
+            dir = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if dir == Path::new(".") || dir == Path::new("/") {
+                break;
+            }
+        }
+        if self
+            .entries
+            .iter()
+            .any(|e| e.origin == Origin::TargetDirectory && e.path == dir)
+        {
+            return;
+        }
+        self.entries.push(Entry {
+            path: dir.to_path_buf(),
+            rights: Rights::READ | Rights::WRITE | Rights::EXEC | Rights::CREATE,
+            origin: Origin::TargetDirectory,
+            note,
+        });
+    }
+}
+
+/// The `--explain-sandbox` text: one line per path, then network, scopes,
+/// limits and TMPDIR.
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.unsandboxed {
+            writeln!(f, "unsandboxed (.UNSANDBOXED): every path and the network are open")?;
+        } else {
+            writeln!(f, "paths (r read, w write, x execute, c create/remove/rename, t truncate):")?;
+            let width = self
+                .entries
+                .iter()
+                .map(|e| e.path.as_os_str().len())
+                .max()
+                .unwrap_or(0);
+            for e in &self.entries {
+                let path = e.path.display().to_string();
+                write!(f, "  {}  {:<w$}  {}", e.rights, path, e.origin, w = width)?;
+                match e.note {
+                    Some(note) => writeln!(f, ": {}", note)?,
+                    None => writeln!(f)?,
+                }
+            }
+            writeln!(f, "  everything else: denied (existence and metadata stay visible)")?;
+            if self.internet {
+                writeln!(f, "network: open (.INTERNET)")?;
+            } else if self.connect_ports.is_empty() {
+                writeln!(f, "network: TCP bind and connect denied")?;
+            } else {
+                let ports: Vec<String> = self.connect_ports.iter().map(|p| p.to_string()).collect();
+                writeln!(
+                    f,
+                    "network: TCP bind denied; connect only to port {}",
+                    ports.join(", ")
+                )?;
+            }
+            if self.scoped {
+                writeln!(
+                    f,
+                    "scopes: signals and abstract UNIX sockets only within the step"
+                )?;
+            }
+        }
+        if self.rlimits.is_empty() {
+            writeln!(f, "limits: none")?;
+        }
+        for l in &self.rlimits {
+            writeln!(f, "limit: {}", l)?;
+        }
+        if let Some(t) = &self.tmpdir {
+            writeln!(f, "TMPDIR: {}", t.display())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn loc(line: usize) -> Loc {
+        Loc::new(&Arc::from("Makefile"), line)
+    }
+
+    fn decl() -> StepDecl {
+        StepDecl {
+            targets: vec!["/nonexistent-hb/a/b.o".into(), "/nonexistent-hb/a/b.d".into()],
+            prereqs: vec!["b.c".into()],
+            shell: "/bin/sh".into(),
+            ..StepDecl::default()
+        }
+    }
+
+    fn rights_of(p: &Policy, origin: &Origin) -> Vec<(String, String)> {
+        p.entries
+            .iter()
+            .filter(|e| &e.origin == origin)
+            .map(|e| (e.path.display().to_string(), e.rights.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_target_is_writable_and_its_directory_creatable() {
+        let p = Policy::for_step(&decl()).unwrap();
+        assert_eq!(
+            rights_of(&p, &Origin::Target),
+            vec![
+                ("/nonexistent-hb/a/b.o".into(), "rwx-t".into()),
+                ("/nonexistent-hb/a/b.d".into(), "rwx-t".into())
+            ]
+        );
+        // One directory entry, on the nearest ancestor that exists.
+        assert_eq!(
+            rights_of(&p, &Origin::TargetDirectory),
+            vec![("/".into(), "rwxc-".into())]
+        );
+        assert_eq!(
+            rights_of(&p, &Origin::Prerequisite),
+            vec![("b.c".into(), "r-x--".into())]
+        );
+        assert!(p.scoped && !p.internet);
+        assert!(p.entries.iter().any(|e| e.origin == Origin::Preset("system")));
+    }
+
+    #[test]
+    fn strict_drops_the_system_preset() {
+        let p = Policy::for_step(&StepDecl {
+            strict: true,
+            ..decl()
+        })
+        .unwrap();
+        assert!(!p.entries.iter().any(|e| e.origin == Origin::Preset("system")));
+        assert!(p.entries.iter().any(|e| e.origin == Origin::Preset("runtime")));
+        assert!(!p.entries.iter().any(|e| e.path == Path::new("/usr")));
+    }
+
+    #[test]
+    fn unveil_and_limits_keep_their_location() {
+        let p = Policy::for_step(&StepDecl {
+            unveil: vec![("rw:/srv/x".into(), loc(3)), ("preset:dns".into(), loc(4))],
+            rlimits: vec![(Resource::Cpu, "2".into(), loc(5))],
+            ..decl()
+        })
+        .unwrap();
+        let text = p.to_string();
+        assert!(text.contains("rw--t  /srv/x"), "{}", text);
+        assert!(text.contains(".UNVEIL at Makefile:3"), "{}", text);
+        assert!(text.contains("preset:dns (.UNVEIL at Makefile:4)"), "{}", text);
+        assert!(text.contains("connect only to port 53"), "{}", text);
+        assert!(text.contains("limit: .CPU = 2 s  (.CPU at Makefile:5)"), "{}", text);
+    }
+
+    #[test]
+    fn bad_declarations_are_fatal_even_unsandboxed() {
+        let e = Policy::for_step(&StepDecl {
+            unsandboxed: true,
+            unveil: vec![("preset:foo".into(), loc(12))],
+            ..decl()
+        })
+        .unwrap_err();
+        assert_eq!(e.loc, Some(loc(12)));
+        let e = Policy::for_step(&StepDecl {
+            rlimits: vec![(Resource::Memory, "lots".into(), loc(7))],
+            ..decl()
+        })
+        .unwrap_err();
+        assert_eq!(e.loc, Some(loc(7)));
+    }
+
+    #[test]
+    fn parse_shell_writes_only_its_tmp() {
+        let p = Policy::for_parse_shell(Path::new("/proj"), Some(Path::new("/run/t")));
+        let writable: Vec<_> = p
+            .entries
+            .iter()
+            .filter(|e| e.rights.contains(Rights::WRITE) && e.path != Path::new("/dev/null"))
+            .filter(|e| e.path != Path::new("/dev/full"))
+            .map(|e| e.path.clone())
+            .collect();
+        assert_eq!(writable, vec![PathBuf::from("/run/t")]);
+        assert_eq!(p.tmpdir.as_deref(), Some(Path::new("/run/t")));
+    }
+}

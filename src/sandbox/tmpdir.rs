@@ -1,0 +1,133 @@
+//! Private temporary directories: one per build (owned by hbuild, mode 0700)
+//! and one per step beneath it, exported to the step as TMPDIR and removed
+//! when the step ends, so steps cannot see each other's temporary files.
+
+use std::fs::{self, DirBuilder};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The per-build directory (`$XDG_RUNTIME_DIR/hbuild-PID-N` or
+/// `/tmp/hbuild-PID-N`), removed with everything in it on drop.
+#[derive(Debug)]
+pub struct BuildTmp {
+    root: PathBuf,
+    next: AtomicU64,
+}
+
+static BUILDS: AtomicU64 = AtomicU64::new(0);
+
+impl BuildTmp {
+    /// Create a fresh directory. `create_dir` (not `create_dir_all`) so a
+    /// name planted by someone else in a shared /tmp is never reused.
+    pub fn new() -> io::Result<BuildTmp> {
+        let base = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir())
+            .unwrap_or_else(|| PathBuf::from("/tmp"));
+        Self::under(&base)
+    }
+
+    /// Create it under `base`.
+    pub fn under(base: &Path) -> io::Result<BuildTmp> {
+        let pid = std::process::id();
+        for _ in 0..100 {
+            let n = BUILDS.fetch_add(1, Ordering::Relaxed);
+            let root = base.join(format!("hbuild-{}-{}", pid, n));
+            match DirBuilder::new().mode(0o700).create(&root) {
+                Ok(()) => {
+                    return Ok(BuildTmp {
+                        root,
+                        next: AtomicU64::new(0),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "no free name for hbuild's temporary directory",
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// A new private directory for one step.
+    pub fn step(&self) -> io::Result<StepTmp> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.root.join(format!("step-{}", n));
+        DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(StepTmp { path })
+    }
+}
+
+impl Drop for BuildTmp {
+    fn drop(&mut self) {
+        remove_tree(&self.root);
+    }
+}
+
+/// A step's TMPDIR; removed on drop (after the step's processes are gone).
+#[derive(Debug)]
+pub struct StepTmp {
+    path: PathBuf,
+}
+
+impl StepTmp {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StepTmp {
+    fn drop(&mut self) {
+        remove_tree(&self.path);
+    }
+}
+
+/// Remove a tree even if a step left directories without write permission.
+fn remove_tree(path: &Path) {
+    if fs::remove_dir_all(path).is_ok() || !path.exists() {
+        return;
+    }
+    make_writable(path);
+    let _ = fs::remove_dir_all(path);
+}
+
+fn make_writable(dir: &Path) {
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                make_writable(&e.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_dirs_are_private_and_removed() {
+        let base = tempfile::tempdir().unwrap();
+        let build = BuildTmp::under(base.path()).unwrap();
+        let root = build.path().to_path_buf();
+        let step = build.step().unwrap();
+        let p = step.path().to_path_buf();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o700);
+        fs::create_dir(p.join("locked")).unwrap();
+        fs::write(p.join("locked/f"), "x").unwrap();
+        fs::set_permissions(p.join("locked"), fs::Permissions::from_mode(0o500)).unwrap();
+        drop(step);
+        assert!(!p.exists());
+        assert_ne!(build.step().unwrap().path(), p);
+        drop(build);
+        assert!(!root.exists());
+    }
+}
