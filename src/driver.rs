@@ -25,7 +25,7 @@ pub struct Invocation {
 }
 
 /// Run one build with parsed options; returns the exit status.
-pub fn run(opts: Options, inv: &Invocation) -> i32 {
+pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     let level = std::env::var("MAKELEVEL")
         .ok()
         .and_then(|v| v.trim().parse::<u32>().ok())
@@ -44,10 +44,20 @@ pub fn run(opts: Options, inv: &Invocation) -> i32 {
     let cwd = std::env::current_dir()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| ".".to_string());
+    // `-C` and sub-makes print the directory unless silenced; recorded in the
+    // options so `MAKEFLAGS` shows `w` as make's does.
     let print_dir = match opts.print_directory {
         Some(p) => p,
-        None => !opts.directories.is_empty() || level > 0,
+        None => !opts.silent && (!opts.directories.is_empty() || level > 0),
     };
+    if print_dir {
+        opts.print_directory = Some(true);
+    }
+    if opts.print_version {
+        for line in crate::cli::version_text().lines() {
+            println!("# {}", line);
+        }
+    }
     if print_dir {
         println!("{}: Entering directory '{}'", diag::prog(), cwd);
     }
@@ -104,13 +114,19 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     } else {
         opts.goals.clone()
     };
-    set_var(
-        &mut db,
-        "MAKEFLAGS",
-        &opts.makeflags(),
-        Flavor::Recursive,
-        Origin::File,
-    );
+    // Recipes see the full flags, with the command-line variables as
+    // `MAKEOVERRIDES` now says (a makefile may have changed it).
+    let overrides = db
+        .var_value("MAKEOVERRIDES", &crate::lang::vars::Scope::global())
+        .unwrap_or_default();
+    for (name, value) in [
+        ("MAKEFLAGS", opts.makeflags_with(overrides.trim())),
+        ("MFLAGS", opts.mflags()),
+    ] {
+        if let Some(v) = db.globals.get_mut(name) {
+            v.value = value;
+        }
+    }
     engine::build(&mut db, opts, &goals)
 }
 
@@ -148,13 +164,6 @@ fn read_all(
         }
         set_var(db, &name, &value, Flavor::Recursive, env_origin);
     }
-    let flags = opts.makeflags();
-    // While reading, `MAKEFLAGS` holds the flags only; the command-line
-    // variables join it for recipes.
-    let parse_flags = match flags.find("-- ") {
-        Some(i) => flags[..i].trim_end().to_string(),
-        None => flags.clone(),
-    };
     let (simple, recursive) = (Flavor::Simple, Flavor::Recursive);
     let (default, file, env) = (Origin::Default, Origin::File, Origin::Environment);
     let mut specials: Vec<(&str, String, Flavor, Origin)> = vec![
@@ -187,14 +196,16 @@ fn read_all(
         (".LOADED", String::new(), simple, default),
         ("MAKEFILES", String::new(), simple, default),
         ("MAKELEVEL", level.to_string(), simple, env),
-        ("MAKEFLAGS", parse_flags, recursive, file),
-        ("MFLAGS", mflags(&flags), recursive, env),
+        // While reading, make shows only part of its flags; the rest joins
+        // `MAKEFLAGS` when recipes run.
+        ("MAKEFLAGS", opts.makeflags_while_reading(), recursive, file),
+        ("MFLAGS", opts.mflags_while_reading(), recursive, env),
     ];
     if !opts.goals.is_empty() {
         specials.push(("MAKECMDGOALS", opts.goals.join(" "), simple, default));
     }
     if !opts.variables.is_empty() {
-        let overrides = opts.variables.join(" ");
+        let overrides = opts.makeoverrides();
         specials.push((
             "-*-command-variables-*-",
             overrides,
@@ -240,6 +251,9 @@ fn read_all(
         }
     }
     db.origin_override = None;
+    for text in &opts.eval {
+        db.eval_text(text, &cmdline_loc)?;
+    }
     let mut found_any = false;
     // Makefiles named in the MAKEFILES environment variable are read first;
     // missing ones are ignored.
@@ -278,19 +292,6 @@ fn read_all(
     let pattern_rules = (!db.opts.no_builtin_rules).then_some(builtin::PATTERN_RULES);
     db.finish_reading(pattern_rules)?;
     Ok(found_any)
-}
-
-/// `MFLAGS`: the flags of `MAKEFLAGS` with a leading dash, without variables.
-fn mflags(makeflags: &str) -> String {
-    let flags = match makeflags.find("-- ") {
-        Some(i) => makeflags[..i].trim_end(),
-        None => makeflags,
-    };
-    if flags.is_empty() || flags.starts_with('-') {
-        flags.to_string()
-    } else {
-        format!("-{}", flags)
-    }
 }
 
 fn set_var(db: &mut Database, name: &str, value: &str, flavor: Flavor, origin: Origin) {

@@ -9,6 +9,7 @@ pub mod driver;
 pub mod engine;
 pub mod graph;
 pub mod lang;
+pub mod observe;
 pub mod sandbox;
 
 /// Run hbuild with the process's arguments and environment; returns the exit status.

@@ -1,8 +1,13 @@
 //! The engine: decides what is out of date and runs recipes.
 
+pub mod output;
 pub mod recipe;
 pub mod schedule;
+pub mod signals;
 pub mod spawn;
+pub mod tokens;
+
+pub use schedule::say_err;
 
 use crate::cli::Options;
 use crate::diag::PROG;
@@ -33,13 +38,19 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
     } else {
         goals.to_vec()
     };
-    let mut s = Scheduler::new(db, opts, StatCache::new(Box::new(RealDisk)));
+    let mut disk = StatCache::real();
+    prefetch(db, &mut disk);
+    let mut s = Scheduler::new(db, opts, disk);
     let ids: Vec<_> = goals.iter().map(|g| s.graph.node(s.db, g, None)).collect();
     for &id in &ids {
         s.graph.resolve_path(s.db, &mut s.disk, id);
     }
     run_goals(&mut s, &ids, true);
     s.drain();
+    if let Some(sig) = s.clean_up_interrupt() {
+        drop(s);
+        signals::die_by(sig);
+    }
     s.remove_intermediates();
     if s.failed {
         2
@@ -47,6 +58,28 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
         1
     } else {
         0
+    }
+}
+
+/// Below this many names the thread pool costs more than it saves.
+const PREFETCH_MIN: usize = 2000;
+
+/// Stat every file the makefiles name, in parallel, before the walk.
+fn prefetch(db: &Database, disk: &mut StatCache) {
+    let mut n = db.targets.len();
+    if n < PREFETCH_MIN / 2 {
+        return;
+    }
+    let mut names: Vec<String> = Vec::with_capacity(n * 2);
+    for (name, t) in &db.targets {
+        names.push(name.clone());
+        names.extend(t.deps.iter().map(|d| d.name.clone()));
+    }
+    names.sort_unstable();
+    names.dedup();
+    n = names.len();
+    if n >= PREFETCH_MIN {
+        disk.prefetch(names);
     }
 }
 
@@ -132,7 +165,7 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
         .collect();
     let mut status = Remake::Unchanged;
     if !makeable.is_empty() {
-        let mut s = Scheduler::new(db, opts, StatCache::new(Box::new(RealDisk)));
+        let mut s = Scheduler::new(db, opts, StatCache::real());
         s.honour_modes = false;
         let ids: Vec<_> = makeable
             .iter()
@@ -140,6 +173,10 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
             .collect();
         run_goals(&mut s, &ids, false);
         s.drain();
+        if let Some(sig) = s.clean_up_interrupt() {
+            drop(s);
+            signals::die_by(sig);
+        }
         s.remove_intermediates();
         if s.failed {
             return Remake::Failed(2);

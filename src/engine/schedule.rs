@@ -4,8 +4,11 @@
 
 use crate::cli::Options;
 use crate::diag::{Fatal, Loc, PROG};
+use crate::engine::output::{Capture, Sync};
 use crate::engine::recipe::{self, CommandLine};
+use crate::engine::signals;
 use crate::engine::spawn::{self, Invocation, Started};
+use crate::engine::tokens::{self, Tokens};
 use crate::graph::autovars::{self, AutoInputs};
 use crate::graph::decide::{self, DepState, TargetFacts, NEWEST};
 use crate::graph::disk::{MTime, StatCache};
@@ -13,9 +16,10 @@ use crate::graph::{Graph, NodeId};
 use crate::lang::rules::Recipe;
 use crate::lang::text::Pattern;
 use crate::lang::Database;
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::sync::Arc;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
 
 /// What a step may read and write, derivable for the sandbox.
 #[derive(Clone, Debug)]
@@ -53,7 +57,14 @@ struct Job {
     step: Step,
     next: usize,
     pid: Option<Pid>,
-    before: MTime,
+    /// A pidfd for `pid`, polled by the wait loop.
+    pidfd: Option<OwnedFd>,
+    /// The targets' times before the recipe ran: only files it changed are
+    /// ever deleted.
+    before: Vec<MTime>,
+    capture: Capture,
+    /// Under `-t`: a recursive line ran, so the targets are not touched.
+    ran_recursive: bool,
     shell: String,
     shell_flags: Vec<String>,
     env: Option<Vec<(String, String)>>,
@@ -81,6 +92,28 @@ pub struct Scheduler<'a> {
     made_intermediates: Vec<NodeId>,
     /// Also honour `-n`/`-t`/`-q` (false while remaking makefiles).
     pub honour_modes: bool,
+    tokens: Option<Tokens>,
+    sync: Sync,
+    /// The fatal signal that stopped the build, once forwarded to the jobs.
+    pub interrupted: Option<i32>,
+    /// Targets of recipes that were running when the signal came, with their
+    /// times before the recipe started.
+    interrupted_targets: Vec<(NodeId, String, MTime)>,
+}
+
+/// The job slots outlive one scheduler (makefiles are remade by another one
+/// before the build) and are shared by the whole process.
+/// Keyed by the `-j` value they were made for.
+static TOKENS: Mutex<Option<(Option<usize>, Tokens)>> = Mutex::new(None);
+
+impl Drop for Scheduler<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.tokens.take() {
+            if let Ok(mut g) = TOKENS.lock() {
+                *g = Some((self.opts.jobs, t));
+            }
+        }
+    }
 }
 
 impl<'a> Scheduler<'a> {
@@ -101,14 +134,36 @@ impl<'a> Scheduler<'a> {
             commands_started: 0,
             made_intermediates: Vec::new(),
             honour_modes: true,
+            tokens: None,
+            sync: Sync::parse(opts.output_sync.as_deref()),
+            interrupted: None,
+            interrupted_targets: Vec::new(),
         }
     }
 
-    fn limit(&self) -> Option<usize> {
-        if self.db.specials.not_parallel {
-            return Some(1);
+    /// The job slots, set up on first use (a no-op build never needs them).
+    fn tokens(&mut self) -> &mut Tokens {
+        if self.tokens.is_none() {
+            signals::install();
+            let shared = TOKENS
+                .lock()
+                .ok()
+                .and_then(|mut g| g.take_if(|(j, _)| *j == self.opts.jobs))
+                .map(|(_, t)| t);
+            let env = std::env::var("MAKEFLAGS").ok();
+            let jobs = self.opts.jobs.map(|n| n.max(1));
+            self.tokens = Some(shared.unwrap_or_else(|| Tokens::setup(jobs, env.as_deref())));
         }
-        self.opts.jobs.map(|n| n.max(1))
+        self.tokens.get_or_insert_with(|| Tokens::local(Some(1)))
+    }
+
+    /// May another recipe start now?
+    fn may_start(&mut self) -> bool {
+        let running = self.jobs.len();
+        if running > 0 && self.db.specials.not_parallel {
+            return false;
+        }
+        self.tokens().may_start(running)
     }
 
     fn grow(&mut self) {
@@ -150,7 +205,7 @@ impl<'a> Scheduler<'a> {
             State::Running => return Progress::Pending,
             State::New => {}
         }
-        if self.stop {
+        if self.stop || self.check_signal() {
             return Progress::Pending;
         }
         if let Err(e) = self.graph.prepare(self.db, &mut self.disk, id) {
@@ -164,6 +219,9 @@ impl<'a> Scheduler<'a> {
         let mut i = 0;
         while i < self.graph.nodes[id].deps.len() {
             let dep = self.graph.nodes[id].deps[i].node;
+            if pending && self.graph.nodes[id].deps[i].after_wait {
+                break;
+            }
             if self.on_stack[dep] {
                 eprintln!(
                     "{}: Circular {} <- {} dependency dropped.",
@@ -296,10 +354,8 @@ impl<'a> Scheduler<'a> {
             self.finish(id, outcome);
             return Progress::Done;
         };
-        if let Some(limit) = self.limit() {
-            if self.jobs.len() >= limit {
-                return Progress::Pending;
-            }
+        if !self.may_start() {
+            return Progress::Pending;
         }
         // A target found through vpath is rebuilt in place, under its own name.
         let n = &mut self.graph.nodes[id];
@@ -353,10 +409,12 @@ impl<'a> Scheduler<'a> {
             .filter(|e| e.order_only)
             .map(|e| self.graph.nodes[e.node].path.as_str())
             .collect();
+        let (target, member) =
+            crate::graph::archive::split_member(&n.name).unwrap_or((&n.name, ""));
         let autos = autovars::table(&AutoInputs {
-            target: &n.name,
+            target,
             stem: &n.stem,
-            member: "",
+            member,
             deps,
             order_only: oo,
             newer: newer.iter().map(String::as_str).collect(),
@@ -367,7 +425,7 @@ impl<'a> Scheduler<'a> {
     /// Begin remaking node `id`: expand its recipe, print the trace, and start
     /// the first command (or touch / only echo under `-t` / `-n`).
     // Later: the per-step sandbox is set up here, from `Step`.
-    fn start_step(&mut self, id: NodeId, recipe: Arc<Recipe>, newer: Vec<String>, before: MTime) {
+    fn start_step(&mut self, id: NodeId, recipe: Arc<Recipe>, newer: Vec<String>, mtime: MTime) {
         let scope = self.scope_for(id, &newer);
         let n = &self.graph.nodes[id];
         let loc = n.rule_loc.clone().unwrap_or_else(|| recipe.loc.clone());
@@ -431,16 +489,26 @@ impl<'a> Scheduler<'a> {
             self.made_intermediates.push(id);
         }
         self.commands_started += 1;
-        if self.honour_modes && self.opts.question {
+        if self.question() && !step.lines.iter().any(|l| l.always) {
             self.out_of_date = true;
             self.complete(id, Outcome::Remade);
             return;
         }
+        let before = step
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| if i == 0 { mtime } else { self.disk.mtime(t) })
+            .collect();
+        let env = env.map(|e| self.with_jobserver(e));
         self.jobs.push(Job {
             step,
             next: 0,
             pid: None,
+            pidfd: None,
             before,
+            capture: Capture::new(self.sync),
+            ran_recursive: false,
             shell,
             shell_flags,
             env,
@@ -477,27 +545,32 @@ impl<'a> Scheduler<'a> {
             if line.text.trim().is_empty() {
                 continue;
             }
+            if self.question() && !line.always {
+                // `-q`: a line that would really run means out of date.
+                self.out_of_date = true;
+                let job = self.jobs.remove(j);
+                self.flush_capture(job.capture);
+                self.complete(id, Outcome::Remade);
+                return;
+            }
             let runs = !self.dry() || line.always;
             if !self.silent_line(id, &line) && (runs || self.opts.dry_run) {
-                println!("{}", line.text);
+                self.jobs[j].capture.say(&line.text);
             }
             if !runs {
                 continue;
             }
-            let job = &self.jobs[j];
-            let inv = Invocation {
-                shell: job.shell.clone(),
-                shell_flags: job.shell_flags.clone(),
-                text: line.text.clone(),
-                env: job.env.clone(),
-            };
+            self.jobs[j].ran_recursive |= line.always;
+            self.disk.forget_listings();
+            let inv = self.invocation(j, &line);
             match spawn::start(&inv) {
                 Started::Running(pid) => {
                     self.jobs[j].pid = Some(pid);
+                    self.jobs[j].pidfd = pidfd_open(pid);
                     return;
                 }
                 Started::Failed { status, message } => {
-                    eprintln!("{}", message);
+                    self.jobs[j].capture.say_err(&message);
                     if !self.command_failed(j, &line, &format!("Error {}", status)) {
                         self.end_job(j, true);
                         return;
@@ -513,35 +586,161 @@ impl<'a> Scheduler<'a> {
         let name = self.graph.nodes[id].name.clone();
         let ignored =
             line.ignore || self.opts.ignore_errors || self.db.specials.ignore.contains(&name);
+        let prog = crate::diag::prog();
+        let capture = &mut self.jobs[j].capture;
         if ignored {
-            eprintln!("{}: [{}: {}] {} (ignored)", PROG, line.loc, name, what);
+            capture.say_err(&format!("{}: [{}: {}] {} (ignored)", prog, line.loc, name, what));
             true
         } else {
-            eprintln!("{}: *** [{}: {}] {}", PROG, line.loc, name, what);
+            capture.say_err(&format!("{}: *** [{}: {}] {}", prog, line.loc, name, what));
             false
         }
     }
 
-    /// Wait for any running command and handle it. Only our own children are
-    /// waited for (by pid), so other threads' processes are never reaped.
-    pub fn wait_one(&mut self) {
-        let pids: Vec<Pid> = self.jobs.iter().filter_map(|j| j.pid).collect();
-        let target = match pids.len() {
-            0 => Pid::from_raw(-1),
-            1 => pids[0],
-            _ => first_exited(&pids).unwrap_or(Pid::from_raw(-1)),
+    fn question(&self) -> bool {
+        self.honour_modes && self.opts.question
+    }
+
+    /// The process for command `line` of job `j`: its output goes to the
+    /// job's capture unless the line is a sub-make under `-Otarget` (which
+    /// syncs its own output); sub-makes inherit the jobserver.
+    fn invocation(&mut self, j: usize, line: &CommandLine) -> Invocation {
+        let inherit = if line.always {
+            self.tokens().inherit_fds()
+        } else {
+            None
         };
-        let status = match waitpid(target, None) {
-            Ok(s) => s,
-            Err(_) => {
-                // No children left although jobs think they run: end them.
-                for j in (0..self.jobs.len()).rev() {
-                    self.end_job(j, true);
-                }
-                return;
+        let job = &self.jobs[j];
+        let captured = !(line.always && self.sync == Sync::Target);
+        let file = |f: &Option<std::fs::File>| {
+            if captured {
+                f.as_ref().and_then(|f| f.try_clone().ok())
+            } else {
+                None
             }
         };
-        self.reap(status);
+        Invocation {
+            shell: job.shell.clone(),
+            shell_flags: job.shell_flags.clone(),
+            text: line.text.clone(),
+            env: job.env.clone(),
+            stdout: file(&job.capture.out),
+            stderr: file(&job.capture.err),
+            jobserver_fds: inherit,
+        }
+    }
+
+    /// Recipe environment with `MAKEFLAGS` naming this make's jobserver.
+    fn with_jobserver(&mut self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+        let unlimited = self.opts.jobs.is_none();
+        let jobs = match self.tokens().auth() {
+            Some((auth, n)) => {
+                let j = n.map(|n| format!("-j{}", n)).unwrap_or_else(|| "-j".into());
+                format!("{} --jobserver-auth={}", j, auth)
+            }
+            None if unlimited => "-j".to_string(),
+            None => return env,
+        };
+        match env.iter_mut().find(|(k, _)| k == "MAKEFLAGS") {
+            Some(e) => e.1 = tokens::makeflags_with_jobs(&e.1, &jobs),
+            None => env.push((
+                "MAKEFLAGS".into(),
+                tokens::makeflags_with_jobs("", &jobs),
+            )),
+        }
+        env
+    }
+
+    /// Notice a fatal signal: stop starting work and pass the signal on to
+    /// every running recipe's process group. True once a signal came.
+    fn check_signal(&mut self) -> bool {
+        let Some(sig) = signals::pending() else {
+            return self.interrupted.is_some();
+        };
+        if self.interrupted.is_none() {
+            self.interrupted = Some(sig);
+            self.stop = true;
+            self.failed = true;
+            for job in &self.jobs {
+                if let Some(pid) = job.pid {
+                    // SAFETY: kill(2) with a negative pid signals the group.
+                    unsafe {
+                        libc::kill(-pid.as_raw(), sig);
+                    }
+                }
+                let id = job.step.node;
+                for (t, b) in job.step.targets.iter().zip(&job.before) {
+                    self.interrupted_targets.push((id, t.clone(), *b));
+                }
+            }
+        }
+        true
+    }
+
+    /// Wait until a running command ends (or a signal or a jobserver token
+    /// arrives) and handle what happened. Only our own children are waited
+    /// for, by pid, so processes of other threads are never reaped.
+    pub fn wait_one(&mut self) {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::{AsFd, BorrowedFd};
+        self.check_signal();
+        if self.jobs.iter().all(|j| j.pid.is_none()) {
+            // Nothing to wait for (jobs without a process cannot exist here).
+            for j in (0..self.jobs.len()).rev() {
+                self.end_job(j, true);
+            }
+            return;
+        }
+        let wake = signals::wake_fd();
+        let ready: Vec<usize> = {
+            let mut polls: Vec<PollFd> = Vec::with_capacity(self.jobs.len() + 1);
+            let mut owners = Vec::with_capacity(self.jobs.len());
+            for (i, job) in self.jobs.iter().enumerate() {
+                if let (Some(fd), Some(_)) = (&job.pidfd, job.pid) {
+                    polls.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                    owners.push(i);
+                }
+            }
+            if wake >= 0 {
+                // SAFETY: the wake pipe lives for the whole process.
+                let fd = unsafe { BorrowedFd::borrow_raw(wake) };
+                polls.push(PollFd::new(fd, PollFlags::POLLIN));
+            }
+            if owners.len() < self.jobs.iter().filter(|j| j.pid.is_some()).count() {
+                // Some pidfd could not be opened: fall back to polling waitpid.
+                let _ = poll(&mut polls, PollTimeout::from(20u8));
+                (0..self.jobs.len()).collect()
+            } else {
+                match poll(&mut polls, PollTimeout::NONE) {
+                    Ok(_) => owners
+                        .iter()
+                        .zip(&polls)
+                        .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
+                        .map(|(i, _)| *i)
+                        .collect(),
+                    Err(_) => Vec::new(),
+                }
+            }
+        };
+        signals::drain_wake();
+        self.check_signal();
+        let pids: Vec<Pid> = ready.iter().filter_map(|&i| self.jobs[i].pid).collect();
+        for pid in pids {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {}
+                Ok(status) => self.reap(status),
+                Err(_) => {
+                    // Not our child any more: treat as failed.
+                    if let Some(j) = self.jobs.iter().position(|job| job.pid == Some(pid)) {
+                        self.jobs[j].pid = None;
+                        self.end_job(j, true);
+                    }
+                }
+            }
+        }
+        if let Some(t) = &mut self.tokens {
+            t.release_extra(self.jobs.len());
+        }
     }
 
     /// Handle one finished process.
@@ -563,6 +762,14 @@ impl<'a> Scheduler<'a> {
             return;
         };
         self.jobs[j].pid = None;
+        self.jobs[j].pidfd = None;
+        if self.interrupted.is_some() {
+            // The signal ended the build; the clean-up deletes the targets.
+            let job = self.jobs.remove(j);
+            self.flush_capture(job.capture);
+            self.finish(job.step.node, Outcome::Failed);
+            return;
+        }
         if let Some(what) = what {
             let line = self.jobs[j].step.lines[self.jobs[j].next - 1].clone();
             if !self.command_failed(j, &line, &what) {
@@ -570,36 +777,53 @@ impl<'a> Scheduler<'a> {
                 return;
             }
         }
+        if self.sync == Sync::Line {
+            self.jobs[j].capture.flush();
+        }
         self.advance(j);
     }
 
+    fn flush_capture(&mut self, mut capture: Capture) {
+        capture.flush();
+    }
+
     fn end_job(&mut self, j: usize, failed: bool) {
-        let job = self.jobs.remove(j);
+        let mut job = self.jobs.remove(j);
         let id = job.step.node;
         for t in &job.step.targets {
             self.disk.invalidate(t);
         }
         if failed {
-            self.delete_on_error(id, &job);
+            self.delete_on_error(id, &mut job);
+            job.capture.flush();
             self.complete(id, Outcome::Failed);
             if !self.opts.keep_going {
                 if !self.stop && !self.jobs.is_empty() {
-                    eprintln!("{}: *** Waiting for unfinished jobs....", PROG);
+                    say_err(&format!(
+                        "{}: *** Waiting for unfinished jobs....",
+                        crate::diag::prog()
+                    ));
                 }
                 self.stop = true;
             }
             return;
         }
-        if self.honour_modes && self.opts.touch && !self.graph.nodes[id].phony {
+        let touch = self.honour_modes
+            && self.opts.touch
+            && !self.graph.nodes[id].phony
+            && !job.ran_recursive;
+        if touch {
             for t in &job.step.targets {
                 if !self.opts.silent {
-                    println!("touch {}", t);
+                    job.capture.say(&format!("touch {}", t));
                 }
                 if let Err(e) = self.disk.touch(t) {
-                    eprintln!("{}: *** cannot touch '{}': {}", PROG, t, e);
+                    job.capture
+                        .say_err(&format!("{}: *** cannot touch '{}': {}", PROG, t, e));
                 }
             }
         }
+        job.capture.flush();
         self.complete(id, Outcome::Remade);
         if self.dry() && !self.opts.touch {
             for t in std::iter::once(id).chain(self.graph.nodes[id].siblings.clone()) {
@@ -613,7 +837,7 @@ impl<'a> Scheduler<'a> {
         for s in self.graph.nodes[id].siblings.clone() {
             self.finish(s, outcome);
         }
-        if self.honour_modes && self.opts.question {
+        if self.question() {
             self.stamp[id] = Some(NEWEST);
         }
     }
@@ -629,17 +853,51 @@ impl<'a> Scheduler<'a> {
             })
     }
 
-    fn delete_on_error(&mut self, id: NodeId, job: &Job) {
+    /// May hbuild delete target `name` of a failed or interrupted recipe?
+    fn deletable(&self, id: NodeId, name: &str) -> bool {
         let n = &self.graph.nodes[id];
-        if !self.db.specials.delete_on_error || n.phony || self.is_precious(&n.name) || self.dry() {
+        !(n.phony
+            || crate::graph::archive::split_member(name).is_some()
+            || self.is_precious(name)
+            || self.db.specials.secondary.contains(name)
+            || self.db.specials.phony.contains(name)
+            || self.dry())
+    }
+
+    /// `.DELETE_ON_ERROR`: remove the targets a failed recipe changed.
+    fn delete_on_error(&mut self, id: NodeId, job: &mut Job) {
+        if !self.db.specials.delete_on_error {
             return;
         }
-        let path = n.path.clone();
-        let now = self.disk.mtime(&path);
-        if now.is_some() && now != job.before {
-            eprintln!("{}: *** Deleting file '{}'", PROG, path);
-            let _ = self.disk.remove(&path);
+        for (t, before) in job.step.targets.iter().zip(&job.before) {
+            if !self.deletable(id, t) {
+                continue;
+            }
+            let now = self.disk.mtime(t);
+            if now.is_some() && now != *before && !is_directory(t) {
+                job.capture
+                    .say_err(&format!("{}: *** Deleting file '{}'", crate::diag::prog(), t));
+                let _ = self.disk.remove(t);
+            }
         }
+    }
+
+    /// After an interrupt: delete the targets that interrupted recipes
+    /// changed (never a file they did not touch), then return the signal.
+    pub fn clean_up_interrupt(&mut self) -> Option<i32> {
+        let sig = self.interrupted?;
+        for (id, t, before) in std::mem::take(&mut self.interrupted_targets) {
+            if !self.deletable(id, &t) {
+                continue;
+            }
+            self.disk.invalidate(&t);
+            let now = self.disk.mtime(&t);
+            if now.is_some() && now != before && !is_directory(&t) {
+                say_err(&format!("{}: *** Deleting file '{}'", crate::diag::prog(), t));
+                let _ = self.disk.remove(&t);
+            }
+        }
+        Some(sig)
     }
 
     /// Delete the intermediate files made by this run, printing `rm a b`.
@@ -672,36 +930,29 @@ impl<'a> Scheduler<'a> {
     }
 }
 
-/// Block until one of `pids` has exited (via pidfds); `None` if pidfds are
-/// unavailable, and the caller then waits for any child.
-fn first_exited(pids: &[Pid]) -> Option<Pid> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::{FromRawFd, OwnedFd};
-    let mut fds = Vec::with_capacity(pids.len());
-    for pid in pids {
-        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: the descriptor was just opened and is owned by nothing else.
-        fds.push(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+fn is_directory(path: &str) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Write one of hbuild's messages to stderr in a single write, so that it is
+/// never cut by a job's output.
+pub fn say_err(text: &str) {
+    use std::io::Write;
+    let line = format!("{}\n", text);
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// A pidfd for a child, for the wait loop's poll; `None` where unsupported.
+fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
+    // (always close-on-exec).
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return None;
     }
-    let mut polls: Vec<PollFd> = fds
-        .iter()
-        .map(|f| PollFd::new(std::os::fd::AsFd::as_fd(f), PollFlags::POLLIN))
-        .collect();
-    loop {
-        match poll(&mut polls, PollTimeout::NONE) {
-            Ok(_) => break,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return None,
-        }
-    }
-    polls
-        .iter()
-        .position(|p| p.revents().is_some_and(|r| !r.is_empty()))
-        .map(|i| pids[i])
+    // SAFETY: the descriptor was just opened and is owned by nothing else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// The description of a signal, as `strsignal` gives it.

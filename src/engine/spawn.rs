@@ -3,16 +3,24 @@
 //! through `$(SHELL) $(.SHELLFLAGS)`.
 
 use nix::unistd::Pid;
-use std::process::Command;
+use std::fs::File;
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 
 /// How to run one command line.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Invocation {
     pub shell: String,
     pub shell_flags: Vec<String>,
     pub text: String,
     /// `None`: inherit hbuild's environment.
     pub env: Option<Vec<(String, String)>>,
+    /// Where output goes under `--output-sync` (`None`: hbuild's own).
+    pub stdout: Option<File>,
+    pub stderr: Option<File>,
+    /// Jobserver descriptors a sub-make inherits (recursive lines only).
+    pub jobserver_fds: Option<(RawFd, RawFd)>,
 }
 
 /// A started command, or one that failed to start (exit status 127 and the
@@ -78,7 +86,8 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
-/// Start `inv`; output goes to hbuild's own stdout and stderr.
+/// Start `inv` in a process group of its own; output goes to hbuild's own
+/// stdout and stderr unless `inv` says otherwise.
 // Later: per-step sandbox set-up and jobserver descriptors go here.
 pub fn start(inv: &Invocation) -> Started {
     let direct =
@@ -101,6 +110,33 @@ pub fn start(inv: &Invocation) -> Started {
     };
     if let Some(env) = &inv.env {
         cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    }
+    if let Some(f) = &inv.stdout {
+        if let Ok(f) = f.try_clone() {
+            cmd.stdout(Stdio::from(f));
+        }
+    }
+    if let Some(f) = &inv.stderr {
+        if let Ok(f) = f.try_clone() {
+            cmd.stderr(Stdio::from(f));
+        }
+    }
+    // Each recipe runs in its own process group so that an interrupted build
+    // can signal the recipe and everything it started.
+    cmd.process_group(0);
+    if let Some((r, w)) = inv.jobserver_fds {
+        // SAFETY: only fcntl(2), async-signal-safe, runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                for fd in [r, w] {
+                    let flags = libc::fcntl(fd, libc::F_GETFD);
+                    if flags >= 0 {
+                        libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+                    }
+                }
+                Ok(())
+            });
+        }
     }
     match cmd.spawn() {
         Ok(child) => Started::Running(Pid::from_raw(child.id() as i32)),

@@ -23,6 +23,9 @@ pub struct RealDisk;
 impl Disk for RealDisk {
     fn mtime(&self, path: &str) -> MTime {
         use std::os::unix::fs::MetadataExt;
+        if let Some((archive, member)) = crate::graph::archive::split_member(path) {
+            return crate::graph::archive::member_mtime(archive, member);
+        }
         let md = std::fs::metadata(path).ok()?;
         Some(md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128)
     }
@@ -77,36 +80,148 @@ impl Disk for MemDisk {
     }
 }
 
+/// A fast, non-cryptographic hasher for the file-name maps of one build
+/// (names come from the user's own makefiles: no flooding concern).
+#[derive(Clone, Copy, Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+}
+
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FastHasher>>;
+
 /// Caches `mtime` answers so each file is stat'ed once; a target's entry is
 /// dropped when its recipe runs so the new time is read afterwards.
+///
+/// On the real disk, the names in a directory are also read once (as make
+/// does): a name missing from its directory's listing is missing without a
+/// stat, which is what implicit-rule search asks about most. Listings are
+/// dropped as soon as anything may create files (a recipe starts, `-t`).
 pub struct StatCache {
     disk: Box<dyn Disk>,
-    cache: HashMap<String, MTime>,
+    cache: FastMap<String, MTime>,
+    /// Directory → its entries (`None`: the directory does not exist).
+    dirs: FastMap<String, Option<FastSet<String>>>,
+    use_listings: bool,
 }
 
 impl StatCache {
     pub fn new(disk: Box<dyn Disk>) -> StatCache {
         StatCache {
             disk,
-            cache: HashMap::new(),
+            cache: FastMap::default(),
+            dirs: FastMap::default(),
+            use_listings: false,
         }
     }
+
+    /// A cache of the real file system, with directory listings.
+    pub fn real() -> StatCache {
+        StatCache {
+            use_listings: true,
+            ..StatCache::new(Box::new(RealDisk))
+        }
+    }
+
     pub fn mtime(&mut self, path: &str) -> MTime {
         if let Some(t) = self.cache.get(path) {
             return *t;
         }
-        let t = self.disk.mtime(path);
+        let t = if self.use_listings && self.listed_missing(path) {
+            None
+        } else {
+            self.disk.mtime(path)
+        };
         self.cache.insert(path.to_string(), t);
         t
     }
+
+    /// True when the directory listing proves `path` does not exist.
+    fn listed_missing(&mut self, path: &str) -> bool {
+        let (dir, file) = match path.rfind('/') {
+            Some(0) => ("/", &path[1..]),
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (".", path),
+        };
+        if file.is_empty() || file.contains('(') || dir.contains('(') {
+            return false;
+        }
+        if !self.dirs.contains_key(dir) {
+            let listing = match std::fs::read_dir(dir) {
+                Ok(rd) => Some(
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect(),
+                ),
+                Err(e)
+                    if e.kind() == io::ErrorKind::NotFound
+                        || e.raw_os_error() == Some(libc::ENOTDIR) =>
+                {
+                    None
+                }
+                // Unreadable (but perhaps searchable): stat instead.
+                Err(_) => return false,
+            };
+            self.dirs.insert(dir.to_string(), listing);
+        }
+        match &self.dirs[dir] {
+            None => true,
+            Some(names) => file != "." && file != ".." && !names.contains(file),
+        }
+    }
+
+    /// Stat `names` in parallel (on the real disk) and remember the answers:
+    /// the initial up-to-date analysis then never waits on the file system.
+    pub fn prefetch(&mut self, names: Vec<String>) {
+        use rayon::prelude::*;
+        if !self.use_listings {
+            return;
+        }
+        let todo: Vec<String> = names
+            .into_iter()
+            .filter(|n| !self.cache.contains_key(n.as_str()))
+            .collect();
+        let found: Vec<(String, MTime)> = todo
+            .into_par_iter()
+            .map(|n| {
+                let t = RealDisk.mtime(&n);
+                (n, t)
+            })
+            .collect();
+        self.cache.extend(found);
+    }
+
     pub fn exists(&mut self, path: &str) -> bool {
         self.mtime(path).is_some()
     }
     pub fn invalidate(&mut self, path: &str) {
         self.cache.remove(path);
     }
+    /// Something may create files from now on: stop trusting listings.
+    pub fn forget_listings(&mut self) {
+        self.use_listings = false;
+        self.dirs.clear();
+    }
     pub fn touch(&mut self, path: &str) -> io::Result<()> {
         self.invalidate(path);
+        self.forget_listings();
         self.disk.touch(path)
     }
     pub fn remove(&mut self, path: &str) -> io::Result<()> {

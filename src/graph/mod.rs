@@ -3,6 +3,7 @@
 //! Nodes are created lazily, as make does: a target's second expansion and
 //! implicit-rule search happen when it is first considered (`prepare`).
 
+pub mod archive;
 pub mod autovars;
 pub mod decide;
 pub mod disk;
@@ -20,10 +21,16 @@ use std::sync::Arc;
 
 pub type NodeId = usize;
 
+/// The prerequisite marker that serialises a list.
+const WAIT: &str = ".WAIT";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edge {
     pub node: NodeId,
     pub order_only: bool,
+    /// A `.WAIT` came before it: it starts only once every earlier
+    /// prerequisite of the same target is done.
+    pub after_wait: bool,
 }
 
 /// One file to bring up to date (or one rule of a double-colon target).
@@ -62,6 +69,7 @@ pub struct Graph {
     by_name: HashMap<String, NodeId>,
     pub vpath: Vec<String>,
     mentioned: HashSet<String>,
+    patterns: Vec<Vec<Option<Pattern>>>,
 }
 
 impl Graph {
@@ -71,6 +79,7 @@ impl Graph {
             by_name: HashMap::new(),
             vpath: resolve::vpath_dirs(db),
             mentioned: resolve::mentioned_prerequisites(db),
+            patterns: resolve::rule_patterns(db),
         }
     }
 
@@ -167,6 +176,7 @@ impl Graph {
                     self.nodes[id].deps.push(Edge {
                         node: sub,
                         order_only: false,
+                        after_wait: false,
                     });
                 }
                 return Ok(());
@@ -175,7 +185,14 @@ impl Graph {
         let n = &self.nodes[id];
         if n.recipe.is_none() && !n.phony {
             let vpath = self.vpath.clone();
-            let found = Searcher::new(disk, &vpath, &self.mentioned).search(db, &name)?;
+            // An archive member is searched as `(member)`, which the
+            // built-in `(%): %` rule matches.
+            let subject = match archive::split_member(&name) {
+                Some((_, member)) => format!("({})", member),
+                None => name.clone(),
+            };
+            let found = Searcher::with_patterns(disk, &vpath, &self.mentioned, &self.patterns)
+                .search(db, &subject)?;
             if let Some(m) = found {
                 return self.apply_match(db, disk, id, m);
             }
@@ -221,6 +238,7 @@ impl Graph {
             edges.push(Edge {
                 node: dep,
                 order_only: d.order_only,
+                after_wait: false,
             });
         }
         let n = &mut self.nodes[id];
@@ -284,12 +302,20 @@ impl Graph {
         id: NodeId,
         deps: &[(String, bool)],
     ) {
+        let mut after_wait = false;
         for (name, order_only) in deps {
+            // `.WAIT` (GNU make 4.4) is a marker, not a file, unless a rule
+            // makes it one.
+            if name == WAIT && !db.targets.get(WAIT).is_some_and(|t| t.is_target) {
+                after_wait = true;
+                continue;
+            }
             let dep = self.node(db, name, Some(id));
             self.resolve_path(db, disk, dep);
             self.nodes[id].deps.push(Edge {
                 node: dep,
                 order_only: *order_only,
+                after_wait: std::mem::take(&mut after_wait),
             });
         }
     }

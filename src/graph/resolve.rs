@@ -84,6 +84,15 @@ struct Candidate {
     stem: String,
 }
 
+/// The target patterns of every pattern rule, parsed once per build (the
+/// search runs for most files and would otherwise re-parse them each time).
+pub fn rule_patterns(db: &Database) -> Vec<Vec<Option<Pattern>>> {
+    db.pattern_rules
+        .iter()
+        .map(|r| r.targets.iter().map(|t| Pattern::parse(t)).collect())
+        .collect()
+}
+
 /// Everything the search consults besides the database.
 pub struct Searcher<'a> {
     pub disk: &'a mut StatCache,
@@ -91,6 +100,7 @@ pub struct Searcher<'a> {
     /// Names the makefiles mention as a prerequisite: they "ought to exist".
     pub mentioned: &'a HashSet<String>,
     failed: HashSet<String>,
+    patterns: std::borrow::Cow<'a, [Vec<Option<Pattern>>]>,
 }
 
 impl<'a> Searcher<'a> {
@@ -104,12 +114,29 @@ impl<'a> Searcher<'a> {
             vpath,
             mentioned,
             failed: HashSet::new(),
+            patterns: std::borrow::Cow::Owned(Vec::new()),
+        }
+    }
+
+    /// A searcher using patterns parsed beforehand by `rule_patterns`.
+    pub fn with_patterns(
+        disk: &'a mut StatCache,
+        vpath: &'a [String],
+        mentioned: &'a HashSet<String>,
+        patterns: &'a [Vec<Option<Pattern>>],
+    ) -> Searcher<'a> {
+        Searcher {
+            patterns: std::borrow::Cow::Borrowed(patterns),
+            ..Searcher::new(disk, vpath, mentioned)
         }
     }
 
     /// Find the implicit rule that can make `target`, trying first rules whose
     /// prerequisites exist or are mentioned, then chains through intermediates.
     pub fn search(&mut self, db: &mut Database, target: &str) -> Result<Option<ImplicitMatch>> {
+        if self.patterns.len() != db.pattern_rules.len() {
+            self.patterns = std::borrow::Cow::Owned(rule_patterns(db));
+        }
         let mut in_use = Vec::new();
         self.search_at(db, target, 0, &mut in_use)
     }
@@ -134,7 +161,7 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             for (ti, tpat) in rule.targets.iter().enumerate() {
-                let Some(pat) = Pattern::parse(tpat) else {
+                let Some(Some(pat)) = self.patterns[ri].get(ti) else {
                     continue;
                 };
                 let (subject, d) = if tpat.contains('/') {
@@ -142,6 +169,10 @@ impl<'a> Searcher<'a> {
                 } else {
                     (file, dir)
                 };
+                // Cheap rejection first: most rules differ in their suffix.
+                if !subject.ends_with(pat.suffix.as_str()) {
+                    continue;
+                }
                 let Some(stem) = pat.matches(subject) else {
                     continue;
                 };

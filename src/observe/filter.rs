@@ -85,7 +85,7 @@ pub fn lookup(nr: i32) -> Option<Syscall> {
         .get_or_init(table)
         .iter()
         .find(|(n, _)| *n == nr as c_long)
-        .map(|(_, s)| s)
+        .map(|(_, s)| *s)
 }
 
 const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;

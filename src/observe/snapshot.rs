@@ -123,15 +123,17 @@ impl Snapshot {
             }
         }
         // Files that appeared, by identity, to pair them with vanished ones.
-        let mut appeared: HashMap<(u64, u64), &PathBuf> = after
+        // Size and mtime are part of the key: a rename keeps them, while a
+        // new file that got a freed inode number does not.
+        let mut appeared: HashMap<(u64, u64, u64, i128), &PathBuf> = after
             .entries
             .iter()
             .filter(|(p, _)| !self.entries.contains_key(*p))
-            .map(|(p, e)| ((e.dev, e.ino), p))
+            .map(|(p, e)| ((e.dev, e.ino, e.size, e.mtime_ns), p))
             .collect();
         let mut renamed_to = HashSet::new();
         for (path, old) in gone {
-            match appeared.remove(&(old.dev, old.ino)) {
+            match appeared.remove(&(old.dev, old.ino, old.size, old.mtime_ns)) {
                 Some(to) => {
                     changes.push(Change::Renamed(rel(path), rel(to)));
                     renamed_to.insert(to);

@@ -160,12 +160,16 @@ impl Policy {
     }
 
     /// A target: its directory may gain and lose files (tools unlink and
-    /// re-create or rename over their output), but only the target itself may
-    /// be truncated, so `> sibling` on an existing file is denied.
+    /// re-create or rename over their output) and is readable (GNU ld opens
+    /// a new output read-write, and a new file's rights come only from its
+    /// directory). Truncation is granted on existing targets only, so `>` on
+    /// an existing sibling is denied, unless a target of that directory does
+    /// not exist yet: `ar` creates a new archive and then re-opens it with
+    /// O_TRUNC, which only the directory's rights can allow.
     fn add_target(&mut self, target: &Path) {
-        let is_dir = target.is_dir();
-        let mut rights = Rights::RW | Rights::EXEC;
-        if is_dir {
+        let exists = target.exists();
+        let mut rights = Rights::RW;
+        if target.is_dir() {
             rights |= Rights::CREATE;
         }
         self.add(target, rights, Origin::Target);
@@ -177,31 +181,36 @@ impl Policy {
         // recipe will create it, so its nearest existing ancestor must allow that.
         let mut dir = parent;
         let mut note = None;
-        while !dir.is_dir() {
-            note = Some("nearest existing ancestor: the recipe creates the rest");
+        while !dir.is_dir() && dir != Path::new(".") && dir != Path::new("/") {
+            note = Some(ANCESTOR_NOTE);
             dir = match dir.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p,
                 _ => Path::new("."),
             };
-            if dir == Path::new(".") || dir == Path::new("/") {
-                break;
-            }
         }
-        if self
+        let truncate = if exists { Rights::NONE } else { Rights::TRUNCATE };
+        if let Some(e) = self
             .entries
-            .iter()
-            .any(|e| e.origin == Origin::TargetDirectory && e.path == dir)
+            .iter_mut()
+            .find(|e| e.origin == Origin::TargetDirectory && e.path == dir)
         {
+            if !exists && !e.rights.contains(Rights::TRUNCATE) {
+                e.rights |= Rights::TRUNCATE;
+                e.note = e.note.or(Some(NEW_TARGET_NOTE));
+            }
             return;
         }
         self.entries.push(Entry {
             path: dir.to_path_buf(),
-            rights: Rights::READ | Rights::WRITE | Rights::EXEC | Rights::CREATE,
+            rights: Rights::READ | Rights::WRITE | Rights::EXEC | Rights::CREATE | truncate,
             origin: Origin::TargetDirectory,
-            note,
+            note: note.or((!exists).then_some(NEW_TARGET_NOTE)),
         });
     }
 }
+
+const ANCESTOR_NOTE: &str = "nearest existing ancestor: the recipe creates the rest";
+const NEW_TARGET_NOTE: &str = "a target is new: truncation allowed here (ar re-opens a new archive with O_TRUNC)";
 
 /// The `--explain-sandbox` text: one line per path, then network, scopes,
 /// limits and TMPDIR.
@@ -290,14 +299,14 @@ mod tests {
         assert_eq!(
             rights_of(&p, &Origin::Target),
             vec![
-                ("/nonexistent-hb/a/b.o".into(), "rwx-t".into()),
-                ("/nonexistent-hb/a/b.d".into(), "rwx-t".into())
+                ("/nonexistent-hb/a/b.o".into(), "rw--t".into()),
+                ("/nonexistent-hb/a/b.d".into(), "rw--t".into())
             ]
         );
         // One directory entry, on the nearest ancestor that exists.
         assert_eq!(
             rights_of(&p, &Origin::TargetDirectory),
-            vec![("/".into(), "rwxc-".into())]
+            vec![("/".into(), "rwxct".into())]
         );
         assert_eq!(
             rights_of(&p, &Origin::Prerequisite),

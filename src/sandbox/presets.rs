@@ -5,6 +5,7 @@
 
 use super::policy::{Entry, Origin};
 use super::rights::Rights;
+use std::path::PathBuf;
 
 /// The names `.UNVEIL` accepts after `preset:`.
 pub const NAMES: &[&str] = &["system", "runtime", "tty", "dns", "certs", "vminfo", "tmp"];
@@ -36,25 +37,17 @@ const SYSTEM: &[Item] = &[
     Item("/bin", Rights::RX, "programs (often a link to /usr/bin)"),
     Item("/sbin", Rights::RX, "programs (often a link to /usr/sbin)"),
     Item("/opt", Rights::RX, "toolchains installed outside /usr"),
-    Item("/etc/alternatives", Rights::READ, "cc, c++, awk... point through it"),
     Item("/etc/localtime", Rights::READ, "local time zone (date, ls -l)"),
-    Item("/etc/timezone", Rights::READ, "time zone name"),
     Item("/etc/passwd", Rights::READ, "user names (getpwuid: ls, id, install, perl)"),
     Item("/etc/group", Rights::READ, "group names (getgrgid: ls, install)"),
     Item("/etc/nsswitch.conf", Rights::READ, "how getpwuid looks names up"),
-    Item("/etc/locale.alias", Rights::READ, "locale names"),
-    Item("/etc/default/locale", Rights::READ, "system locale"),
-    Item("/etc/perl", Rights::READ, "perl's site configuration"),
-    Item("/etc/python3", Rights::READ, "python's site configuration"),
-    Item("/etc/mime.types", Rights::READ, "python's mimetypes module"),
+    Item("/etc/perl", Rights::READ, "perl's site modules (Net::Cmd configuration)"),
+    Item("/etc/python3*", Rights::READ, "python's sitecustomize.py (linked from /usr/lib)"),
+    Item("/etc/mime.types", Rights::READ, "python's mimetypes module fails without it"),
     Item("/dev/zero", Rights::READ, "zero-filled reads (dd, mmap)"),
-    Item("/dev/urandom", Rights::READ, "random seeds (python hash, gcc -frandom-seed)"),
+    Item("/dev/urandom", Rights::READ, "random seeds (mktemp, python, perl)"),
     Item("/dev/random", Rights::READ, "random numbers"),
     Item("/dev/full", RW_DEV, "tests of write errors"),
-    Item("/proc/cpuinfo", Rights::READ, "gcc -march=native, nproc fallbacks"),
-    Item("/proc/meminfo", Rights::READ, "memory-aware tools (sort, gcc's GC heuristics)"),
-    Item("/proc/stat", Rights::READ, "CPU count (sysconf(_SC_NPROCESSORS_ONLN) in glibc)"),
-    Item("/sys/devices/system/cpu", Rights::READ, "CPU count (glibc, nproc)"),
 ];
 
 /// The controlling terminal, for interactive recipes.
@@ -116,14 +109,35 @@ pub fn entries(name: &str) -> Option<Vec<Entry>> {
         lists
             .iter()
             .flat_map(|l| l.iter())
-            .map(|Item(path, rights, why)| Entry {
-                path: path.into(),
-                rights: *rights,
-                origin: origin.clone(),
-                note: Some(why),
+            .flat_map(|Item(path, rights, why)| {
+                expand(path).into_iter().map(|path| Entry {
+                    path,
+                    rights: *rights,
+                    origin: origin.clone(),
+                    note: Some(*why),
+                })
             })
             .collect(),
     )
+}
+
+/// `/dir/prefix*` names every entry of `/dir` starting with `prefix`
+/// (versioned directories such as /etc/python3.11); other paths stand as is.
+fn expand(path: &str) -> Vec<PathBuf> {
+    let Some(pattern) = path.strip_suffix('*') else {
+        return vec![PathBuf::from(path)];
+    };
+    let (dir, prefix) = pattern.rsplit_once('/').unwrap_or(("", pattern));
+    let Ok(rd) = std::fs::read_dir(if dir.is_empty() { "/" } else { dir }) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
 }
 
 /// Extra TCP ports a preset opens for connecting (DNS over TCP).

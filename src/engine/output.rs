@@ -1,0 +1,139 @@
+//! Where a job's output goes: straight to hbuild's stdout/stderr, or under
+//! `--output-sync` into anonymous in-memory files that are copied out in one
+//! piece (per command line for `line`, per recipe for `target`/`recurse`), so
+//! jobs never interleave. hbuild's own messages for a job (the echoed command,
+//! errors) go the same way so they stay next to the output they explain.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+/// `-O`/`--output-sync` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sync {
+    None,
+    Line,
+    Target,
+    Recurse,
+}
+
+impl Sync {
+    /// The mode named by `-O[TYPE]` (`-O` alone is `target`); unknown names
+    /// are the CLI's to reject.
+    pub fn parse(v: Option<&str>) -> Sync {
+        match v.map(str::trim) {
+            None => Sync::None,
+            Some("none") => Sync::None,
+            Some("line") => Sync::Line,
+            Some("recurse") => Sync::Recurse,
+            Some(_) => Sync::Target,
+        }
+    }
+}
+
+/// One job's captured output.
+#[derive(Debug, Default)]
+pub struct Capture {
+    pub out: Option<File>,
+    pub err: Option<File>,
+}
+
+fn memfd(name: &str) -> Option<File> {
+    use std::os::fd::FromRawFd;
+    let cname = std::ffi::CString::new(name).ok()?;
+    // SAFETY: memfd_create returns a new descriptor we then own.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a fresh descriptor owned by nothing else.
+    Some(unsafe { File::from_raw_fd(fd) })
+}
+
+/// True if stdout and stderr are the same open file (a terminal, one log):
+/// then one capture keeps their relative order.
+fn same_stream() -> bool {
+    let md = |fd: i32| {
+        // SAFETY: fstat into a zeroed struct.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            (libc::fstat(fd, &mut st) == 0).then_some((st.st_dev, st.st_ino))
+        }
+    };
+    matches!((md(1), md(2)), (Some(a), Some(b)) if a == b)
+}
+
+impl Capture {
+    /// A capture for one job, or a pass-through one when `sync` is `None`.
+    pub fn new(sync: Sync) -> Capture {
+        if sync == Sync::None {
+            return Capture::default();
+        }
+        let out = memfd("hbuild-out");
+        let err = if same_stream() {
+            out.as_ref().and_then(|f| f.try_clone().ok())
+        } else {
+            memfd("hbuild-err")
+        };
+        Capture { out, err }
+    }
+
+    pub fn active(&self) -> bool {
+        self.out.is_some()
+    }
+
+    /// Write an echoed command line (stdout side).
+    pub fn say(&mut self, text: &str) {
+        let line = format!("{}\n", text);
+        match &mut self.out {
+            Some(f) => {
+                let _ = f.write_all(line.as_bytes());
+            }
+            None => write_whole(&mut std::io::stdout().lock(), line.as_bytes()),
+        }
+    }
+
+    /// Write one of hbuild's messages about the job (stderr side).
+    pub fn say_err(&mut self, text: &str) {
+        match &mut self.err {
+            Some(f) => {
+                let _ = f.write_all(format!("{}\n", text).as_bytes());
+            }
+            None => crate::engine::say_err(text),
+        }
+    }
+
+    /// Copy what was captured to hbuild's stdout and stderr, each in one
+    /// write, and start the capture afresh.
+    pub fn flush(&mut self) {
+        let shared = matches!((&self.out, &self.err), (Some(_), Some(_))) && same_stream();
+        if let Some(f) = &mut self.out {
+            let text = take(f);
+            write_whole(&mut std::io::stdout().lock(), &text);
+        }
+        if shared {
+            return;
+        }
+        if let Some(f) = &mut self.err {
+            let text = take(f);
+            write_whole(&mut std::io::stderr().lock(), &text);
+        }
+    }
+}
+
+fn take(f: &mut File) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(0)).is_ok() {
+        let _ = f.read_to_end(&mut buf);
+    }
+    let _ = f.set_len(0);
+    let _ = f.seek(SeekFrom::Start(0));
+    buf
+}
+
+fn write_whole(w: &mut dyn Write, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let _ = w.write_all(bytes);
+    let _ = w.flush();
+}

@@ -1,0 +1,307 @@
+//! Job slots: the GNU make jobserver protocol, through the `jobserver` crate.
+//!
+//! Every make of a recursion holds one implicit slot; each further job needs a
+//! token read from the shared server. The top-level hbuild with `-jN` creates
+//! a pipe server with N-1 tokens (the `R,W` form GNU make 4.3 understands);
+//! a sub-make joins the server named by `--jobserver-auth=` in `MAKEFLAGS`
+//! (`R,W` or 4.4's `fifo:PATH`). Tokens are acquired by the crate's helper
+//! thread and handed over through a channel; the helper wakes the scheduler's
+//! wait loop through the self-pipe of `signals`.
+
+use crate::engine::signals;
+use jobserver::{Acquired, Client, HelperThread};
+use std::os::fd::RawFd;
+use std::sync::mpsc::{channel, Receiver};
+
+/// The slots this make may use.
+pub struct Tokens {
+    /// `None` under `-j` without a number or `-j1` without a server: no tokens.
+    server: Option<Server>,
+    /// The local limit (`-jN`); `None`: no limit.
+    limit: Option<usize>,
+}
+
+struct Server {
+    client: Client,
+    /// `R,W` or `fifo:PATH`, for `--jobserver-auth=` of sub-makes.
+    auth: String,
+    /// The descriptors named by `auth` (pipe form), opened without
+    /// close-on-exec only for recursive lines.
+    fds: Option<(RawFd, RawFd)>,
+    helper: HelperThread,
+    incoming: Receiver<std::io::Result<Acquired>>,
+    /// Tokens held, one per running job beyond the first.
+    held: Vec<Acquired>,
+    /// A request sent to the helper and not answered yet.
+    requested: bool,
+    /// `-jN` of the make that created the server, for `MAKEFLAGS`.
+    jobs_flag: Option<usize>,
+}
+
+/// The `--jobserver-auth=` value of a `MAKEFLAGS` text (the last one wins).
+pub fn auth_in(makeflags: &str) -> Option<&str> {
+    makeflags
+        .split_ascii_whitespace()
+        .filter_map(|w| {
+            w.strip_prefix("--jobserver-auth=")
+                .or_else(|| w.strip_prefix("--jobserver-fds="))
+        })
+        .next_back()
+}
+
+/// The `-jN` of a `MAKEFLAGS` text.
+fn jobs_in(makeflags: &str) -> Option<usize> {
+    makeflags
+        .split_ascii_whitespace()
+        .filter_map(|w| w.strip_prefix("-j"))
+        .filter_map(|n| n.parse().ok())
+        .next_back()
+}
+
+/// The `R,W`/`fifo:PATH` text of a client. The crate only reveals it through
+/// the environment it gives a command; that command is never run.
+fn auth_of(client: &Client) -> Option<String> {
+    let mut probe = std::process::Command::new("/nonexistent");
+    client.configure(&mut probe);
+    probe
+        .get_envs()
+        .find(|(k, _)| *k == "CARGO_MAKEFLAGS")
+        .and_then(|(_, v)| v.and_then(|v| v.to_str()))
+        .and_then(auth_in)
+        .map(str::to_string)
+}
+
+fn set_cloexec(fd: RawFd, on: bool) {
+    // SAFETY: fcntl on a descriptor number; failure leaves it as it was.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 {
+            let flags = if on {
+                flags | libc::FD_CLOEXEC
+            } else {
+                flags & !libc::FD_CLOEXEC
+            };
+            libc::fcntl(fd, libc::F_SETFD, flags);
+        }
+    }
+}
+
+fn pipe_fds(auth: &str) -> Option<(RawFd, RawFd)> {
+    let (r, w) = auth.split_once(',')?;
+    Some((r.parse().ok()?, w.parse().ok()?))
+}
+
+impl Tokens {
+    /// No jobserver: at most `limit` jobs (`None`: any number).
+    pub fn local(limit: Option<usize>) -> Tokens {
+        Tokens {
+            server: None,
+            limit,
+        }
+    }
+
+    /// Set up the slots for a make run with `jobs` (`-jN`; `None`: `-j`).
+    /// `env_makeflags` is the `MAKEFLAGS` this process was started with.
+    pub fn setup(jobs: Option<usize>, env_makeflags: Option<&str>) -> Tokens {
+        if let Some(auth) = env_makeflags.and_then(auth_in) {
+            if let Some(t) = Tokens::join(auth, env_makeflags.and_then(jobs_in)) {
+                return t;
+            }
+            // Started from a line make did not mark as recursive: the
+            // descriptors are closed; make says so and runs serially.
+            if auth.starts_with("fifo:") || pipe_fds(auth).is_some_and(|(r, _)| r >= 0) {
+                crate::engine::say_err(&format!(
+                    "{}: warning: jobserver unavailable: using -j1.  Add '+' to parent make rule.",
+                    crate::diag::prog()
+                ));
+            }
+            return Tokens::local(Some(1));
+        }
+        match jobs {
+            Some(n) if n > 1 => match Client::new(n - 1) {
+                Ok(client) => Tokens::with_client(client, Some(n)).unwrap_or(Tokens::local(jobs)),
+                Err(_) => Tokens::local(jobs),
+            },
+            _ => Tokens::local(jobs),
+        }
+    }
+
+    fn join(auth: &str, jobs_flag: Option<usize>) -> Option<Tokens> {
+        if let Some((r, w)) = pipe_fds(auth) {
+            // SAFETY: F_GETFD only checks that the descriptors are open.
+            let open = unsafe { libc::fcntl(r, libc::F_GETFD) >= 0 && libc::fcntl(w, libc::F_GETFD) >= 0 };
+            if !open {
+                return None;
+            }
+        }
+        // SAFETY: the crate reads MAKEFLAGS and takes the descriptors it names,
+        // which were just checked to be open.
+        let client = unsafe { Client::from_env_ext(false) }.client.ok()?;
+        let mut t = Tokens::with_client(client, jobs_flag)?;
+        if let Some(s) = &mut t.server {
+            // Keep the inherited numbers (what sub-makes are told) but hide them
+            // from recipes that are not sub-makes.
+            s.auth = auth.to_string();
+            s.fds = pipe_fds(auth);
+            if let Some((r, w)) = s.fds {
+                set_cloexec(r, true);
+                set_cloexec(w, true);
+            }
+        }
+        t.limit = None;
+        Some(t)
+    }
+
+    fn with_client(client: Client, jobs_flag: Option<usize>) -> Option<Tokens> {
+        let auth = auth_of(&client)?;
+        let (tx, incoming) = channel();
+        let helper = client
+            .clone()
+            .into_helper_thread(move |token| {
+                let _ = tx.send(token);
+                signals::wake();
+            })
+            .ok()?;
+        Some(Tokens {
+            server: Some(Server {
+                fds: pipe_fds(&auth),
+                auth,
+                client,
+                helper,
+                incoming,
+                held: Vec::new(),
+                requested: false,
+                jobs_flag,
+            }),
+            limit: jobs_flag,
+        })
+    }
+
+    /// May one more job start while `running` jobs run? Without a token yet,
+    /// one is requested and the wait loop wakes up when it arrives.
+    pub fn may_start(&mut self, running: usize) -> bool {
+        if self.limit.is_some_and(|l| running >= l) {
+            return false;
+        }
+        let Some(s) = &mut self.server else {
+            return true;
+        };
+        if running == 0 || s.held.len() >= running {
+            return true;
+        }
+        s.receive();
+        if s.held.len() >= running {
+            return true;
+        }
+        if !s.requested {
+            s.requested = true;
+            s.helper.request_token();
+        }
+        false
+    }
+
+    /// Give back the tokens that `running` jobs no longer need.
+    pub fn release_extra(&mut self, running: usize) {
+        if let Some(s) = &mut self.server {
+            s.receive();
+            let need = running.saturating_sub(1);
+            while s.held.len() > need {
+                s.held.pop();
+            }
+        }
+    }
+
+    /// The `--jobserver-auth=` value and `-jN` to pass to sub-makes.
+    pub fn auth(&self) -> Option<(&str, Option<usize>)> {
+        self.server.as_ref().map(|s| (s.auth.as_str(), s.jobs_flag))
+    }
+
+    /// The descriptors a recursive line must inherit.
+    pub fn inherit_fds(&self) -> Option<(RawFd, RawFd)> {
+        self.server.as_ref().and_then(|s| s.fds)
+    }
+
+    /// True while this make shares a jobserver (`-jN` top level or a sub-make).
+    pub fn shared(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// The client, for callers that need the crate directly.
+    pub fn client(&self) -> Option<&Client> {
+        self.server.as_ref().map(|s| &s.client)
+    }
+}
+
+impl Server {
+    fn receive(&mut self) {
+        while let Ok(token) = self.incoming.try_recv() {
+            self.requested = false;
+            if let Ok(t) = token {
+                self.held.push(t);
+            }
+        }
+    }
+}
+
+/// `MAKEFLAGS` for a recipe: the flags with this make's `-jN
+/// --jobserver-auth=...` in place of any `-j` words, as GNU make 4.3 writes it.
+pub fn makeflags_with_jobs(makeflags: &str, jobs: &str) -> String {
+    let (flags, vars) = match makeflags.find(" -- ") {
+        Some(i) => (&makeflags[..i], &makeflags[i..]),
+        None if makeflags.starts_with("-- ") => ("", makeflags),
+        None => (makeflags, ""),
+    };
+    let mut words: Vec<&str> = flags
+        .split(' ')
+        .filter(|w| {
+            !w.starts_with("-j")
+                && !w.starts_with("--jobserver-auth=")
+                && !w.starts_with("--jobserver-fds=")
+        })
+        .collect();
+    while words.last() == Some(&"") {
+        words.pop();
+    }
+    let mut out = words.join(" ");
+    if out.is_empty() {
+        out.push(' ');
+    } else if !out.ends_with(' ') {
+        out.push(' ');
+    }
+    out.push_str(jobs);
+    out.push_str(vars);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_and_jobs_from_makeflags() {
+        assert_eq!(auth_in(" -j4 --jobserver-auth=3,4"), Some("3,4"));
+        assert_eq!(auth_in("k -j --jobserver-auth=fifo:/tmp/f"), Some("fifo:/tmp/f"));
+        assert_eq!(auth_in("k"), None);
+        assert_eq!(jobs_in(" -j4 --jobserver-auth=3,4"), Some(4));
+    }
+
+    #[test]
+    fn makeflags_rewritten_as_make_does() {
+        let j = "-j4 --jobserver-auth=3,4";
+        assert_eq!(makeflags_with_jobs("", j), " -j4 --jobserver-auth=3,4");
+        assert_eq!(makeflags_with_jobs("k", j), "k -j4 --jobserver-auth=3,4");
+        assert_eq!(
+            makeflags_with_jobs("k -j4 -- A=1", j),
+            "k -j4 --jobserver-auth=3,4 -- A=1"
+        );
+        assert_eq!(makeflags_with_jobs(" -- A=1", j), " -j4 --jobserver-auth=3,4 -- A=1");
+    }
+
+    #[test]
+    fn local_limit() {
+        let mut t = Tokens::local(Some(2));
+        assert!(t.may_start(0) && t.may_start(1) && !t.may_start(2));
+        let mut u = Tokens::local(None);
+        assert!(u.may_start(100));
+    }
+}

@@ -1,0 +1,93 @@
+//! Archive members as targets: `lib.a(member.o)` names a member of an `ar`
+//! archive, and its time is the member's date in the archive header.
+
+use crate::graph::disk::MTime;
+use std::io::Read;
+
+/// `("lib.a", "member.o")` for `lib.a(member.o)`.
+pub fn split_member(name: &str) -> Option<(&str, &str)> {
+    let open = name.find('(')?;
+    let inner = name[open + 1..].strip_suffix(')')?;
+    (open > 0 && !inner.is_empty() && !inner.contains('(')).then(|| (&name[..open], inner))
+}
+
+/// The date of `member` inside `archive`, in nanoseconds; `None` if either is
+/// missing or the archive cannot be read.
+pub fn member_mtime(archive: &str, member: &str) -> MTime {
+    let mut data = Vec::new();
+    std::fs::File::open(archive)
+        .ok()?
+        .read_to_end(&mut data)
+        .ok()?;
+    find_member_date(&data, member).map(|secs| secs as i128 * 1_000_000_000)
+}
+
+/// Walk the `ar` headers (GNU and BSD long-name forms) looking for `member`.
+fn find_member_date(data: &[u8], member: &str) -> Option<i64> {
+    let want = member.rsplit('/').next().unwrap_or(member);
+    let body = data.strip_prefix(b"!<arch>\n")?;
+    let mut pos = 0usize;
+    let mut long_names: &[u8] = &[];
+    while pos + 60 <= body.len() {
+        let h = &body[pos..pos + 60];
+        let field = |a: usize, b: usize| std::str::from_utf8(&h[a..b]).unwrap_or("").trim_end();
+        let raw_name = field(0, 16).to_string();
+        let date: i64 = field(16, 28).parse().unwrap_or(0);
+        let size: usize = field(48, 58).parse().ok()?;
+        let content = body.get(pos + 60..pos + 60 + size)?;
+        let name: String = if raw_name == "//" {
+            long_names = content;
+            String::new()
+        } else if raw_name == "/" || raw_name == "/SYM64/" {
+            String::new()
+        } else if let Some(off) = raw_name.strip_prefix('/') {
+            let off: usize = off.parse().ok()?;
+            let rest = long_names.get(off..)?;
+            let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+            String::from_utf8_lossy(&rest[..end])
+                .trim_end_matches('/')
+                .to_string()
+        } else if let Some(len) = raw_name.strip_prefix("#1/") {
+            let len: usize = len.parse().ok()?;
+            String::from_utf8_lossy(content.get(..len)?)
+                .trim_end_matches('\0')
+                .to_string()
+        } else {
+            raw_name.trim_end_matches('/').to_string()
+        };
+        if name == want {
+            return Some(date);
+        }
+        pos += 60 + size + (size & 1);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &str, date: i64, size: usize) -> Vec<u8> {
+        format!(
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            name, date, 0, 0, 644, size
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn members_found_by_short_and_long_names() {
+        let mut a = b"!<arch>\n".to_vec();
+        a.extend(header("//", 0, 24));
+        a.extend(b"a_very_long_member.o/\n\n\n");
+        a.extend(header("x.o/", 77, 3));
+        a.extend(b"abc\n");
+        a.extend(header("/0", 99, 2));
+        a.extend(b"zz");
+        assert_eq!(find_member_date(&a, "x.o"), Some(77));
+        assert_eq!(find_member_date(&a, "a_very_long_member.o"), Some(99));
+        assert_eq!(find_member_date(&a, "y.o"), None);
+        assert_eq!(split_member("lib.a(x.o)"), Some(("lib.a", "x.o")));
+        assert_eq!(split_member("plain.o"), None);
+    }
+}

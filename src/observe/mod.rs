@@ -1,0 +1,223 @@
+//! Observing what a step (a recipe's processes and all their descendants)
+//! does to the file system, unprivileged, so hbuild can name undeclared
+//! accesses (`target, path, operation`) even when the tool ignored Landlock's
+//! EACCES, and so an audit mode can list every access.
+//!
+//! Two mechanisms, combined in one [`StepAccesses`]:
+//! - **seccomp user notification**: before exec, the child sets
+//!   `PR_SET_NO_NEW_PRIVS` and installs a filter that routes the file syscalls
+//!   (open, openat, openat2, creat, execve, execveat, unlink(at), rmdir,
+//!   rename(at|at2), link(at), symlink(at), mkdir(at), mknod(at), truncate) to
+//!   a listener; the filter is inherited, so the whole process tree is seen.
+//!   The listener goes to the parent over a socket pair; one supervisor thread
+//!   per build polls all listeners, reads each path from the child's memory,
+//!   resolves it against the child's cwd or dirfd, classifies it and answers
+//!   "continue". It is racy (the child may change the memory after we read
+//!   it), so it only observes: Landlock enforces.
+//! - **directory snapshots** before and after the step, of the directories it
+//!   may write: names, inode, size, mtime, mode.
+//!
+//! # What it cannot see
+//! - Metadata probes (`stat`, `access`, `readlink`, `chdir`, `getdents` on an
+//!   open directory): not intercepted on purpose, they are frequent and
+//!   Landlock does not mediate them either. A step can therefore depend on
+//!   the existence of an undeclared file without being noticed (but a failed
+//!   *open* of a missing file is recorded in `missing`).
+//! - Content accesses through descriptors rather than paths: descriptors
+//!   inherited from hbuild or passed over a UNIX socket, writes through
+//!   `mmap`. Only the snapshots see the resulting changes, and only in the
+//!   watched directories.
+//! - The outcome of a syscall: the observer sees the request, before the
+//!   kernel (and Landlock) decide. A denied open is recorded like a granted one.
+//! - io_uring: `io_uring_setup` fails with ENOSYS under the filter, so tools
+//!   fall back to plain syscalls.
+//! - Syscalls of another ABI (32-bit i386 via `int 0x80`, x32) pass
+//!   unobserved; only x86_64 and aarch64 native syscalls are decoded.
+//! - Files the kernel opens itself: a script's `#!` interpreter, the ELF
+//!   interpreter of an exec (the dynamic loader's own opens are seen).
+//! - Processes that outlive the step (`cmd &` without `wait`): seen until
+//!   `finish`, after which their accesses are answered but not recorded
+//!   (`outlived` says so). When hbuild exits, their remaining observed
+//!   syscalls fail with ENOSYS.
+//! - Nested observation: a listener cannot be installed under a filter that
+//!   already has one (EBUSY). An hbuild run inside an observed step reports
+//!   its steps as `unobserved`; the outer hbuild sees their accesses.
+//! - Paths are normalised lexically (`a/../b` is `b` even if `a` is a symlink);
+//!   the final component is never resolved.
+//!
+//! # Call order (engine)
+//! ```text
+//! let observer = Observer::new(project_root)?;              // once per build
+//! let step = observer.prepare_step(&target_dirs)?;          // before the step: snapshot
+//! sandbox.install(&mut cmd); step.install(&mut cmd);        // per command line, any order
+//! cmd.spawn()?; ... waitpid ...                              // as now
+//! let accesses = step.finish(Duration::from_millis(50));    // after the step's last reap
+//! ```
+
+mod classify;
+mod filter;
+mod handoff;
+mod record;
+mod snapshot;
+mod supervisor;
+mod tracee;
+
+pub use record::{normalize, relative_to, Access, Operation, StepAccesses};
+pub use snapshot::{Change, Snapshot, WatchDir};
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use handoff::{Channel, ChildSetup};
+use supervisor::{Request, Supervisor};
+
+/// What the observer and its steps share.
+struct Shared {
+    requests: Sender<Request>,
+    /// Write end of the pipe that wakes the supervisor from `poll`.
+    wake: OwnedFd,
+    root: PathBuf,
+    program: Arc<Vec<libc::sock_filter>>,
+}
+
+impl Shared {
+    fn send(&self, r: Request) {
+        let _ = self.requests.send(r);
+        // SAFETY: one byte from a local; a full pipe (EAGAIN) already wakes it.
+        unsafe { libc::write(self.wake.as_raw_fd(), b"w".as_ptr().cast(), 1) };
+    }
+}
+
+/// The per-build observer: owns the supervisor thread.
+pub struct Observer {
+    shared: Arc<Shared>,
+    next_id: AtomicU64,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Observer {
+    /// Start the supervisor. Paths inside `project_root` are reported relative
+    /// to it.
+    pub fn new(project_root: &Path) -> io::Result<Observer> {
+        if !filter::SUPPORTED {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "syscall observation is only implemented for x86_64 and aarch64",
+            ));
+        }
+        let mut pipe = [0; 2];
+        // SAFETY: `pipe` has room for two descriptors.
+        if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: freshly created, owned here.
+        let (wake_r, wake_w) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+        let root = normalize(&std::path::absolute(project_root)?);
+        let (tx, rx) = mpsc::channel();
+        let supervisor = Supervisor::new(rx, wake_r, root.clone());
+        let thread = std::thread::Builder::new()
+            .name("hbuild-observe".into())
+            .spawn(move || supervisor.run())?;
+        let shared = Shared { requests: tx, wake: wake_w, root, program: Arc::new(filter::program()) };
+        Ok(Observer { shared: Arc::new(shared), next_id: AtomicU64::new(1), thread: Some(thread) })
+    }
+
+    /// Get ready to observe one step that may write in `write_dirs` (compared
+    /// flat, not recursively): takes the "before" snapshot.
+    pub fn prepare_step(&self, write_dirs: &[PathBuf]) -> io::Result<StepObservation> {
+        let dirs: Vec<WatchDir> = write_dirs.iter().map(WatchDir::flat).collect();
+        self.prepare_step_with(&dirs)
+    }
+
+    /// As [`prepare_step`](Self::prepare_step), choosing per directory
+    /// whether to compare recursively.
+    pub fn prepare_step_with(&self, dirs: &[WatchDir]) -> io::Result<StepObservation> {
+        let channel = Channel::new()?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let before = Snapshot::take(dirs);
+        let setup = Arc::new(ChildSetup {
+            program: self.shared.program.clone(),
+            socket: channel.child.as_raw_fd(),
+        });
+        self.shared.send(Request::AddStep { id, socket: channel.parent });
+        Ok(StepObservation {
+            id,
+            shared: self.shared.clone(),
+            _child_socket: channel.child,
+            setup,
+            dirs: dirs.to_vec(),
+            before,
+            finished: false,
+        })
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.shared.send(Request::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One step being observed; see the module documentation for the call order.
+pub struct StepObservation {
+    id: u64,
+    shared: Arc<Shared>,
+    /// Kept open while commands of the step may still be spawned.
+    _child_socket: OwnedFd,
+    setup: Arc<ChildSetup>,
+    dirs: Vec<WatchDir>,
+    before: Snapshot,
+    finished: bool,
+}
+
+impl StepObservation {
+    /// Observe the processes `cmd` will start. Call for every command line of
+    /// the step, before `spawn`. The hook may come before or after the
+    /// sandbox's: it only uses sendmsg/prctl/seccomp, which Landlock does not
+    /// restrict, and both need (and set) NO_NEW_PRIVS. Adding it last keeps
+    /// the other hooks' own syscalls out of the record.
+    pub fn install(&self, cmd: &mut Command) {
+        let setup = self.setup.clone();
+        // SAFETY: the hook only makes raw syscalls on data prepared here
+        // (no allocation, no locks), which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || setup.run_in_child());
+        }
+    }
+
+    /// Call once every process the engine started for the step was reaped.
+    /// Records what is pending, waits up to `grace` for descendants that
+    /// outlived their parent (background jobs), then compares the watched
+    /// directories with their state before the step.
+    pub fn finish(mut self, grace: Duration) -> StepAccesses {
+        self.finished = true;
+        let (tx, rx) = mpsc::channel();
+        self.shared.send(Request::Finish { id: self.id, grace, reply: tx });
+        let mut accesses = rx.recv().unwrap_or_else(|_| StepAccesses {
+            unobserved: Some("the observer stopped before the step finished".into()),
+            ..StepAccesses::default()
+        });
+        let after = Snapshot::take(&self.dirs);
+        accesses.changes = self.before.diff(&after, &self.shared.root);
+        accesses
+    }
+}
+
+impl Drop for StepObservation {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.send(Request::Forget { id: self.id });
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The supervisor thread: one per build, polling every step's hand-off socket
+//! and every live seccomp listener. Each notification is decoded, recorded
+//! for its step and answered with "continue": observation only.
+//!
+//! It never waits on a child: sockets are non-blocking, RECV is only called
+//! when poll reports a pending notification, and a listener whose processes
+//! all exited (POLLHUP) is closed. A slow supervisor only delays the child.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use super::classify::classify;
+use super::filter;
+use super::handoff::{self, Received};
+use super::record::StepAccesses;
+use super::tracee::Process;
+
+pub enum Request {
+    /// A new step: the parent end of its hand-off socket.
+    AddStep { id: u64, socket: OwnedFd },
+    /// Drain the step's pending work, wait up to `grace` for its processes
+    /// to end, and send what was recorded.
+    Finish { id: u64, grace: Duration, reply: Sender<StepAccesses> },
+    /// The step was dropped unfinished.
+    Forget { id: u64 },
+    Stop,
+}
+
+struct Step {
+    socket: OwnedFd,
+    accesses: StepAccesses,
+    finishing: Option<(Instant, Sender<StepAccesses>)>,
+}
+
+struct Listener {
+    fd: OwnedFd,
+    /// None once its step finished: its leftover processes are still
+    /// answered (closing the listener would make their syscalls fail).
+    step: Option<u64>,
+    dead: bool,
+}
+
+pub struct Supervisor {
+    requests: Receiver<Request>,
+    wake: OwnedFd,
+    root: PathBuf,
+    steps: HashMap<u64, Step>,
+    listeners: Vec<Listener>,
+}
+
+/// Readiness of one descriptor right now.
+fn poll_now(fd: RawFd) -> i16 {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd.
+    match unsafe { libc::poll(&mut p, 1, 0) } {
+        1 => p.revents,
+        _ => 0,
+    }
+}
+
+/// Ask the kernel (6.6+) to hand the CPU straight from the stopped child to
+/// the supervisor and back, instead of waking an idle CPU each way: the
+/// round trip is most of the cost per notification. Older kernels: ignored.
+fn prefer_sync_wakeups(listener: &OwnedFd) {
+    const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
+    // SAFETY: SET_FLAGS takes the flags by value.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+            SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
+        )
+    };
+}
+
+const GONE: i16 = libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
+
+impl Supervisor {
+    pub fn new(requests: Receiver<Request>, wake: OwnedFd, root: PathBuf) -> Supervisor {
+        Supervisor { requests, wake, root, steps: HashMap::new(), listeners: Vec::new() }
+    }
+
+    pub fn run(mut self) {
+        loop {
+            loop {
+                match self.requests.try_recv() {
+                    Ok(Request::Stop) | Err(TryRecvError::Disconnected) => return,
+                    Ok(r) => self.request(r),
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            self.complete_finishes();
+            self.poll_once();
+        }
+    }
+
+    fn request(&mut self, r: Request) {
+        match r {
+            Request::AddStep { id, socket } => {
+                let step = Step { socket, accesses: StepAccesses::default(), finishing: None };
+                self.steps.insert(id, step);
+            }
+            Request::Finish { id, grace, reply } => {
+                self.drain_step(id);
+                if let Some(step) = self.steps.get_mut(&id) {
+                    step.finishing = Some((Instant::now() + grace, reply));
+                }
+            }
+            Request::Forget { id } => self.close_step(id),
+            Request::Stop => {}
+        }
+    }
+
+    /// Take everything already pending for a step: listener hand-offs, then
+    /// notifications, until none is ready.
+    fn drain_step(&mut self, id: u64) {
+        self.receive_handoffs(id);
+        for i in 0..self.listeners.len() {
+            if self.listeners[i].step != Some(id) {
+                continue;
+            }
+            loop {
+                let ready = poll_now(self.listeners[i].fd.as_raw_fd());
+                if ready & libc::POLLIN != 0 {
+                    self.notification(i);
+                } else {
+                    if ready & GONE != 0 {
+                        self.listeners[i].dead = true;
+                    }
+                    break;
+                }
+            }
+        }
+        self.listeners.retain(|l| !l.dead);
+    }
+
+    fn receive_handoffs(&mut self, id: u64) {
+        let Some(step) = self.steps.get_mut(&id) else { return };
+        while let Some(msg) = handoff::receive(step.socket.as_raw_fd()) {
+            match msg {
+                Received::Listener { fd } => {
+                    prefer_sync_wakeups(&fd);
+                    self.listeners.push(Listener { fd, step: Some(id), dead: false })
+                }
+                Received::Failed { pid, error } => {
+                    step.accesses.unobserved =
+                        Some(format!("process {pid} could not install the seccomp observer: {error}"))
+                }
+            }
+        }
+    }
+
+    /// Reply to finishing steps whose processes are all gone or whose grace
+    /// time is over.
+    fn complete_finishes(&mut self) {
+        let now = Instant::now();
+        let done: Vec<u64> = self
+            .steps
+            .iter()
+            .filter(|(id, s)| match &s.finishing {
+                Some((deadline, _)) => *deadline <= now || !self.has_listeners(**id),
+                None => false,
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            let outlived = self.has_listeners(id);
+            if let Some(mut step) = self.steps.remove(&id) {
+                step.accesses.outlived = outlived;
+                if let Some((_, reply)) = step.finishing.take() {
+                    let _ = reply.send(step.accesses);
+                }
+            }
+            self.detach(id);
+        }
+    }
+
+    fn has_listeners(&self, id: u64) -> bool {
+        self.listeners.iter().any(|l| l.step == Some(id))
+    }
+
+    fn detach(&mut self, id: u64) {
+        for l in self.listeners.iter_mut().filter(|l| l.step == Some(id)) {
+            l.step = None;
+        }
+    }
+
+    fn close_step(&mut self, id: u64) {
+        self.steps.remove(&id);
+        self.detach(id);
+    }
+
+    fn poll_once(&mut self) {
+        let ids: Vec<u64> = self.steps.keys().copied().collect();
+        let mut fds = Vec::with_capacity(1 + ids.len() + self.listeners.len());
+        let pfd = |fd: RawFd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        fds.push(pfd(self.wake.as_raw_fd()));
+        fds.extend(ids.iter().map(|id| pfd(self.steps[id].socket.as_raw_fd())));
+        fds.extend(self.listeners.iter().map(|l| pfd(l.fd.as_raw_fd())));
+        let timeout = self
+            .steps
+            .values()
+            .filter_map(|s| s.finishing.as_ref().map(|(d, _)| *d))
+            .min()
+            .map(|d| d.saturating_duration_since(Instant::now()).as_millis().min(60_000) as i32 + 1)
+            .unwrap_or(-1);
+        // SAFETY: `fds` is a valid array of pollfd.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if n <= 0 {
+            return; // timeout or EINTR: the loop re-checks
+        }
+        if fds[0].revents != 0 {
+            let mut buf = [0u8; 64];
+            // SAFETY: reading into a local buffer from our non-blocking pipe.
+            while unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        }
+        for (k, id) in ids.iter().enumerate() {
+            if fds[1 + k].revents != 0 {
+                self.receive_handoffs(*id);
+            }
+        }
+        let first = 1 + ids.len();
+        for (i, p) in fds[first..].iter().enumerate() {
+            if p.revents & libc::POLLIN != 0 {
+                self.notification(i);
+            } else if p.revents & GONE != 0 {
+                self.listeners[i].dead = true;
+            }
+        }
+        self.listeners.retain(|l| !l.dead);
+    }
+
+    /// Receive, decode, record and answer one notification of listener `i`.
+    fn notification(&mut self, i: usize) {
+        let fd = self.listeners[i].fd.as_raw_fd();
+        // SAFETY: the kernel requires a zeroed buffer of this exact type.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: RECV fills `req`.
+        if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0 {
+            let e = io::Error::last_os_error().raw_os_error();
+            // ENOENT: the caller died or was interrupted before we got it.
+            if !matches!(e, Some(libc::ENOENT) | Some(libc::EINTR)) {
+                self.listeners[i].dead = true;
+            }
+            return;
+        }
+        let step = self.listeners[i].step.filter(|id| self.steps.contains_key(id));
+        let decoded = step.map(|_| {
+            let process = Process { pid: req.pid as i32 };
+            match filter::lookup(req.data.nr) {
+                Some(sys) => classify(sys, &req.data.args, &process),
+                None => Ok(vec![]),
+            }
+        });
+        // The pid may have been reused if the caller died meanwhile: what we
+        // read is only trusted if the notification is still pending.
+        // SAFETY: ID_VALID reads the u64 id.
+        let valid = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } == 0;
+        let resp = libc::seccomp_notif_resp {
+            id: req.id,
+            val: 0,
+            error: 0,
+            flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+        };
+        // SAFETY: SEND reads `resp`. ENOENT (caller gone) needs no handling.
+        unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+        let (Some(id), Some(decoded), true) = (step, decoded, valid) else { return };
+        let Some(step) = self.steps.get_mut(&id) else { return };
+        match decoded {
+            Ok(accesses) => {
+                for a in accesses {
+                    step.accesses.record(a, &self.root);
+                }
+            }
+            Err(_) => step.accesses.unresolved += 1,
+        }
+    }
+}
