@@ -88,6 +88,8 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     if opts.print_data_base {
         crate::lang::print::print_database(&db);
     }
+    let adjusted = flags_set_by_makefiles(&mut db, opts, inv);
+    let opts = adjusted.as_ref().unwrap_or(opts);
     match engine::remake_makefiles(&mut db, opts) {
         Remake::Unchanged => {}
         Remake::Remade => return reexec(inv),
@@ -148,11 +150,7 @@ fn read_all(
         db.eval_text(builtin::VARIABLES, &builtin_loc)?;
         db.origin_override = None;
     }
-    let env_origin = if opts.env_overrides {
-        Origin::EnvironmentOverride
-    } else {
-        Origin::Environment
-    };
+    let env_origin = Origin::Environment;
     for (name, value) in std::env::vars_os() {
         let (name, value) = (name.to_string_lossy(), value.to_string_lossy());
         if matches!(
@@ -292,6 +290,29 @@ fn read_all(
     let pattern_rules = (!db.opts.no_builtin_rules).then_some(builtin::PATTERN_RULES);
     db.finish_reading(pattern_rules)?;
     Ok(found_any)
+}
+
+/// A makefile may add flags through `MAKEFLAGS` (`MAKEFLAGS += -s`); make
+/// honours them once the makefiles are read. Returns the options with those
+/// flags, if the value changed.
+fn flags_set_by_makefiles(db: &mut Database, opts: &Options, inv: &Invocation) -> Option<Options> {
+    let value = db
+        .var_value("MAKEFLAGS", &crate::lang::vars::Scope::global())
+        .ok()?;
+    if value == opts.makeflags_while_reading() {
+        return None;
+    }
+    let crate::cli::Command::Build(mut flags) = crate::cli::parse(&inv.args, Some(&value)) else {
+        return None;
+    };
+    // Only flags change here: files, directories, goals and variables were
+    // taken from the command line already.
+    flags.makefiles = opts.makefiles.clone();
+    flags.directories = opts.directories.clone();
+    flags.goals = opts.goals.clone();
+    flags.variables = opts.variables.clone();
+    flags.print_directory = opts.print_directory.or(flags.print_directory);
+    Some(flags)
 }
 
 fn set_var(db: &mut Database, name: &str, value: &str, flavor: Flavor, origin: Origin) {

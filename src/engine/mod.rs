@@ -107,6 +107,7 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
         if s.stop || reported.iter().all(|r| *r) || !s.running() {
             break;
         }
+        s.settle_tokens();
         s.wait_one();
         // Goals finished by that job are reported on the next pass.
     }
@@ -192,7 +193,12 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
     let mut disk = StatCache::new(Box::new(RealDisk));
     for m in &db.missing_includes {
         if !m.optional && !disk.exists(&m.name) {
-            eprintln!("{}: {}: No such file or directory", m.loc, m.name);
+            // A missing `-f` file has no makefile location: make names itself.
+            if m.loc.line == 0 {
+                eprintln!("{}: {}: No such file or directory", crate::diag::prog(), m.name);
+            } else {
+                eprintln!("{}: {}: No such file or directory", m.loc, m.name);
+            }
             eprintln!("{}: *** No rule to make target '{}'.  Stop.", PROG, m.name);
             return Remake::Failed(2);
         }

@@ -738,8 +738,14 @@ impl<'a> Scheduler<'a> {
                 }
             }
         }
+    }
+
+    /// After a pass has started everything it could: give back the tokens
+    /// the running jobs do not use, for other makes of the recursion.
+    pub fn settle_tokens(&mut self) {
+        let running = self.jobs.len();
         if let Some(t) = &mut self.tokens {
-            t.release_extra(self.jobs.len());
+            t.release_extra(running);
         }
     }
 
@@ -925,8 +931,10 @@ impl<'a> Scheduler<'a> {
     /// Wait for every running job (after a stop).
     pub fn drain(&mut self) {
         while self.running() {
+            self.settle_tokens();
             self.wait_one();
         }
+        self.settle_tokens();
     }
 }
 

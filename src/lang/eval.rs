@@ -28,6 +28,14 @@ struct Cond {
     outer_active: bool,
 }
 
+/// How a makefile line begins, for make's hints when it cannot be parsed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Indent {
+    RecipePrefix,
+    EightSpaces,
+    Other,
+}
+
 /// The shape of a rule line once its colon has been found.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Colon {
@@ -167,7 +175,13 @@ impl Database {
             };
             let loc = st.loc(l.line);
             self.loc = Some(loc.clone());
-            let starts_with_prefix = l.text.starts_with(prefix);
+            let indent = if l.text.starts_with(prefix) {
+                Indent::RecipePrefix
+            } else if l.text.starts_with("        ") {
+                Indent::EightSpaces
+            } else {
+                Indent::Other
+            };
             let line = strip_comment(&collapse_continuations(&l.text));
             let body = line.trim_start_matches([' ', '\t']);
             if body.trim().is_empty() {
@@ -186,7 +200,7 @@ impl Database {
                 }
                 continue;
             }
-            self.statement(body, starts_with_prefix, &mut st, &mut reader, &loc)?;
+            self.statement(body, indent, &mut st, &mut reader, &loc)?;
         }
         self.finish_rule(&mut st)?;
         if !st.conds.is_empty() {
@@ -287,7 +301,7 @@ impl Database {
     fn statement(
         &mut self,
         line: &str,
-        starts_with_prefix: bool,
+        indent: Indent,
         st: &mut FileState,
         reader: &mut Reader,
         loc: &Loc,
@@ -357,7 +371,7 @@ impl Database {
             }
             return Err(Fatal::at(Some(loc), "missing separator"));
         }
-        self.rule_line(line, starts_with_prefix, st, loc)
+        self.rule_line(line, indent, st, loc)
     }
 
     /// The origin an assignment read from a makefile gets.
@@ -390,6 +404,13 @@ impl Database {
     ) -> Result<()> {
         let existing = self.globals.get(name);
         if let Some(old) = existing {
+            if self.opts.env_overrides && old.origin == Origin::Environment && origin == Origin::File {
+                // `-e`: the environment's value wins and says so in `$(origin)`.
+                if let Some(v) = self.globals.get_mut(name) {
+                    v.origin = Origin::EnvironmentOverride;
+                }
+                return Ok(());
+            }
             if !may_replace(old.origin, origin) {
                 // A lower-priority assignment is ignored, but `export` still applies.
                 if let Some(e) = mods.export {
@@ -620,7 +641,7 @@ impl Database {
     fn rule_line(
         &mut self,
         line: &str,
-        starts_with_prefix: bool,
+        indent: Indent,
         st: &mut FileState,
         loc: &Loc,
     ) -> Result<()> {
@@ -661,12 +682,12 @@ impl Database {
                         (expanded[..i].to_string(), colon, escape_dollars(after))
                     }
                     None => {
-                        let msg = if starts_with_prefix {
-                            "recipe commences before first target"
-                        } else if line.starts_with("        ") {
-                            "missing separator (did you mean TAB instead of 8 spaces?)"
-                        } else {
-                            "missing separator"
+                        let msg = match indent {
+                            Indent::RecipePrefix => "recipe commences before first target",
+                            Indent::EightSpaces => {
+                                "missing separator (did you mean TAB instead of 8 spaces?)"
+                            }
+                            Indent::Other => "missing separator",
                         };
                         return Err(Fatal::at(Some(loc), msg));
                     }
