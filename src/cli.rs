@@ -65,6 +65,29 @@ pub struct Options {
     /// `-v` given together with `-p`: make prints its banner (as `#` comments)
     /// before the data base and goes on instead of exiting.
     pub print_version: bool,
+    /// `--sandbox=MODE`: `enforce` (default), `require`, `audit` or `off`.
+    pub sandbox: Option<String>,
+    /// `--sandbox-info`: print what the kernel's Landlock enforces and exit.
+    pub sandbox_info: bool,
+    /// `--explain-sandbox TARGET`: print the policy of these targets' recipes.
+    pub explain_sandbox: Vec<String>,
+    /// `--fix-deps=FILE` (with audit): write the missing declarations there.
+    pub fix_deps: Option<String>,
+    /// `--report=FILE`: a JSON report of the build.
+    pub report: Option<String>,
+    /// `--check-repro`: build twice with variations and compare.
+    pub check_repro: bool,
+    /// `--repro-vary=LIST`: the variations `--check-repro` uses.
+    pub repro_vary: Option<String>,
+    /// `--watch`: rebuild when sources or makefiles change.
+    pub watch: bool,
+    /// `--progress=auto|always|never`: the status line.
+    pub progress: Option<String>,
+    /// `--trace-json=FILE`: a Chrome trace of the build.
+    pub trace_json: Option<String>,
+    /// `--graph=FILE` and `--graph-format=dot|json`.
+    pub graph: Option<String>,
+    pub graph_format: Option<String>,
     /// `VAR=value` (and `VAR:=value` etc.) arguments, as written; those read
     /// from `MAKEFLAGS` come first, already unescaped.
     pub variables: Vec<String>,
@@ -140,6 +163,10 @@ pub fn version_text() -> String {
 pub fn usage_text() -> String {
     let mut out = String::from("Usage: hbuild [options] [target] ...\nOptions:\n");
     for (names, what) in HELP {
+        if what.is_empty() {
+            out.push_str(&format!("{}\n", names));
+            continue;
+        }
         let names = format!("  {}", names);
         if names.len() <= 28 {
             out.push_str(&format!("{:<30}{}\n", names, what));
@@ -250,6 +277,34 @@ const HELP: &[(&str, &str)] = &[
     (
         "--warn-undefined-variables",
         "Warn when an undefined variable is expanded.",
+    ),
+    ("", ""),
+    ("hbuild's own options:", ""),
+    (
+        "--sandbox=MODE",
+        "enforce (default), require, audit or off.",
+    ),
+    ("--sandbox-info", "Show what the kernel's Landlock enforces."),
+    (
+        "--explain-sandbox TARGET",
+        "Print the sandbox policy of TARGET's recipe.",
+    ),
+    (
+        "--fix-deps=FILE",
+        "With audit: write the missing prerequisites to FILE.",
+    ),
+    ("--report=FILE", "Write a JSON report of the build."),
+    (
+        "--check-repro",
+        "Build twice with variations and compare the outputs.",
+    ),
+    ("--repro-vary=LIST", "The variations --check-repro uses."),
+    ("--watch", "Rebuild when sources or makefiles change."),
+    ("--progress=WHEN", "Status line: auto, always or never."),
+    ("--trace-json=FILE", "Write a Chrome trace of the build."),
+    (
+        "--graph=FILE, --graph-format=dot|json",
+        "Write the dependency graph of the goals.",
     ),
 ];
 
@@ -380,6 +435,19 @@ enum Opt {
     SyncMutex,
     NoSilent,
     JobserverFds,
+    // hbuild's own options (not make's).
+    Sandbox,
+    SandboxInfo,
+    ExplainSandbox,
+    FixDeps,
+    Report,
+    CheckRepro,
+    ReproVary,
+    Watch,
+    Progress,
+    TraceJson,
+    Graph,
+    GraphFormat,
 }
 
 /// Whether an option takes an argument.
@@ -397,7 +465,8 @@ impl Opt {
         use Opt::*;
         match self {
             Directory | Eval | File | IncludeDir | JobserverAuth | OldFile | NewFile
-            | SyncMutex | JobserverFds => Takes::Required,
+            | SyncMutex | JobserverFds | Sandbox | ExplainSandbox | FixDeps | Report
+            | ReproVary | Progress | TraceJson | Graph | GraphFormat => Takes::Required,
             Debug | Jobs | LoadAverage | OutputSync => Takes::Optional,
             _ => Takes::Nothing,
         }
@@ -408,7 +477,7 @@ impl Opt {
         !matches!(
             self,
             Opt::Directory | Opt::File | Opt::Help | Opt::OldFile | Opt::NewFile
-        )
+        ) && !opt_is_hbuild_only(self)
     }
 
     /// How make names the option in "requires a non-empty string argument".
@@ -506,7 +575,44 @@ const LONG_OPTIONS: &[(&str, Opt)] = &[
     ("dry-run", Opt::DryRun),
     ("recon", Opt::DryRun),
     ("makefile", Opt::File),
+    ("sandbox", Opt::Sandbox),
+    ("sandbox-info", Opt::SandboxInfo),
+    ("explain-sandbox", Opt::ExplainSandbox),
+    ("fix-deps", Opt::FixDeps),
+    ("report", Opt::Report),
+    ("check-repro", Opt::CheckRepro),
+    ("repro-vary", Opt::ReproVary),
+    ("watch", Opt::Watch),
+    ("progress", Opt::Progress),
+    ("trace-json", Opt::TraceJson),
+    ("graph", Opt::Graph),
+    ("graph-format", Opt::GraphFormat),
 ];
+
+/// hbuild's own options: never read from `MAKEFLAGS` (make would not know them).
+fn opt_is_hbuild_only(opt: Opt) -> bool {
+    use Opt::*;
+    matches!(
+        opt,
+        Sandbox
+            | SandboxInfo
+            | ExplainSandbox
+            | FixDeps
+            | Report
+            | CheckRepro
+            | ReproVary
+            | Watch
+            | Progress
+            | TraceJson
+            | Graph
+            | GraphFormat
+    )
+}
+
+/// Accepted values of hbuild's options that take a keyword.
+const SANDBOX_MODES: &[&str] = &["enforce", "require", "audit", "off"];
+const PROGRESS_MODES: &[&str] = &["auto", "always", "never"];
+const GRAPH_FORMATS: &[&str] = &["dot", "json"];
 
 const OUTPUT_SYNC_TYPES: &[&str] = &["none", "line", "target", "recurse"];
 
@@ -725,6 +831,36 @@ impl Parser {
                 Some(t) if OUTPUT_SYNC_TYPES.contains(&t) => o.output_sync = Some(t.into()),
                 Some(t) => self.set_fatal(format!("unknown output-sync type '{}'", t)),
             },
+            Opt::Sandbox => match value.as_deref() {
+                Some(m) if SANDBOX_MODES.contains(&m) => o.sandbox = Some(m.to_string()),
+                other => self.set_fatal(format!(
+                    "unknown sandbox mode '{}' (expected enforce, require, audit or off)",
+                    other.unwrap_or_default()
+                )),
+            },
+            Opt::SandboxInfo => o.sandbox_info = true,
+            Opt::ExplainSandbox => o.explain_sandbox.extend(value),
+            Opt::FixDeps => o.fix_deps = value,
+            Opt::Report => o.report = value,
+            Opt::CheckRepro => o.check_repro = true,
+            Opt::ReproVary => o.repro_vary = value,
+            Opt::Watch => o.watch = true,
+            Opt::Progress => match value.as_deref() {
+                Some(m) if PROGRESS_MODES.contains(&m) => o.progress = Some(m.to_string()),
+                other => self.set_fatal(format!(
+                    "unknown progress mode '{}' (expected auto, always or never)",
+                    other.unwrap_or_default()
+                )),
+            },
+            Opt::TraceJson => o.trace_json = value,
+            Opt::Graph => o.graph = value,
+            Opt::GraphFormat => match value.as_deref() {
+                Some(f) if GRAPH_FORMATS.contains(&f) => o.graph_format = Some(f.to_string()),
+                other => self.set_fatal(format!(
+                    "unknown graph format '{}' (expected dot or json)",
+                    other.unwrap_or_default()
+                )),
+            },
             Opt::Debug => match value {
                 None => o.debug_flags.push("basic".into()),
                 Some(v) if v.is_empty() => self
@@ -754,7 +890,9 @@ fn find_long(name: &str) -> LongMatch {
     }
     let found: Vec<&(&str, Opt)> = LONG_OPTIONS
         .iter()
-        .filter(|(n, _)| n.starts_with(name))
+        // hbuild's own options need their full name, so that abbreviations
+        // mean exactly what they mean to make.
+        .filter(|(n, opt)| n.starts_with(name) && !opt_is_hbuild_only(*opt))
         .collect();
     match found.as_slice() {
         [] => LongMatch::Unknown,

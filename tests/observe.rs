@@ -346,9 +346,24 @@ fn denied_reads_are_observed_with_landlock_hook_before_or_after() {
     }
 }
 
-/// Mean wall time of `runs` runs of `make_cmd`, observed or not.
-fn mean_time(f: &Fixture, runs: u32, observed: Observed, make_cmd: &dyn Fn() -> Command) -> Duration {
+/// CPU time used so far by this process (all threads, the supervisor
+/// included) and its reaped children.
+fn cpu_used() -> Duration {
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let mut total = Duration::ZERO;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage fills a zeroed rusage.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut u) };
+        total += tv(u.ru_utime) + tv(u.ru_stime);
+    }
+    total
+}
+
+/// Mean wall and CPU time of `runs` runs of `make_cmd`.
+fn mean_time(f: &Fixture, runs: u32, observed: Observed, make_cmd: &dyn Fn() -> Command) -> [Duration; 2] {
     let start = Instant::now();
+    let cpu = cpu_used();
     for _ in 0..runs {
         let mut cmd = make_cmd();
         match observed {
@@ -367,7 +382,7 @@ fn mean_time(f: &Fixture, runs: u32, observed: Observed, make_cmd: &dyn Fn() -> 
             }
         }
     }
-    start.elapsed() / runs
+    [start.elapsed() / runs, (cpu_used() - cpu) / runs]
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -379,22 +394,25 @@ enum Observed {
 
 fn compare(f: &Fixture, what: &str, runs: u32, make_cmd: &dyn Fn() -> Command) {
     // Interleave rounds so machine noise hits all variants alike.
-    let mut sums = [Duration::ZERO; 3];
+    let mut sums = [[Duration::ZERO; 2]; 3];
     let rounds = 5;
     for _ in 0..rounds {
         for (i, o) in [Observed::Off, Observed::NoopHook, Observed::On].into_iter().enumerate() {
-            sums[i] += mean_time(f, runs / rounds, o, make_cmd);
+            let [wall, cpu] = mean_time(f, runs / rounds, o, make_cmd);
+            sums[i][0] += wall;
+            sums[i][1] += cpu;
         }
     }
-    let [off, noop, on] = sums.map(|d| d / rounds);
-    println!(
-        "{what:<28} off {:>8.3} ms  fork-hook {:>8.3} ms  observed {:>8.3} ms  observed/off {:.3}  observed/fork-hook {:.3}",
-        off.as_secs_f64() * 1e3,
-        noop.as_secs_f64() * 1e3,
-        on.as_secs_f64() * 1e3,
-        on.as_secs_f64() / off.as_secs_f64(),
-        on.as_secs_f64() / noop.as_secs_f64(),
-    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3 / rounds as f64;
+    for (k, kind) in ["wall", "cpu"].into_iter().enumerate() {
+        let [off, noop, on] = [ms(sums[0][k]), ms(sums[1][k]), ms(sums[2][k])];
+        println!(
+            "{what:<28} {kind:<4} off {off:>8.3} ms  fork-hook {noop:>8.3} ms  observed {on:>8.3} ms  \
+             observed/off {:.3}  observed/fork-hook {:.3}",
+            on / off,
+            on / noop
+        );
+    }
 }
 
 /// Prints costs; no assertions on time. Run with
@@ -421,11 +439,13 @@ fn measure_overhead() {
     };
     let off = mean_time(&f, 3, Observed::NoopHook, &opens);
     let on = mean_time(&f, 3, Observed::On, &opens);
+    let per = |k: usize| (on[k].as_secs_f64() - off[k].as_secs_f64()) * 1e6 / OPENS as f64;
     println!(
-        "per intercepted open: {:.2} us (loop of {OPENS}: {:.1} ms unobserved, {:.1} ms observed)",
-        (on.as_secs_f64() - off.as_secs_f64()) * 1e6 / OPENS as f64,
-        off.as_secs_f64() * 1e3,
-        on.as_secs_f64() * 1e3
+        "per intercepted open: {:.2} us wall, {:.2} us cpu (loop of {OPENS}: {:.1} ms unobserved, {:.1} ms observed)",
+        per(0),
+        per(1),
+        off[0].as_secs_f64() * 1e3,
+        on[0].as_secs_f64() * 1e3
     );
 
     compare(&f, "sh -c true", 50, &|| f.command("true"));

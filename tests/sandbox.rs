@@ -185,12 +185,24 @@ fn compiles_archives_and_links_c_and_cpp() {
         "#include <string>\nextern \"C\" int cxx(void) { return std::string(\"ab\").size(); }\n",
     );
     let gcc = |t: &str, pre: &[&str], cmd: &str| p.step(&[t], pre).ok(cmd);
-    gcc("util.o", &["util.c", "inc"], "gcc -Iinc -c util.c -o util.o");
-    gcc("main.o", &["main.c", "inc"], "cc -Iinc -O2 -c main.c -o main.o");
+    gcc(
+        "util.o",
+        &["util.c", "inc"],
+        "gcc -Iinc -c util.c -o util.o",
+    );
+    gcc(
+        "main.o",
+        &["main.c", "inc"],
+        "cc -Iinc -O2 -c main.c -o main.o",
+    );
     gcc("three.s", &["three.c"], "gcc -S three.c -o three.s");
     gcc("three.o", &["three.s"], "as three.s -o three.o");
     gcc("cxx.o", &["cxx.cpp"], "g++ -c cxx.cpp -o cxx.o");
-    gcc("both.o", &["util.o", "three.o"], "ld -r util.o three.o -o both.o");
+    gcc(
+        "both.o",
+        &["util.o", "three.o"],
+        "ld -r util.o three.o -o both.o",
+    );
     gcc("libu.a", &["both.o"], "ar rcs libu.a both.o");
     gcc(
         "prog",
@@ -303,10 +315,19 @@ fn common_tools_run_under_the_system_preset() {
         "ok\n",
     );
     run("perl -ne 'print if /a/' in.txt", "a 1\n");
-    run("perl -MPOSIX -MFile::Temp=tempfile -e 'my ($fh,$n)=tempfile(); print \"ok\\n\"'", "ok\n");
-    run("date -u +%Y >/dev/null && id -un >/dev/null && ls -l in.txt >/dev/null && echo ok", "ok\n");
+    run(
+        "perl -MPOSIX -MFile::Temp=tempfile -e 'my ($fh,$n)=tempfile(); print \"ok\\n\"'",
+        "ok\n",
+    );
+    run(
+        "date -u +%Y >/dev/null && id -un >/dev/null && ls -l in.txt >/dev/null && echo ok",
+        "ok\n",
+    );
     run("nproc >/dev/null && echo ok", "ok\n");
-    run("make --version >/dev/null 2>&1; head -c 4 /dev/urandom | wc -c", "4\n");
+    run(
+        "make --version >/dev/null 2>&1; head -c 4 /dev/urandom | wc -c",
+        "4\n",
+    );
 }
 
 // ---------------------------------------------------------------- cannot do
@@ -395,7 +416,9 @@ fn cannot_write_outside_the_targets_directories() {
     s.ok("echo x > out/a.o");
     assert!(p.path("src.c").exists());
     assert!(!p.path("other/f").exists());
-    p.step(&["out/a.o"], &["src.c"]).off().ok("echo x > other/f");
+    p.step(&["out/a.o"], &["src.c"])
+        .off()
+        .ok("echo x > other/f");
 }
 
 #[test]
@@ -411,7 +434,9 @@ fn cannot_truncate_an_existing_sibling_of_a_target() {
     assert_eq!(p.read("sibling.txt").as_deref(), Some("keep\n"));
     s.ok("echo x > target.txt && echo y > target.txt && echo z >> sibling.txt");
     assert_eq!(p.read("target.txt").as_deref(), Some("y\n"));
-    p.step(&["target.txt"], &[]).off().ok("echo x > sibling.txt");
+    p.step(&["target.txt"], &[])
+        .off()
+        .ok("echo x > sibling.txt");
     // A new target widens truncation to its directory, and says so.
     let fresh = p.step(&["new.txt"], &[]);
     assert!(fresh.policy.to_string().contains("a target is new"));
@@ -515,8 +540,14 @@ fn leaves_no_background_writer() {
     assert!(killed >= 2, "killed {}", killed);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(p.read("out").as_deref(), Some("now\n"));
-    assert!(!p.path("out2").exists(), "a background writer outlived its step");
-    assert!(!p.path("out3").exists(), "a setsid writer outlived its step");
+    assert!(
+        !p.path("out2").exists(),
+        "a background writer outlived its step"
+    );
+    assert!(
+        !p.path("out3").exists(),
+        "a setsid writer outlived its step"
+    );
     assert!(hbuild::sandbox::children().is_empty());
 }
 
@@ -576,7 +607,11 @@ fn debug_run() {
     let p = Project::new();
     let var = |k: &str| std::env::var(k).unwrap_or_default();
     for f in var("HB_FILES").split_whitespace() {
-        fs::copy(f, p.path(Path::new(f).file_name().unwrap().to_str().unwrap())).unwrap();
+        fs::copy(
+            f,
+            p.path(Path::new(f).file_name().unwrap().to_str().unwrap()),
+        )
+        .unwrap();
     }
     let targets = var("HB_TARGETS");
     let prereqs = var("HB_PREREQS");

@@ -144,7 +144,6 @@ impl<'a> Scheduler<'a> {
     /// The job slots, set up on first use (a no-op build never needs them).
     fn tokens(&mut self) -> &mut Tokens {
         if self.tokens.is_none() {
-            signals::install();
             let shared = TOKENS
                 .lock()
                 .ok()
@@ -152,7 +151,9 @@ impl<'a> Scheduler<'a> {
                 .map(|(_, t)| t);
             let env = std::env::var("MAKEFLAGS").ok();
             let jobs = self.opts.jobs.map(|n| n.max(1));
+            // The jobserver pipe first, so its descriptors are 3,4 as make's.
             self.tokens = Some(shared.unwrap_or_else(|| Tokens::setup(jobs, env.as_deref())));
+            signals::install();
         }
         self.tokens.get_or_insert_with(|| Tokens::local(Some(1)))
     }
@@ -430,7 +431,9 @@ impl<'a> Scheduler<'a> {
         let n = &self.graph.nodes[id];
         let loc = n.rule_loc.clone().unwrap_or_else(|| recipe.loc.clone());
         if self.opts.trace {
-            println!("{}: {}", loc, decide::trace_reason(&n.name, &newer));
+            // make names the recipe's first line, not the rule's header.
+            let at = recipe.lines.first().map_or(&loc, |l| &l.loc);
+            println!("{}: {}", at, decide::trace_reason(&n.name, &newer));
         }
         let lines = match recipe::expand(self.db, &recipe, &scope, self.db.specials.one_shell) {
             Ok(l) => l,
@@ -554,7 +557,9 @@ impl<'a> Scheduler<'a> {
                 return;
             }
             let runs = !self.dry() || line.always;
-            if !self.silent_line(id, &line) && (runs || self.opts.dry_run) {
+            // `-t` only shows `touch` commands, even with `-n`.
+            let shown = runs || (self.opts.dry_run && !self.opts.touch);
+            if !self.silent_line(id, &line) && shown {
                 self.jobs[j].capture.say(&line.text);
             }
             if !runs {
@@ -587,9 +592,13 @@ impl<'a> Scheduler<'a> {
         let ignored =
             line.ignore || self.opts.ignore_errors || self.db.specials.ignore.contains(&name);
         let prog = crate::diag::prog();
+        let quiet = self.silent_line(id, line);
         let capture = &mut self.jobs[j].capture;
         if ignored {
-            capture.say_err(&format!("{}: [{}: {}] {} (ignored)", prog, line.loc, name, what));
+            // A silent line's ignored failure goes unmentioned, as in make.
+            if !quiet {
+                    capture.say_err(&format!("{}: [{}: {}] {} (ignored)", prog, line.loc, name, what));
+            }
             true
         } else {
             capture.say_err(&format!("{}: *** [{}: {}] {}", prog, line.loc, name, what));
@@ -822,6 +831,9 @@ impl<'a> Scheduler<'a> {
             for t in &job.step.targets {
                 if !self.opts.silent {
                     job.capture.say(&format!("touch {}", t));
+                }
+                if self.opts.dry_run {
+                    continue;
                 }
                 if let Err(e) = self.disk.touch(t) {
                     job.capture

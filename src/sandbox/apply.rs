@@ -9,8 +9,8 @@ use super::kernel::{KernelSupport, Mode};
 use super::policy::Policy;
 use crate::diag::Fatal;
 use landlock::{
-    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, Scope, ABI,
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, Scope, ABI,
 };
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -94,9 +94,7 @@ pub fn prepare(policy: &Policy, k: &KernelSupport, mode: Mode) -> Result<Prepare
             .map_err(ruleset_error)?;
     }
     if policy.scoped && k.abi >= 6 {
-        ruleset = ruleset
-            .scope(Scope::from_all(abi))
-            .map_err(ruleset_error)?;
+        ruleset = ruleset.scope(Scope::from_all(abi)).map_err(ruleset_error)?;
     }
     let mut created = ruleset
         .create()
@@ -124,9 +122,8 @@ pub fn prepare(policy: &Policy, k: &KernelSupport, mode: Mode) -> Result<Prepare
         if access.is_empty() {
             continue;
         }
-        add_path_rule(&fd, &anchor, access.bits()).map_err(|err| {
-            ruleset_error(format_args!("{}: {}", e.path.display(), err))
-        })?;
+        add_path_rule(&fd, &anchor, access.bits())
+            .map_err(|err| ruleset_error(format_args!("{}: {}", e.path.display(), err)))?;
     }
     prepared.ruleset = Some(fd);
     Ok(prepared)
@@ -161,7 +158,6 @@ fn add_path_rule(ruleset: &OwnedFd, anchor: &OwnedFd, access: u64) -> std::io::R
     }
     Ok(())
 }
-
 
 /// Open `path` for use as a rule anchor (O_PATH: no read access needed).
 fn open_path(path: &std::path::Path) -> Option<(OwnedFd, bool)> {
@@ -210,8 +206,6 @@ pub fn install(cmd: &mut Command, prepared: Arc<Prepared>) {
     }
     // SAFETY: the hook only calls async-signal-safe functions (see apply_in_child).
     unsafe {
-        cmd.pre_exec(move || {
-            apply_in_child(&prepared).map_err(std::io::Error::from_raw_os_error)
-        });
+        cmd.pre_exec(move || apply_in_child(&prepared).map_err(std::io::Error::from_raw_os_error));
     }
 }

@@ -107,7 +107,8 @@ impl KernelSupport {
         let why = match err.raw_os_error() {
             Some(libc::ENOSYS) => "the kernel is built without Landlock".to_string(),
             Some(libc::EOPNOTSUPP) => {
-                "Landlock is disabled at boot (add landlock to the lsm= kernel parameter)".to_string()
+                "Landlock is disabled at boot (add landlock to the lsm= kernel parameter)"
+                    .to_string()
             }
             _ => format!("landlock_create_ruleset failed: {}", err),
         };
@@ -149,7 +150,9 @@ pub fn warnings(k: &KernelSupport, mode: Mode) -> Vec<String> {
     if k.abi <= 0 {
         return vec![format!(
             "recipes run unsandboxed: {}",
-            k.unavailable.as_deref().unwrap_or("Landlock is unavailable")
+            k.unavailable
+                .as_deref()
+                .unwrap_or("Landlock is unavailable")
         )];
     }
     k.missing()
@@ -227,7 +230,10 @@ mod tests {
 
     #[test]
     fn never_silent_without_sandbox() {
-        assert_eq!(warnings(&KernelSupport::with_abi(0), Mode::Enforce).len(), 1);
+        assert_eq!(
+            warnings(&KernelSupport::with_abi(0), Mode::Enforce).len(),
+            1
+        );
         assert_eq!(warnings(&KernelSupport::with_abi(7), Mode::Off).len(), 1);
         assert_eq!(warnings(&KernelSupport::with_abi(7), Mode::Audit).len(), 1);
         assert!(require_check(&KernelSupport::with_abi(0)).is_err());

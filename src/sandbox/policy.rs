@@ -134,7 +134,8 @@ impl Policy {
             scoped: true,
             ..Policy::default()
         };
-        p.entries.extend(presets::entries("system").unwrap_or_default());
+        p.entries
+            .extend(presets::entries("system").unwrap_or_default());
         p.add(cwd, Rights::RX, Origin::Project);
         if let Some(tmp) = tmp {
             p.set_tmpdir(tmp);
@@ -188,7 +189,11 @@ impl Policy {
                 _ => Path::new("."),
             };
         }
-        let truncate = if exists { Rights::NONE } else { Rights::TRUNCATE };
+        let truncate = if exists {
+            Rights::NONE
+        } else {
+            Rights::TRUNCATE
+        };
         if let Some(e) = self
             .entries
             .iter_mut()
@@ -210,16 +215,23 @@ impl Policy {
 }
 
 const ANCESTOR_NOTE: &str = "nearest existing ancestor: the recipe creates the rest";
-const NEW_TARGET_NOTE: &str = "a target is new: truncation allowed here (ar re-opens a new archive with O_TRUNC)";
+const NEW_TARGET_NOTE: &str =
+    "a target is new: truncation allowed here (ar re-opens a new archive with O_TRUNC)";
 
 /// The `--explain-sandbox` text: one line per path, then network, scopes,
 /// limits and TMPDIR.
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.unsandboxed {
-            writeln!(f, "unsandboxed (.UNSANDBOXED): every path and the network are open")?;
+            writeln!(
+                f,
+                "unsandboxed (.UNSANDBOXED): every path and the network are open"
+            )?;
         } else {
-            writeln!(f, "paths (r read, w write, x execute, c create/remove/rename, t truncate):")?;
+            writeln!(
+                f,
+                "paths (r read, w write, x execute, c create/remove/rename, t truncate):"
+            )?;
             let width = self
                 .entries
                 .iter()
@@ -234,7 +246,10 @@ impl fmt::Display for Policy {
                     None => writeln!(f)?,
                 }
             }
-            writeln!(f, "  everything else: denied (existence and metadata stay visible)")?;
+            writeln!(
+                f,
+                "  everything else: denied (existence and metadata stay visible)"
+            )?;
             if self.internet {
                 writeln!(f, "network: open (.INTERNET)")?;
             } else if self.connect_ports.is_empty() {
@@ -278,7 +293,10 @@ mod tests {
 
     fn decl() -> StepDecl {
         StepDecl {
-            targets: vec!["/nonexistent-hb/a/b.o".into(), "/nonexistent-hb/a/b.d".into()],
+            targets: vec![
+                "/nonexistent-hb/a/b.o".into(),
+                "/nonexistent-hb/a/b.d".into(),
+            ],
             prereqs: vec!["b.c".into()],
             shell: "/bin/sh".into(),
             ..StepDecl::default()
@@ -313,7 +331,31 @@ mod tests {
             vec![("b.c".into(), "r-x--".into())]
         );
         assert!(p.scoped && !p.internet);
-        assert!(p.entries.iter().any(|e| e.origin == Origin::Preset("system")));
+        assert!(p
+            .entries
+            .iter()
+            .any(|e| e.origin == Origin::Preset("system")));
+    }
+
+    #[test]
+    fn truncation_stays_on_existing_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("lib.a");
+        std::fs::write(&t, "").unwrap();
+        let p = Policy::for_step(&StepDecl {
+            targets: vec![t.clone()],
+            ..decl()
+        })
+        .unwrap();
+        let d = dir.path().display().to_string();
+        assert_eq!(
+            rights_of(&p, &Origin::TargetDirectory),
+            vec![(d, "rwxc-".into())]
+        );
+        assert_eq!(
+            rights_of(&p, &Origin::Target),
+            vec![(t.display().to_string(), "rw--t".into())]
+        );
     }
 
     #[test]
@@ -323,8 +365,14 @@ mod tests {
             ..decl()
         })
         .unwrap();
-        assert!(!p.entries.iter().any(|e| e.origin == Origin::Preset("system")));
-        assert!(p.entries.iter().any(|e| e.origin == Origin::Preset("runtime")));
+        assert!(!p
+            .entries
+            .iter()
+            .any(|e| e.origin == Origin::Preset("system")));
+        assert!(p
+            .entries
+            .iter()
+            .any(|e| e.origin == Origin::Preset("runtime")));
         assert!(!p.entries.iter().any(|e| e.path == Path::new("/usr")));
     }
 
@@ -339,9 +387,17 @@ mod tests {
         let text = p.to_string();
         assert!(text.contains("rw--t  /srv/x"), "{}", text);
         assert!(text.contains(".UNVEIL at Makefile:3"), "{}", text);
-        assert!(text.contains("preset:dns (.UNVEIL at Makefile:4)"), "{}", text);
+        assert!(
+            text.contains("preset:dns (.UNVEIL at Makefile:4)"),
+            "{}",
+            text
+        );
         assert!(text.contains("connect only to port 53"), "{}", text);
-        assert!(text.contains("limit: .CPU = 2 s  (.CPU at Makefile:5)"), "{}", text);
+        assert!(
+            text.contains("limit: .CPU = 2 s  (.CPU at Makefile:5)"),
+            "{}",
+            text
+        );
     }
 
     #[test]

@@ -18,14 +18,22 @@ const RW_DEV: Rights = Rights::READ.union(Rights::WRITE);
 /// The dynamic loader and shared libraries: what any dynamically linked
 /// program (the shell included) needs to start.
 const RUNTIME: &[Item] = &[
-    Item("/lib", Rights::RX, "shared libraries and the dynamic loader"),
+    Item(
+        "/lib",
+        Rights::RX,
+        "shared libraries and the dynamic loader",
+    ),
     Item("/lib64", Rights::RX, "the x86-64 dynamic loader"),
     Item("/lib32", Rights::RX, "32-bit libraries (multilib)"),
     Item("/libx32", Rights::RX, "x32 libraries (multilib)"),
     Item("/usr/lib", Rights::RX, "shared libraries"),
     Item("/usr/lib64", Rights::RX, "shared libraries"),
     Item("/usr/lib32", Rights::RX, "32-bit libraries"),
-    Item("/etc/ld.so.cache", Rights::READ, "the loader's library index"),
+    Item(
+        "/etc/ld.so.cache",
+        Rights::READ,
+        "the loader's library index",
+    ),
     Item("/etc/ld.so.conf", Rights::READ, "library search path"),
     Item("/etc/ld.so.conf.d", Rights::READ, "library search path"),
     Item("/dev/null", RW_DEV, "every shell script redirects to it"),
@@ -33,27 +41,71 @@ const RUNTIME: &[Item] = &[
 
 /// Toolchains and ordinary Unix tools, read-only, nothing personal.
 const SYSTEM: &[Item] = &[
-    Item("/usr", Rights::RX, "programs, compilers (libexec), headers, shared data"),
+    Item(
+        "/usr",
+        Rights::RX,
+        "programs, compilers (libexec), headers, shared data",
+    ),
     Item("/bin", Rights::RX, "programs (often a link to /usr/bin)"),
     Item("/sbin", Rights::RX, "programs (often a link to /usr/sbin)"),
     Item("/opt", Rights::RX, "toolchains installed outside /usr"),
-    Item("/etc/localtime", Rights::READ, "local time zone (date, ls -l)"),
-    Item("/etc/passwd", Rights::READ, "user names (getpwuid: ls, id, install, perl)"),
-    Item("/etc/group", Rights::READ, "group names (getgrgid: ls, install)"),
-    Item("/etc/nsswitch.conf", Rights::READ, "how getpwuid looks names up"),
-    Item("/etc/perl", Rights::READ, "perl's site modules (Net::Cmd configuration)"),
-    Item("/etc/python3*", Rights::READ, "python's sitecustomize.py (linked from /usr/lib)"),
-    Item("/etc/mime.types", Rights::READ, "python's mimetypes module fails without it"),
+    Item(
+        "/etc/localtime",
+        Rights::READ,
+        "local time zone (date, ls -l)",
+    ),
+    Item(
+        "/etc/passwd",
+        Rights::READ,
+        "user names (getpwuid: ls, id, install, perl)",
+    ),
+    Item(
+        "/etc/group",
+        Rights::READ,
+        "group names (getgrgid: ls, install)",
+    ),
+    Item(
+        "/etc/nsswitch.conf",
+        Rights::READ,
+        "how getpwuid looks names up",
+    ),
+    Item(
+        "/etc/perl",
+        Rights::READ,
+        "perl's site modules (Net::Cmd configuration)",
+    ),
+    Item(
+        "/etc/python3*",
+        Rights::READ,
+        "python's sitecustomize.py (linked from /usr/lib)",
+    ),
+    Item(
+        "/etc/mime.types",
+        Rights::READ,
+        "python's mimetypes module fails without it",
+    ),
     Item("/dev/zero", Rights::READ, "zero-filled reads (dd, mmap)"),
-    Item("/dev/urandom", Rights::READ, "random seeds (mktemp, python, perl)"),
+    Item(
+        "/dev/urandom",
+        Rights::READ,
+        "random seeds (mktemp, python, perl)",
+    ),
     Item("/dev/random", Rights::READ, "random numbers"),
     Item("/dev/full", RW_DEV, "tests of write errors"),
 ];
 
 /// The controlling terminal, for interactive recipes.
 const TTY: &[Item] = &[
-    Item("/dev/tty", RW_DEV, "the controlling terminal (with terminal ioctls)"),
-    Item("/dev/pts", RW_DEV, "pseudo-terminals (with terminal ioctls)"),
+    Item(
+        "/dev/tty",
+        RW_DEV,
+        "the controlling terminal (with terminal ioctls)",
+    ),
+    Item(
+        "/dev/pts",
+        RW_DEV,
+        "pseudo-terminals (with terminal ioctls)",
+    ),
     Item("/dev/ptmx", RW_DEV, "new pseudo-terminals"),
 ];
 
@@ -64,15 +116,27 @@ const DNS: &[Item] = &[
     Item("/etc/nsswitch.conf", Rights::READ, "resolver order"),
     Item("/etc/gai.conf", Rights::READ, "address sorting"),
     Item("/etc/host.conf", Rights::READ, "resolver options"),
-    Item("/run/systemd/resolve", Rights::READ, "systemd-resolved's resolv.conf"),
+    Item(
+        "/run/systemd/resolve",
+        Rights::READ,
+        "systemd-resolved's resolv.conf",
+    ),
 ];
 
 /// Certificate authorities for TLS clients.
 const CERTS: &[Item] = &[
-    Item("/etc/ssl", Rights::READ, "CA bundle and OpenSSL configuration"),
+    Item(
+        "/etc/ssl",
+        Rights::READ,
+        "CA bundle and OpenSSL configuration",
+    ),
     Item("/etc/ca-certificates", Rights::READ, "CA configuration"),
     Item("/etc/pki", Rights::READ, "CA bundle (Red Hat layout)"),
-    Item("/usr/share/ca-certificates", Rights::READ, "CA certificates"),
+    Item(
+        "/usr/share/ca-certificates",
+        Rights::READ,
+        "CA certificates",
+    ),
 ];
 
 /// Machine facts for tools that size themselves to the machine.
@@ -163,7 +227,16 @@ mod tests {
     #[test]
     fn system_keeps_out_personal_and_shared_places() {
         let sys = entries("system").unwrap();
-        for bad in ["/tmp", "/root", "/home", "/etc/shadow", "/etc", "/", "/proc", "/dev"] {
+        for bad in [
+            "/tmp",
+            "/root",
+            "/home",
+            "/etc/shadow",
+            "/etc",
+            "/",
+            "/proc",
+            "/dev",
+        ] {
             assert!(sys.iter().all(|e| e.path.as_os_str() != bad), "{}", bad);
         }
     }

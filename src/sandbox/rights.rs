@@ -129,7 +129,9 @@ mod tests {
         let all = Rights::RW | Rights::EXEC | Rights::CREATE;
         assert!(!all.access_fs(false).contains(AccessFs::MakeReg));
         assert!(!all.access_fs(false).contains(AccessFs::ReadDir));
-        assert!(all.access_fs(true).contains(AccessFs::MakeReg | AccessFs::Refer));
+        assert!(all
+            .access_fs(true)
+            .contains(AccessFs::MakeReg | AccessFs::Refer));
         assert!(!Rights::CREATE.access_fs(true).contains(AccessFs::Truncate));
     }
 }

@@ -185,7 +185,10 @@ mod tests {
     fn malformed_values_name_the_line() {
         assert_eq!(
             val(Resource::Cpu, "5m"),
-            Err("Makefile:12: *** invalid .CPU value '5m' (expected a number of seconds).  Stop.".into())
+            Err(
+                "Makefile:12: *** invalid .CPU value '5m' (expected a number of seconds).  Stop."
+                    .into()
+            )
         );
         assert!(val(Resource::Nproc, "10%").is_err());
         assert!(val(Resource::Memory, "x").is_err());

@@ -120,7 +120,10 @@ mod tests {
         let root = build.path().to_path_buf();
         let step = build.step().unwrap();
         let p = step.path().to_path_buf();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         fs::create_dir(p.join("locked")).unwrap();
         fs::write(p.join("locked/f"), "x").unwrap();
         fs::set_permissions(p.join("locked"), fs::Permissions::from_mode(0o500)).unwrap();

@@ -113,13 +113,13 @@ mod tests {
     #[test]
     fn words() {
         assert_eq!(p("src"), Ok(Word::Path("src".into(), Rights::READ)));
-        assert_eq!(
-            p("rx:/opt/x"),
-            Ok(Word::Path("/opt/x".into(), Rights::RX))
-        );
+        assert_eq!(p("rx:/opt/x"), Ok(Word::Path("/opt/x".into(), Rights::RX)));
         assert_eq!(
             p("rwc:~/cache"),
-            Ok(Word::Path("/home/u/cache".into(), Rights::RW | Rights::CREATE))
+            Ok(Word::Path(
+                "/home/u/cache".into(),
+                Rights::RW | Rights::CREATE
+            ))
         );
         assert_eq!(p("~user"), Ok(Word::Path("~user".into(), Rights::READ)));
         assert_eq!(p("r:a:b"), Ok(Word::Path("a:b".into(), Rights::READ)));
