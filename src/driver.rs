@@ -69,14 +69,7 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
 }
 
 fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invocation) -> i32 {
-    let mut db = Database::new(ReadOptions {
-        env_overrides: opts.env_overrides,
-        no_builtin_rules: opts.no_builtin_rules || opts.no_builtin_vars,
-        no_builtin_vars: opts.no_builtin_vars,
-        include_dirs: opts.include_dirs.iter().map(PathBuf::from).collect(),
-        goals: opts.goals.clone(),
-        silent: opts.silent,
-    });
+    let mut db = Database::new(read_options(opts));
     let read = read_all(&mut db, opts, make_command, cwd, level);
     let found_any = match read {
         Ok(found) => found,
@@ -295,6 +288,33 @@ fn read_all(
 /// A makefile may add flags through `MAKEFLAGS` (`MAKEFLAGS += -s`); make
 /// honours them once the makefiles are read. Returns the options with those
 /// flags, if the value changed.
+/// Read the makefiles of the current directory as a build would (built-in
+/// rules, command-line variables, `-f`), without building: for tools that
+/// inspect the rules (`--check-repro`, `--graph`, `--explain-sandbox`).
+pub fn load_database(opts: &Options, inv: &Invocation) -> diag::Result<Database> {
+    let level = std::env::var("MAKELEVEL")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let cwd = std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| ".".to_string());
+    let mut db = Database::new(read_options(opts));
+    read_all(&mut db, opts, &absolute_command(&inv.argv0), &cwd, level)?;
+    Ok(db)
+}
+
+fn read_options(opts: &Options) -> ReadOptions {
+    ReadOptions {
+        env_overrides: opts.env_overrides,
+        no_builtin_rules: opts.no_builtin_rules || opts.no_builtin_vars,
+        no_builtin_vars: opts.no_builtin_vars,
+        include_dirs: opts.include_dirs.iter().map(PathBuf::from).collect(),
+        goals: opts.goals.clone(),
+        silent: opts.silent,
+    }
+}
+
 fn flags_set_by_makefiles(db: &mut Database, opts: &Options, inv: &Invocation) -> Option<Options> {
     let value = db
         .var_value("MAKEFLAGS", &crate::lang::vars::Scope::global())

@@ -671,3 +671,20 @@ fn measure_cost() {
         );
     }
 }
+
+#[test]
+fn strict_steps_get_only_the_shell_and_what_they_unveil() {
+    if !kernel_has(1, "the sandbox") {
+        return;
+    }
+    let p = Project::new();
+    p.write("in", "x\n");
+    let mut decl = p.decl(&["out"], &["in"]);
+    decl.strict = true;
+    let strict = Step::new(&p, &decl);
+    strict.ok("read line < in && echo \"$line\" > out");
+    strict.denied("cat in > out");
+    let loc = Loc::new(&Arc::from("Makefile"), 2);
+    decl.unveil.push(("rx:/usr/bin/cat".into(), loc));
+    Step::new(&p, &decl).ok("cat in > out");
+}
