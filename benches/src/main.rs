@@ -41,6 +41,9 @@ fn main() -> ExitCode {
 }
 
 fn run(opts: &Options) -> std::io::Result<()> {
+    if let Some(dir) = &opts.generate {
+        return generate_only(opts, dir);
+    }
     let work = opts
         .workdir
         .clone()
@@ -97,6 +100,26 @@ fn run(opts: &Options) -> std::io::Result<()> {
         println!("graphs kept in {}", work.display());
     } else {
         let _ = fs::remove_dir_all(&work);
+    }
+    Ok(())
+}
+
+/// Write the graphs where the user asked, for profiling a tool on them.
+fn generate_only(opts: &Options, dir: &std::path::Path) -> std::io::Result<()> {
+    for &steps in &opts.sizes {
+        let shape = graph::Shape {
+            steps,
+            fan_in: opts.fan_in,
+            depth: opts.depth,
+            dirs: opts.dirs_for(steps),
+        };
+        let root = dir.join(format!("steps-{steps}"));
+        let g = graph::generate(shape, &root)?;
+        println!(
+            "{} (touch {} to rebuild one cone)",
+            root.display(),
+            g.touch_source
+        );
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ usage: hbench [options]   (normally run through benches/run)
   --keep             keep the generated graphs
   --out FILE         JSON result file (default target/hbench/result-<time>.json)
   --commit TEXT      recorded in the JSON (benches/run passes git describe)
+  --generate DIR     only write the graphs (DIR/steps-N/) and exit, for profiling
 ";
 
 #[derive(Clone, Debug)]
@@ -48,6 +49,7 @@ pub struct Options {
     pub out: Option<PathBuf>,
     pub commit: String,
     pub quick: bool,
+    pub generate: Option<PathBuf>,
 }
 
 pub const MEASUREMENTS: [&str; 4] = ["full", "noop", "rebuild", "prereqs"];
@@ -103,6 +105,7 @@ pub fn parse(args: &[String], default_hbuild: String) -> Result<Options, String>
         out: None,
         commit: String::new(),
         quick: false,
+        generate: None,
     };
     // --quick sets defaults that explicit options given anywhere override.
     if args.iter().any(|a| a == "--quick") {
@@ -156,6 +159,7 @@ pub fn parse(args: &[String], default_hbuild: String) -> Result<Options, String>
             "--workdir" => o.workdir = Some(PathBuf::from(value()?)),
             "--out" => o.out = Some(PathBuf::from(value()?)),
             "--commit" => o.commit = value()?,
+            "--generate" => o.generate = Some(PathBuf::from(value()?)),
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }

@@ -10,7 +10,7 @@ pub mod tokens;
 pub use schedule::say_err;
 
 use crate::cli::Options;
-use crate::diag::PROG;
+use crate::diag::prog;
 use crate::graph::disk::{RealDisk, StatCache};
 use crate::graph::resolve::Searcher;
 use crate::lang::vars::Scope;
@@ -28,7 +28,7 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
             match db.default_goal.clone() {
                 Some(d) => vec![d],
                 None => {
-                    eprintln!("{}: *** No targets.  Stop.", PROG);
+                    eprintln!("{}: *** No targets.  Stop.", prog());
                     return 2;
                 }
             }
@@ -119,7 +119,7 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
         Outcome::Failed if s.opts.keep_going => {
             eprintln!(
                 "{}: Target '{}' not remade because of errors.",
-                PROG, n.name
+                prog(), n.name
             );
         }
         Outcome::Failed => {}
@@ -130,9 +130,9 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
                     .get(&n.name)
                     .is_some_and(|t| t.recipe.is_some());
             if has_recipe && !n.phony {
-                println!("{}: '{}' is up to date.", PROG, n.path);
+                println!("{}: '{}' is up to date.", prog(), n.path);
             } else {
-                println!("{}: Nothing to be done for '{}'.", PROG, n.path);
+                println!("{}: Nothing to be done for '{}'.", prog(), n.path);
             }
         }
         _ => {}
@@ -199,7 +199,7 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
             } else {
                 eprintln!("{}: {}: No such file or directory", m.loc, m.name);
             }
-            eprintln!("{}: *** No rule to make target '{}'.  Stop.", PROG, m.name);
+            eprintln!("{}: *** No rule to make target '{}'.  Stop.", prog(), m.name);
             return Remake::Failed(2);
         }
     }

@@ -3,7 +3,7 @@
 //! place a step begins and `reap` the one place a finished process is handled.
 
 use crate::cli::Options;
-use crate::diag::{Fatal, Loc, PROG};
+use crate::diag::{prog, Fatal, Loc};
 use crate::engine::output::{Capture, Sync};
 use crate::engine::recipe::{self, CommandLine};
 use crate::engine::signals;
@@ -226,7 +226,7 @@ impl<'a> Scheduler<'a> {
             if self.on_stack[dep] {
                 eprintln!(
                     "{}: Circular {} <- {} dependency dropped.",
-                    PROG, self.graph.nodes[id].name, self.graph.nodes[dep].name
+                    prog(), self.graph.nodes[id].name, self.graph.nodes[dep].name
                 );
                 self.graph.nodes[id].deps.remove(i);
                 continue;
@@ -314,9 +314,9 @@ impl<'a> Scheduler<'a> {
                     None => format!("No rule to make target '{}'", name),
                 };
                 if self.opts.keep_going {
-                    eprintln!("{}: *** {}.", PROG, msg);
+                    eprintln!("{}: *** {}.", prog(), msg);
                 } else {
-                    eprintln!("{}: *** {}.  Stop.", PROG, msg);
+                    eprintln!("{}: *** {}.  Stop.", prog(), msg);
                     self.stop = true;
                 }
                 self.finish(id, Outcome::Failed);
@@ -493,7 +493,9 @@ impl<'a> Scheduler<'a> {
         }
         self.commands_started += 1;
         if self.question() && !step.lines.iter().any(|l| l.always) {
+            // make -q stops at the first target that is out of date.
             self.out_of_date = true;
+            self.stop = true;
             self.complete(id, Outcome::Remade);
             return;
         }
@@ -503,7 +505,7 @@ impl<'a> Scheduler<'a> {
             .enumerate()
             .map(|(i, t)| if i == 0 { mtime } else { self.disk.mtime(t) })
             .collect();
-        let env = env.map(|e| self.with_jobserver(e));
+        let env = env.map(|e| self.with_jobserver(with_original_shell(e)));
         self.jobs.push(Job {
             step,
             next: 0,
@@ -551,6 +553,7 @@ impl<'a> Scheduler<'a> {
             if self.question() && !line.always {
                 // `-q`: a line that would really run means out of date.
                 self.out_of_date = true;
+                self.stop = true;
                 let job = self.jobs.remove(j);
                 self.flush_capture(job.capture);
                 self.complete(id, Outcome::Remade);
@@ -823,11 +826,12 @@ impl<'a> Scheduler<'a> {
             }
             return;
         }
-        let touch = self.honour_modes
-            && self.opts.touch
-            && !self.graph.nodes[id].phony
-            && !job.ran_recursive;
-        if touch {
+        let touches = if self.honour_modes && self.opts.touch && !self.graph.nodes[id].phony {
+            touch_count(&job.step.lines)
+        } else {
+            0
+        };
+        for _ in 0..touches {
             for t in &job.step.targets {
                 if !self.opts.silent {
                     job.capture.say(&format!("touch {}", t));
@@ -836,8 +840,12 @@ impl<'a> Scheduler<'a> {
                     continue;
                 }
                 if let Err(e) = self.disk.touch(t) {
-                    job.capture
-                        .say_err(&format!("{}: *** cannot touch '{}': {}", PROG, t, e));
+                    job.capture.say_err(&format!(
+                        "{}: *** cannot touch '{}': {}",
+                        crate::diag::prog(),
+                        t,
+                        e
+                    ));
                 }
             }
         }
@@ -948,6 +956,31 @@ impl<'a> Scheduler<'a> {
         }
         self.settle_tokens();
     }
+}
+
+/// How many times `-t` touches a target (and says so) after its recipe's
+/// recursive lines ran. Observed GNU make 4.3 behaviour: once without
+/// recursive lines; with them, once if any other line exists plus once more
+/// if the last line is not recursive.
+fn touch_count(lines: &[CommandLine]) -> usize {
+    let lines: Vec<&CommandLine> = lines.iter().filter(|l| !l.text.trim().is_empty()).collect();
+    if !lines.iter().any(|l| l.always) {
+        return 1;
+    }
+    let other = lines.iter().any(|l| !l.always) as usize;
+    let last = lines.last().is_some_and(|l| !l.always) as usize;
+    other + last
+}
+
+/// make runs recipes with its `SHELL` variable but, unless the makefile
+/// exports `SHELL`, gives them the `SHELL` of its own environment.
+fn with_original_shell(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+    if !env.iter().any(|(k, _)| k == "SHELL") {
+        if let Ok(shell) = std::env::var("SHELL") {
+            env.push(("SHELL".into(), shell));
+        }
+    }
+    env
 }
 
 fn is_directory(path: &str) -> bool {

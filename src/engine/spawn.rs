@@ -152,7 +152,7 @@ pub fn start(inv: &Invocation) -> Started {
             };
             Started::Failed {
                 status: 127,
-                message: format!("{}: {}: {}", crate::diag::PROG, prog, reason),
+                message: format!("{}: {}: {}", crate::diag::prog(), prog, reason),
             }
         }
     }

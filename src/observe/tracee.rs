@@ -14,6 +14,8 @@ use super::classify::{Found, Tracee};
 
 const PATH_MAX: usize = 4096;
 const PAGE: u64 = 4096;
+/// Most paths fit in one read of this size.
+const CHUNK: usize = 256;
 
 /// The thread (`pid` as the notification gives it) that made the syscall.
 pub struct Process {
@@ -33,18 +35,19 @@ impl Process {
         Ok(n as usize)
     }
 
-    /// The NUL-terminated string at `addr`, read page by page so a string
-    /// ending just before an unmapped page is still read.
+    /// The NUL-terminated string at `addr`, read in chunks that never cross
+    /// a page boundary, so a string ending just before an unmapped page is
+    /// still read.
     fn cstring(&self, addr: u64) -> io::Result<Vec<u8>> {
         if addr == 0 {
             return Err(io::Error::from_raw_os_error(libc::EFAULT));
         }
         let mut out = Vec::with_capacity(128);
-        let mut buf = [0u8; PATH_MAX];
+        let mut buf = [0u8; CHUNK];
         let mut at = addr;
         while out.len() < PATH_MAX {
             let to_page_end = (PAGE - at % PAGE) as usize;
-            let want = to_page_end.min(PATH_MAX - out.len());
+            let want = to_page_end.min(CHUNK).min(PATH_MAX - out.len());
             let n = self.read(at, &mut buf[..want])?;
             if n == 0 {
                 break;

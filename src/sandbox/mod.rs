@@ -21,6 +21,7 @@ mod policy;
 mod presets;
 mod rights;
 mod rlimits;
+mod settings;
 mod tmpdir;
 mod unveil;
 
@@ -31,4 +32,5 @@ pub use policy::{Entry, Origin, Policy, StepDecl};
 pub use presets::NAMES as PRESET_NAMES;
 pub use rights::Rights;
 pub use rlimits::{Resource, Rlimit};
+pub use settings::{settings_for, MakefileSettings};
 pub use tmpdir::{BuildTmp, StepTmp};
