@@ -595,10 +595,11 @@ impl<'a> Scheduler<'a> {
         let ignored =
             line.ignore || self.opts.ignore_errors || self.db.specials.ignore.contains(&name);
         let prog = crate::diag::prog();
-        let quiet = self.silent_line(id, line);
+        let quiet = self.opts.silent || self.db.specials.silent.contains(&name);
         let capture = &mut self.jobs[j].capture;
         if ignored {
-            // A silent line's ignored failure goes unmentioned, as in make.
+            // Under `-s` or `.SILENT` an ignored failure goes unmentioned
+            // (an `@` line's does not), as in make.
             if !quiet {
                     capture.say_err(&format!("{}: [{}: {}] {} (ignored)", prog, line.loc, name, what));
             }

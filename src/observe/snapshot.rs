@@ -97,8 +97,9 @@ impl Snapshot {
     fn scan(&mut self, dir: &Path, recursive: bool) {
         let Ok(rd) = fs::read_dir(dir) else { return };
         for ent in rd.flatten() {
+            // Relative to the open directory, and never following a symlink.
+            let Ok(meta) = ent.metadata() else { continue };
             let path = ent.path();
-            let Ok(meta) = fs::symlink_metadata(&path) else { continue };
             let entry = Entry::of(&meta);
             let descend = recursive && entry.is_dir();
             if self.entries.insert(path.clone(), entry).is_none() && descend {
