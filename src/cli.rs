@@ -284,7 +284,10 @@ const HELP: &[(&str, &str)] = &[
         "--sandbox=MODE",
         "enforce (default), require, audit or off.",
     ),
-    ("--sandbox-info", "Show what the kernel's Landlock enforces."),
+    (
+        "--sandbox-info",
+        "Show what the kernel's Landlock enforces.",
+    ),
     (
         "--explain-sandbox TARGET",
         "Print the sandbox policy of TARGET's recipe.",

@@ -211,7 +211,11 @@ fn read_all(
         ));
     }
     // `SUFFIXES` is always defined; `-r` and `-R` leave it empty.
-    let suffixes = if db.opts.no_builtin_rules { "" } else { builtin::SUFFIX_LIST };
+    let suffixes = if db.opts.no_builtin_rules {
+        ""
+    } else {
+        builtin::SUFFIX_LIST
+    };
     specials.push(("SUFFIXES", suffixes.into(), simple, default));
     for (name, value, flavor, origin) in specials {
         set_var(db, name, &value, flavor, origin);

@@ -4,13 +4,18 @@
 //! `graph` (targets, implicit rules, up-to-date decisions) → `engine` (runs steps).
 
 pub mod cli;
+pub mod completions;
 pub mod diag;
 pub mod driver;
 pub mod engine;
 pub mod graph;
 pub mod lang;
 pub mod observe;
+pub mod repro;
+pub mod report;
 pub mod sandbox;
+pub mod ui;
+pub mod watch;
 
 /// Run hbuild with the process's arguments and environment; returns the exit status.
 pub fn run() -> i32 {

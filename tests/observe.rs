@@ -24,7 +24,11 @@ impl Fixture {
         // The kernel reports canonical paths (/proc/PID/cwd).
         let root = dir.path().canonicalize().unwrap();
         let observer = Observer::new(&root).unwrap();
-        Fixture { _dir: dir, root, observer }
+        Fixture {
+            _dir: dir,
+            root,
+            observer,
+        }
     }
 
     fn write(&self, name: &str, text: &str) {
@@ -41,7 +45,10 @@ impl Fixture {
 
     /// Run `cmd` as one observed step watching the project root (flat).
     fn observe_cmd(&self, mut cmd: Command, grace: Duration) -> StepAccesses {
-        let step = self.observer.prepare_step(std::slice::from_ref(&self.root)).unwrap();
+        let step = self
+            .observer
+            .prepare_step(std::slice::from_ref(&self.root))
+            .unwrap();
         step.install(&mut cmd);
         let status = cmd.status().unwrap();
         assert!(status.success(), "{cmd:?} failed: {status}");
@@ -66,9 +73,15 @@ fn cat_is_a_read_and_an_exec() {
     let acc = f.observe("cat in.txt > /dev/null");
     assert!(has(&acc.reads, "in.txt"), "{acc:#?}");
     assert!(acc.execs.iter().any(|p| p.ends_with("cat")), "{acc:#?}");
-    assert!(acc.execs.contains(Path::new("/bin/sh")), "the step's own exec: {acc:#?}");
+    assert!(
+        acc.execs.contains(Path::new("/bin/sh")),
+        "the step's own exec: {acc:#?}"
+    );
     assert!(acc.creates.is_empty(), "{acc:#?}");
-    assert_eq!(acc.writes.iter().collect::<Vec<_>>(), vec![Path::new("/dev/null")]);
+    assert_eq!(
+        acc.writes.iter().collect::<Vec<_>>(),
+        vec![Path::new("/dev/null")]
+    );
     assert!(acc.changes.is_empty());
 }
 
@@ -76,8 +89,14 @@ fn cat_is_a_read_and_an_exec() {
 fn redirect_to_a_new_file_creates_and_writes() {
     let f = Fixture::new();
     let acc = f.observe("echo x > new");
-    assert!(has(&acc.creates, "new") && has(&acc.writes, "new"), "{acc:#?}");
-    assert!(!has(&acc.truncates, "new"), "new files are not truncated: {acc:#?}");
+    assert!(
+        has(&acc.creates, "new") && has(&acc.writes, "new"),
+        "{acc:#?}"
+    );
+    assert!(
+        !has(&acc.truncates, "new"),
+        "new files are not truncated: {acc:#?}"
+    );
     assert_eq!(acc.changes, vec![Change::Created("new".into())]);
     assert!(acc.unexplained_changes().is_empty());
 }
@@ -87,7 +106,10 @@ fn redirect_to_an_existing_file_truncates() {
     let f = Fixture::new();
     f.write("old", "long old content");
     let acc = f.observe("echo x > old");
-    assert!(has(&acc.truncates, "old") && has(&acc.writes, "old"), "{acc:#?}");
+    assert!(
+        has(&acc.truncates, "old") && has(&acc.writes, "old"),
+        "{acc:#?}"
+    );
     assert!(acc.creates.is_empty(), "{acc:#?}");
     assert_eq!(acc.changes, vec![Change::Modified("old".into())]);
 }
@@ -98,10 +120,14 @@ fn rm_mv_cp_ln_mkdir() {
     for n in ["gone", "a", "src"] {
         f.write(n, n);
     }
-    let acc = f.observe("rm gone && mv a b && cp src dst && ln src hard && mkdir d && ln -s src soft");
+    let acc =
+        f.observe("rm gone && mv a b && cp src dst && ln src hard && mkdir d && ln -s src soft");
     assert!(has(&acc.deletes, "gone"), "{acc:#?}");
     assert_eq!(acc.renames, vec![("a".into(), "b".into())]);
-    assert!(has(&acc.reads, "src") && has(&acc.creates, "dst"), "{acc:#?}");
+    assert!(
+        has(&acc.reads, "src") && has(&acc.creates, "dst"),
+        "{acc:#?}"
+    );
     assert_eq!(acc.links, vec![("src".into(), "hard".into())]);
     assert!(has(&acc.mkdirs, "d"), "{acc:#?}");
     assert_eq!(acc.symlinks, vec![("soft".into(), "src".into())]);
@@ -115,7 +141,11 @@ fn rm_mv_cp_ln_mkdir() {
     ];
     want.sort();
     assert_eq!(acc.changes, want);
-    assert!(acc.unexplained_changes().is_empty(), "{:#?}", acc.unexplained_changes());
+    assert!(
+        acc.unexplained_changes().is_empty(),
+        "{:#?}",
+        acc.unexplained_changes()
+    );
 }
 
 #[test]
@@ -154,7 +184,10 @@ fn background_grandchild_is_seen_within_grace() {
 fn finish_does_not_wait_for_daemons_beyond_grace() {
     let f = Fixture::new();
     let start = Instant::now();
-    let acc = f.observe_cmd(f.command("sleep 3 > /dev/null 2>&1 &"), Duration::from_millis(100));
+    let acc = f.observe_cmd(
+        f.command("sleep 3 > /dev/null 2>&1 &"),
+        Duration::from_millis(100),
+    );
     assert!(acc.outlived, "{acc:#?}");
     assert!(start.elapsed() < Duration::from_secs(2));
 }
@@ -163,7 +196,8 @@ fn finish_does_not_wait_for_daemons_beyond_grace() {
 fn relative_open_after_cd_resolves_against_new_cwd() {
     let f = Fixture::new();
     f.write("sub/g", "g");
-    let acc = f.observe("cd sub && cat g ../sub/./g > /dev/null && cat ../nothere 2>/dev/null; true");
+    let acc =
+        f.observe("cd sub && cat g ../sub/./g > /dev/null && cat ../nothere 2>/dev/null; true");
     assert!(has(&acc.reads, "sub/g"), "{acc:#?}");
     assert!(!has(&acc.reads, "g"), "{acc:#?}");
     assert!(has(&acc.missing, "nothere"), "{acc:#?}");
@@ -188,7 +222,10 @@ fn io_uring_setup_fails_with_enosys() {
          long r = syscall(425, 4, params);\n\
          return r == -1 && errno == ENOSYS ? 0 : 1; }\n",
     );
-    let built = Command::new("gcc").args(["-o", "uring", "uring.c"]).current_dir(&f.root).status();
+    let built = Command::new("gcc")
+        .args(["-o", "uring", "uring.c"])
+        .current_dir(&f.root)
+        .status();
     assert!(built.unwrap().success());
     // Observed: ENOSYS, so the test can fail only through the filter.
     let acc = f.observe("./uring");
@@ -199,14 +236,20 @@ fn io_uring_setup_fails_with_enosys() {
 fn write_through_inherited_fd_is_seen_by_snapshot_only() {
     let f = Fixture::new();
     f.write("log", "");
-    let log = fs::OpenOptions::new().append(true).open(f.root.join("log")).unwrap();
+    let log = fs::OpenOptions::new()
+        .append(true)
+        .open(f.root.join("log"))
+        .unwrap();
     let mut cmd = f.command("echo through-the-descriptor");
     cmd.stdout(Stdio::from(log));
     let acc = f.observe_cmd(cmd, Duration::ZERO);
     assert!(!has(&acc.writes, "log"), "no path syscall: {acc:#?}");
     assert_eq!(acc.changes, vec![Change::Modified("log".into())]);
     assert_eq!(acc.unexplained_changes().len(), 1);
-    assert_eq!(fs::read_to_string(f.root.join("log")).unwrap(), "through-the-descriptor\n");
+    assert_eq!(
+        fs::read_to_string(f.root.join("log")).unwrap(),
+        "through-the-descriptor\n"
+    );
 }
 
 #[test]
@@ -227,7 +270,12 @@ fn several_commands_and_concurrent_steps_stay_apart() {
                     assert!(cmd.status().unwrap().success());
                 }
                 let acc = step.finish(Duration::ZERO);
-                let mine: Vec<PathBuf> = acc.reads.iter().filter(|p| p.is_relative()).cloned().collect();
+                let mine: Vec<PathBuf> = acc
+                    .reads
+                    .iter()
+                    .filter(|p| p.is_relative())
+                    .cloned()
+                    .collect();
                 assert_eq!(mine, vec![PathBuf::from(format!("f{i}"))], "{acc:#?}");
                 assert!(has(&acc.creates, &format!("o{i}")), "{acc:#?}");
                 assert_eq!(acc.creates.len(), 1, "{acc:#?}");
@@ -259,6 +307,25 @@ fn dropping_a_step_unfinished_keeps_the_observer_working() {
     assert!(has(&f.observe("cat after > /dev/null").reads, "after"));
 }
 
+#[test]
+fn nested_observer_reports_unobserved_and_outer_sees_all() {
+    let f = Fixture::new();
+    f.write("in", "i");
+    let outer = f.observer.prepare_step(&[]).unwrap();
+    let inner = f.observer.prepare_step(&[]).unwrap();
+    let mut cmd = f.command("cat in > /dev/null");
+    outer.install(&mut cmd);
+    // As a nested hbuild would: a second listener under the first is EBUSY.
+    inner.install(&mut cmd);
+    assert!(cmd.status().unwrap().success(), "the command still runs");
+    let inner = inner.finish(Duration::ZERO);
+    let outer = outer.finish(Duration::ZERO);
+    assert!(inner.unobserved.is_some(), "{inner:#?}");
+    assert!(inner.reads.is_empty());
+    assert_eq!(outer.unobserved, None);
+    assert!(has(&outer.reads, "in"), "{outer:#?}");
+}
+
 /// Re-run every test of this binary as nobody (no capabilities). The binary
 /// is copied to a world-readable directory: the build tree may be private.
 #[test]
@@ -271,7 +338,10 @@ fn all_tests_as_unprivileged_user() {
         eprintln!("already unprivileged: the other tests cover it");
         return;
     }
-    let dir = tempfile::Builder::new().prefix("observe-unpriv").tempdir_in("/tmp").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("observe-unpriv")
+        .tempdir_in("/tmp")
+        .unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let exe = dir.path().join("observe-tests");
     fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
@@ -287,15 +357,22 @@ fn all_tests_as_unprivileged_user() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("test result: ok"), "{text}");
-    assert!(text.contains("gcc_reads_source_and_header_and_creates_object ... ok"), "{text}");
+    assert!(
+        text.contains("gcc_reads_source_and_header_and_creates_object ... ok"),
+        "{text}"
+    );
 }
 
 /// A Landlock ruleset allowing reads only of system directories and `ok`,
 /// entered by a pre-exec hook as the sandbox does.
 fn add_landlock_hook(cmd: &mut Command, readable_file: &Path) {
-    use landlock::{path_beneath_rules, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, ABI};
+    use landlock::{path_beneath_rules, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, ABI};
     use std::os::fd::{AsRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
     let read = AccessFs::from_read(ABI::V1);
@@ -340,9 +417,15 @@ fn denied_reads_are_observed_with_landlock_hook_before_or_after() {
             step.install(&mut cmd);
             add_landlock_hook(&mut cmd, &f.root.join("ok"));
         }
-        assert!(cmd.status().unwrap().success(), "landlock first: {landlock_first}");
+        assert!(
+            cmd.status().unwrap().success(),
+            "landlock first: {landlock_first}"
+        );
         let acc = step.finish(Duration::ZERO);
-        assert!(has(&acc.reads, "ok") && has(&acc.reads, "secret"), "{acc:#?}");
+        assert!(
+            has(&acc.reads, "ok") && has(&acc.reads, "secret"),
+            "{acc:#?}"
+        );
     }
 }
 
@@ -361,7 +444,12 @@ fn cpu_used() -> Duration {
 }
 
 /// Mean wall and CPU time of `runs` runs of `make_cmd`.
-fn mean_time(f: &Fixture, runs: u32, observed: Observed, make_cmd: &dyn Fn() -> Command) -> [Duration; 2] {
+fn mean_time(
+    f: &Fixture,
+    runs: u32,
+    observed: Observed,
+    make_cmd: &dyn Fn() -> Command,
+) -> [Duration; 2] {
     let start = Instant::now();
     let cpu = cpu_used();
     for _ in 0..runs {
@@ -375,7 +463,10 @@ fn mean_time(f: &Fixture, runs: u32, observed: Observed, make_cmd: &dyn Fn() -> 
                 assert!(cmd.status().unwrap().success());
             }
             Observed::On => {
-                let step = f.observer.prepare_step(std::slice::from_ref(&f.root)).unwrap();
+                let step = f
+                    .observer
+                    .prepare_step(std::slice::from_ref(&f.root))
+                    .unwrap();
                 step.install(&mut cmd);
                 assert!(cmd.status().unwrap().success());
                 step.finish(Duration::ZERO);
@@ -397,7 +488,10 @@ fn compare(f: &Fixture, what: &str, runs: u32, make_cmd: &dyn Fn() -> Command) {
     let mut sums = [[Duration::ZERO; 2]; 3];
     let rounds = 5;
     for _ in 0..rounds {
-        for (i, o) in [Observed::Off, Observed::NoopHook, Observed::On].into_iter().enumerate() {
+        for (i, o) in [Observed::Off, Observed::NoopHook, Observed::On]
+            .into_iter()
+            .enumerate()
+        {
             let [wall, cpu] = mean_time(f, runs / rounds, o, make_cmd);
             sums[i][0] += wall;
             sums[i][1] += cpu;
@@ -430,7 +524,10 @@ fn measure_overhead() {
              {{ int fd = open(\"opens.c\", O_RDONLY); if (fd < 0) return 1; close(fd); }} return 0; }}\n"
         ),
     );
-    let built = Command::new("gcc").args(["-O2", "-o", "opens", "opens.c"]).current_dir(&f.root).status();
+    let built = Command::new("gcc")
+        .args(["-O2", "-o", "opens", "opens.c"])
+        .current_dir(&f.root)
+        .status();
     assert!(built.unwrap().success());
     let opens = || {
         let mut c = Command::new(f.root.join("opens"));
@@ -459,10 +556,17 @@ fn measure_overhead() {
          int g(int n) { struct s v; memset(&v, 0, sizeof v); for (int i = 0; i < n; i++) v.a += i * H;\n\
          printf(\"%d\\n\", v.a); return (int)sqrt((double)abs(v.a)); }\n",
     );
-    compare(&f, "gcc -O2 -c y.c (stdio etc.)", 50, &|| f.command("gcc -O2 -c y.c"));
-    f.write("main.c", "int g(int);\nint main(void) { return g(3) == 2 ? 0 : 1; }\n");
+    compare(&f, "gcc -O2 -c y.c (stdio etc.)", 50, &|| {
+        f.command("gcc -O2 -c y.c")
+    });
+    f.write(
+        "main.c",
+        "int g(int);\nint main(void) { return g(3) == 2 ? 0 : 1; }\n",
+    );
     assert!(f.command("gcc -c main.c").status().unwrap().success());
-    compare(&f, "gcc main.o y.o -lm (link)", 50, &|| f.command("gcc -o prog main.o y.o -lm"));
+    compare(&f, "gcc main.o y.o -lm (link)", 50, &|| {
+        f.command("gcc -o prog main.o y.o -lm")
+    });
 
     // The snapshot's share: a flat directory of 1000 files, before and after.
     let big = f.root.join("big");
@@ -472,27 +576,13 @@ fn measure_overhead() {
     }
     let start = Instant::now();
     for _ in 0..20 {
-        f.observer.prepare_step(std::slice::from_ref(&big)).unwrap().finish(Duration::ZERO);
+        f.observer
+            .prepare_step(std::slice::from_ref(&big))
+            .unwrap()
+            .finish(Duration::ZERO);
     }
-    println!("prepare_step + finish, watching 1000 files: {:.3} ms", start.elapsed().as_secs_f64() * 1e3 / 20.0);
-}
-
-#[test]
-#[ignore]
-fn zz_phases() {
-    let f = Fixture::new();
-    for _ in 0..5 {
-        let t0 = Instant::now();
-        let step = f.observer.prepare_step(std::slice::from_ref(&f.root)).unwrap();
-        let t1 = Instant::now();
-        let mut cmd = f.command("true");
-        step.install(&mut cmd);
-        let mut child = cmd.spawn().unwrap();
-        let t2 = Instant::now();
-        child.wait().unwrap();
-        let t3 = Instant::now();
-        let acc = step.finish(Duration::ZERO);
-        let t4 = Instant::now();
-        println!("prepare {:?} spawn {:?} wait {:?} finish {:?} outlived {}", t1 - t0, t2 - t1, t3 - t2, t4 - t3, acc.outlived);
-    }
+    println!(
+        "prepare_step + finish, watching 1000 files: {:.3} ms",
+        start.elapsed().as_secs_f64() * 1e3 / 20.0
+    );
 }

@@ -5,7 +5,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::graph::{self, Graph, Shape};
 use crate::measure::{self, Sample, Stats};
@@ -108,8 +108,7 @@ struct Entry<'a> {
 /// graph before each run. A failing tool is dropped from the remaining runs.
 fn interleave(
     entries: Vec<Entry>,
-    warmup: usize,
-    reps: usize,
+    (warmup, reps, timeout): (usize, usize, Duration),
     before: &dyn Fn(&Graph) -> io::Result<()>,
 ) -> Vec<(String, Outcome)> {
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); entries.len()];
@@ -123,7 +122,7 @@ fn interleave(
             let result = before(entry.graph)
                 .map_err(|e| format!("preparing the graph: {e}"))
                 .and_then(|()| {
-                    measure::run(argv, &entry.graph.root, &error_file(entry.graph))
+                    measure::run(argv, &entry.graph.root, &error_file(entry.graph), timeout)
                         .map_err(|e| e.to_string())
                 });
             match result {
@@ -246,7 +245,7 @@ pub fn measure_size(
                 t.argv(jobs)
                     .ok_or_else(|| format!("-j{jobs} is not accepted"))
             });
-            let cells = interleave(entries, opts.warmup, opts.reps, &clean);
+            let cells = interleave(entries, (opts.warmup, opts.reps, opts.timeout), &clean);
             for (i, (_, outcome)) in cells.iter().enumerate() {
                 if let Outcome::Measured { .. } = outcome {
                     built[i] = Ok(true);
@@ -272,12 +271,31 @@ pub fn measure_size(
                 },
             })
             .collect();
-        let cells = interleave(entries, 0, 1, &clean);
-        for (i, (_, outcome)) in cells.iter().enumerate() {
-            if let (Ok(false), Outcome::Measured { .. }) = (&built[i], outcome) {
-                built[i] = Ok(true);
-            } else if let (Ok(false), Outcome::NotAvailable(why)) = (&built[i], outcome) {
-                built[i] = Err(format!("set-up build failed: {why}"));
+        let mut cells = interleave(entries, (0, 1, opts.timeout), &clean);
+        let make = tools.iter().find(|t| t.name == "make");
+        for (i, (_, outcome)) in cells.iter_mut().enumerate() {
+            match (&built[i], &*outcome) {
+                (Ok(false), Outcome::Measured { .. }) => built[i] = Ok(true),
+                (Ok(false), Outcome::NotAvailable(why)) => {
+                    // hbuild reads the same Makefile and judges by the same
+                    // mtimes: a tree make built still measures its no-op and
+                    // rebuild when its own full build is broken or too slow.
+                    let why = why.clone();
+                    built[i] = match make.filter(|_| tools[i].is_hbuild()) {
+                        Some(make) => build_with(make, &graphs[i], opts.timeout)
+                            .map(|()| true)
+                            .map_err(|e| {
+                                format!("set-up build failed: {why}; make failed too: {e}")
+                            }),
+                        None => Err(format!("set-up build failed: {why}")),
+                    };
+                    if built[i].is_ok() {
+                        *outcome = Outcome::NotAvailable(format!(
+                            "{why} (tree then built by make for the no-op and rebuild runs)"
+                        ));
+                    }
+                }
+                _ => {}
             }
         }
         push(&mut rows, Scenario::Setup, cells);
@@ -300,7 +318,7 @@ pub fn measure_size(
             .collect();
         (
             scenario,
-            interleave(entries, opts.warmup, opts.reps, before),
+            interleave(entries, (opts.warmup, opts.reps, opts.timeout), before),
         )
     };
     if opts.wants("noop") {
@@ -312,6 +330,19 @@ pub fn measure_size(
         push(&mut rows, scenario, cells);
     }
     Ok(rows)
+}
+
+/// One unmeasured from-scratch build of `graph` by `tool`.
+fn build_with(tool: &Tool, graph: &Graph, timeout: Duration) -> Result<(), String> {
+    graph.clean().map_err(|e| e.to_string())?;
+    measure::run(
+        &tool.argv_best_effort(2),
+        &graph.root,
+        &error_file(graph),
+        timeout,
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 fn entries_for<'a>(
@@ -347,7 +378,7 @@ pub fn measure_prereqs(opts: &Options, tools: &[Tool], work: &Path) -> io::Resul
         )?;
         let graphs = vec![graph; tools.len()];
         let entries = entries_for(&tools, &graphs, |t| Ok(t.argv(1).unwrap_or_default()));
-        let cells = interleave(entries, opts.warmup, opts.reps, &clean);
+        let cells = interleave(entries, (opts.warmup, opts.reps, opts.timeout), &clean);
         progress(paths, Scenario::Prereqs, &cells);
         rows.push(Row {
             scenario: Scenario::Prereqs,

@@ -5,8 +5,10 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What one measured run cost.
@@ -33,15 +35,23 @@ impl std::fmt::Display for RunFailure {
 }
 
 /// Run `argv` in `dir` with a clean make environment, stdout discarded and
-/// stderr kept in `stderr_file` (read back only on failure).
-pub fn run(argv: &[String], dir: &Path, stderr_file: &Path) -> Result<Sample, RunFailure> {
+/// stderr kept in `stderr_file` (read back only on failure). A run longer than
+/// `timeout` is killed with its whole process group.
+pub fn run(
+    argv: &[String],
+    dir: &Path,
+    stderr_file: &Path,
+    timeout: Duration,
+) -> Result<Sample, RunFailure> {
     let stderr = File::create(stderr_file).map_err(|e| failure("cannot create stderr file", e))?;
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(stderr);
+        .stderr(stderr)
+        // Its own process group, so a timeout also kills the recipes it runs.
+        .process_group(0);
     // Flags inherited from an outer make would change what every tool does.
     for var in [
         "MAKEFLAGS",
@@ -56,9 +66,19 @@ pub fn run(argv: &[String], dir: &Path, stderr_file: &Path) -> Result<Sample, Ru
     let child = cmd
         .spawn()
         .map_err(|e| failure(&format!("cannot run {}", argv[0]), e))?;
-    let (status, usage) =
-        wait_with_usage(child.id() as libc::pid_t).map_err(|e| failure("wait4 failed", e))?;
+    let pid = child.id() as libc::pid_t;
+    let (done, watchdog) = spawn_watchdog(pid, timeout);
+    let waited = wait_with_usage(pid);
+    let _ = done.send(());
+    let timed_out = watchdog.join().unwrap_or(false);
+    let (status, usage) = waited.map_err(|e| failure("wait4 failed", e))?;
     let wall = start.elapsed();
+    if timed_out {
+        return Err(RunFailure {
+            status: format!("timed out after {} s (killed)", timeout.as_secs()),
+            stderr_tail: String::new(),
+        });
+    }
     if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
         // Linux reports ru_maxrss in KiB.
         Ok(Sample {
@@ -71,6 +91,25 @@ pub fn run(argv: &[String], dir: &Path, stderr_file: &Path) -> Result<Sample, Ru
             stderr_tail: tail_of(stderr_file),
         })
     }
+}
+
+/// A thread that kills process group `pid` unless told within `timeout` that
+/// the run ended; it returns whether it killed.
+fn spawn_watchdog(
+    pid: libc::pid_t,
+    timeout: Duration,
+) -> (mpsc::Sender<()>, std::thread::JoinHandle<bool>) {
+    let (done, wait_done) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if wait_done.recv_timeout(timeout).is_ok() {
+            return false;
+        }
+        // SAFETY: plain syscall. The group is ours and still unreaped, as the
+        // main thread tells us before anything else once wait4 returns.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        true
+    });
+    (done, watchdog)
 }
 
 /// Reap `pid` ourselves (std's `Child::wait` cannot return resource usage).
@@ -171,12 +210,17 @@ mod tests {
         let dir = std::env::temp_dir();
         let err = dir.join(format!("hbench-test-{}.err", std::process::id()));
         let argv = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
-        let ok = run(&argv(&["/bin/sh", "-c", "true"]), &dir, &err).unwrap();
+        let long = Duration::from_secs(60);
+        let ok = run(&argv(&["/bin/sh", "-c", "true"]), &dir, &err, long).unwrap();
         assert!(ok.peak_rss_kib > 0);
+        let quick = Duration::from_millis(100);
+        let slow = run(&argv(&["/bin/sh", "-c", "sleep 5"]), &dir, &err, quick);
+        assert!(slow.unwrap_err().status.starts_with("timed out"));
         let bad = run(
             &argv(&["/bin/sh", "-c", "echo boom >&2; exit 3"]),
             &dir,
             &err,
+            long,
         );
         let bad = bad.unwrap_err();
         assert_eq!(bad.status, "exit status 3");

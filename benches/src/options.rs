@@ -1,6 +1,7 @@
 //! hbench's command line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const USAGE: &str = "\
 usage: hbench [options]   (normally run through benches/run)
@@ -12,6 +13,8 @@ usage: hbench [options]   (normally run through benches/run)
   --warmup N         uncounted runs before them (default 1)
   --full-max STEPS   largest graph whose full builds are timed with repetitions
                      (default 10k); larger graphs get one set-up build
+  --timeout SECS     a run taking longer is killed and its tool is n/a for
+                     that measurement (default 300; --quick: 120)
   --fan-in N         prerequisites per step (default 3)
   --depth N          levels of steps (default 10)
   --dirs N|auto      directories the files are spread over (default auto: steps/100)
@@ -50,6 +53,7 @@ pub struct Options {
     pub commit: String,
     pub quick: bool,
     pub generate: Option<PathBuf>,
+    pub timeout: Duration,
 }
 
 pub const MEASUREMENTS: [&str; 4] = ["full", "noop", "rebuild", "prereqs"];
@@ -106,6 +110,7 @@ pub fn parse(args: &[String], default_hbuild: String) -> Result<Options, String>
         commit: String::new(),
         quick: false,
         generate: None,
+        timeout: Duration::from_secs(300),
     };
     // --quick sets defaults that explicit options given anywhere override.
     if args.iter().any(|a| a == "--quick") {
@@ -113,6 +118,7 @@ pub fn parse(args: &[String], default_hbuild: String) -> Result<Options, String>
         o.sizes = vec![1_000, 10_000];
         o.reps = 3;
         o.full_max = 1_000;
+        o.timeout = Duration::from_secs(120);
     }
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -159,6 +165,7 @@ pub fn parse(args: &[String], default_hbuild: String) -> Result<Options, String>
             "--workdir" => o.workdir = Some(PathBuf::from(value()?)),
             "--out" => o.out = Some(PathBuf::from(value()?)),
             "--commit" => o.commit = value()?,
+            "--timeout" => o.timeout = Duration::from_secs(parse_count(&value()?)? as u64),
             "--generate" => o.generate = Some(PathBuf::from(value()?)),
             _ => return Err(format!("unknown option '{arg}'")),
         }

@@ -95,7 +95,8 @@ fn argv_of(parts: &[&str]) -> Vec<String> {
 
 /// Run a tool on a trivial makefile in `scratch`; `Ok` if it exits 0.
 fn try_run(argv: &[String], scratch: &Path) -> Result<(), String> {
-    measure::run(argv, scratch, &scratch.join("probe.err"))
+    let timeout = std::time::Duration::from_secs(30);
+    measure::run(argv, scratch, &scratch.join("probe.err"), timeout)
         .map(|_| ())
         .map_err(|e| {
             format!(

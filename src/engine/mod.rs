@@ -1,5 +1,12 @@
 //! The engine: decides what is out of date and runs recipes.
 
+/// `eprintln!` in one write(2), so a message is never cut by a job's output.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::engine::say_err(&format!($($arg)*))
+    };
+}
+
 pub mod output;
 pub mod recipe;
 pub mod schedule;
@@ -28,7 +35,7 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
             match db.default_goal.clone() {
                 Some(d) => vec![d],
                 None => {
-                    eprintln!("{}: *** No targets.  Stop.", prog());
+                    errln!("{}: *** No targets.  Stop.", prog());
                     return 2;
                 }
             }
@@ -117,9 +124,10 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
     let n = &s.graph.nodes[g];
     match outcome {
         Outcome::Failed if s.opts.keep_going => {
-            eprintln!(
+            errln!(
                 "{}: Target '{}' not remade because of errors.",
-                prog(), n.name
+                prog(),
+                n.name
             );
         }
         Outcome::Failed => {}
@@ -195,11 +203,19 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
         if !m.optional && !disk.exists(&m.name) {
             // A missing `-f` file has no makefile location: make names itself.
             if m.loc.line == 0 {
-                eprintln!("{}: {}: No such file or directory", crate::diag::prog(), m.name);
+                errln!(
+                    "{}: {}: No such file or directory",
+                    crate::diag::prog(),
+                    m.name
+                );
             } else {
-                eprintln!("{}: {}: No such file or directory", m.loc, m.name);
+                errln!("{}: {}: No such file or directory", m.loc, m.name);
             }
-            eprintln!("{}: *** No rule to make target '{}'.  Stop.", prog(), m.name);
+            errln!(
+                "{}: *** No rule to make target '{}'.  Stop.",
+                prog(),
+                m.name
+            );
             return Remake::Failed(2);
         }
     }

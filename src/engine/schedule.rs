@@ -99,6 +99,9 @@ pub struct Scheduler<'a> {
     /// Targets of recipes that were running when the signal came, with their
     /// times before the recipe started.
     interrupted_targets: Vec<(NodeId, String, MTime)>,
+    /// A step waits because the load average is at `-l`'s limit: the wait
+    /// loop then wakes up periodically to look again.
+    load_blocked: bool,
 }
 
 /// The job slots outlive one scheduler (makefiles are remade by another one
@@ -138,6 +141,7 @@ impl<'a> Scheduler<'a> {
             sync: Sync::parse(opts.output_sync.as_deref()),
             interrupted: None,
             interrupted_targets: Vec::new(),
+            load_blocked: false,
         }
     }
 
@@ -163,6 +167,13 @@ impl<'a> Scheduler<'a> {
         let running = self.jobs.len();
         if running > 0 && self.db.specials.not_parallel {
             return false;
+        }
+        // `-l N`: no new job beside running ones while the load is N or more.
+        if let Some(limit) = self.opts.load_average.filter(|l| *l > 0.0) {
+            if running > 0 && load_average().is_some_and(|l| l >= limit) {
+                self.load_blocked = true;
+                return false;
+            }
         }
         self.tokens().may_start(running)
     }
@@ -194,7 +205,7 @@ impl<'a> Scheduler<'a> {
     }
 
     fn fatal(&mut self, e: Fatal) {
-        eprintln!("{}", e);
+        errln!("{}", e);
         self.stop = true;
         self.failed = true;
     }
@@ -224,9 +235,11 @@ impl<'a> Scheduler<'a> {
                 break;
             }
             if self.on_stack[dep] {
-                eprintln!(
+                errln!(
                     "{}: Circular {} <- {} dependency dropped.",
-                    prog(), self.graph.nodes[id].name, self.graph.nodes[dep].name
+                    prog(),
+                    self.graph.nodes[id].name,
+                    self.graph.nodes[dep].name
                 );
                 self.graph.nodes[id].deps.remove(i);
                 continue;
@@ -314,9 +327,9 @@ impl<'a> Scheduler<'a> {
                     None => format!("No rule to make target '{}'", name),
                 };
                 if self.opts.keep_going {
-                    eprintln!("{}: *** {}.", prog(), msg);
+                    errln!("{}: *** {}.", prog(), msg);
                 } else {
-                    eprintln!("{}: *** {}.  Stop.", prog(), msg);
+                    errln!("{}: *** {}.  Stop.", prog(), msg);
                     self.stop = true;
                 }
                 self.finish(id, Outcome::Failed);
@@ -601,7 +614,10 @@ impl<'a> Scheduler<'a> {
             // Under `-s` or `.SILENT` an ignored failure goes unmentioned
             // (an `@` line's does not), as in make.
             if !quiet {
-                    capture.say_err(&format!("{}: [{}: {}] {} (ignored)", prog, line.loc, name, what));
+                capture.say_err(&format!(
+                    "{}: [{}: {}] {} (ignored)",
+                    prog, line.loc, name, what
+                ));
             }
             true
         } else {
@@ -656,10 +672,7 @@ impl<'a> Scheduler<'a> {
         };
         match env.iter_mut().find(|(k, _)| k == "MAKEFLAGS") {
             Some(e) => e.1 = tokens::makeflags_with_jobs(&e.1, &jobs),
-            None => env.push((
-                "MAKEFLAGS".into(),
-                tokens::makeflags_with_jobs("", &jobs),
-            )),
+            None => env.push(("MAKEFLAGS".into(), tokens::makeflags_with_jobs("", &jobs))),
         }
         env
     }
@@ -724,7 +737,12 @@ impl<'a> Scheduler<'a> {
                 let _ = poll(&mut polls, PollTimeout::from(20u8));
                 (0..self.jobs.len()).collect()
             } else {
-                match poll(&mut polls, PollTimeout::NONE) {
+                let timeout = if std::mem::take(&mut self.load_blocked) {
+                    PollTimeout::from(250u16)
+                } else {
+                    PollTimeout::NONE
+                };
+                match poll(&mut polls, timeout) {
                     Ok(_) => owners
                         .iter()
                         .zip(&polls)
@@ -902,8 +920,11 @@ impl<'a> Scheduler<'a> {
             }
             let now = self.disk.mtime(t);
             if now.is_some() && now != *before && !is_directory(t) {
-                job.capture
-                    .say_err(&format!("{}: *** Deleting file '{}'", crate::diag::prog(), t));
+                job.capture.say_err(&format!(
+                    "{}: *** Deleting file '{}'",
+                    crate::diag::prog(),
+                    t
+                ));
                 let _ = self.disk.remove(t);
             }
         }
@@ -920,7 +941,11 @@ impl<'a> Scheduler<'a> {
             self.disk.invalidate(&t);
             let now = self.disk.mtime(&t);
             if now.is_some() && now != before && !is_directory(&t) {
-                say_err(&format!("{}: *** Deleting file '{}'", crate::diag::prog(), t));
+                say_err(&format!(
+                    "{}: *** Deleting file '{}'",
+                    crate::diag::prog(),
+                    t
+                ));
                 let _ = self.disk.remove(&t);
             }
         }
@@ -982,6 +1007,12 @@ fn with_original_shell(mut env: Vec<(String, String)>) -> Vec<(String, String)> 
         }
     }
     env
+}
+
+/// The one-minute load average, as `-l` compares it.
+fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 fn is_directory(path: &str) -> bool {

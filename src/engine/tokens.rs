@@ -129,14 +129,15 @@ impl Tokens {
     fn join(auth: &str, jobs_flag: Option<usize>) -> Option<Tokens> {
         if let Some((r, w)) = pipe_fds(auth) {
             // SAFETY: F_GETFD only checks that the descriptors are open.
-            let open = unsafe { libc::fcntl(r, libc::F_GETFD) >= 0 && libc::fcntl(w, libc::F_GETFD) >= 0 };
+            let open =
+                unsafe { libc::fcntl(r, libc::F_GETFD) >= 0 && libc::fcntl(w, libc::F_GETFD) >= 0 };
             if !open {
                 return None;
             }
         }
         // SAFETY: the crate reads MAKEFLAGS and takes the descriptors it names,
         // which were just checked to be open.
-        let client = unsafe { Client::from_env_ext(false) }.client.ok()?;
+        let client = unsafe { Client::from_env_ext(true) }.client.ok()?;
         let mut t = Tokens::with_client(client, jobs_flag)?;
         if let Some(s) = &mut t.server {
             // Keep the inherited numbers (what sub-makes are told) but hide them
@@ -263,9 +264,7 @@ pub fn makeflags_with_jobs(makeflags: &str, jobs: &str) -> String {
         words.pop();
     }
     let mut out = words.join(" ");
-    if out.is_empty() {
-        out.push(' ');
-    } else if !out.ends_with(' ') {
+    if !out.ends_with(' ') {
         out.push(' ');
     }
     out.push_str(jobs);
@@ -280,7 +279,10 @@ mod tests {
     #[test]
     fn auth_and_jobs_from_makeflags() {
         assert_eq!(auth_in(" -j4 --jobserver-auth=3,4"), Some("3,4"));
-        assert_eq!(auth_in("k -j --jobserver-auth=fifo:/tmp/f"), Some("fifo:/tmp/f"));
+        assert_eq!(
+            auth_in("k -j --jobserver-auth=fifo:/tmp/f"),
+            Some("fifo:/tmp/f")
+        );
         assert_eq!(auth_in("k"), None);
         assert_eq!(jobs_in(" -j4 --jobserver-auth=3,4"), Some(4));
     }
@@ -294,7 +296,10 @@ mod tests {
             makeflags_with_jobs("k -j4 -- A=1", j),
             "k -j4 --jobserver-auth=3,4 -- A=1"
         );
-        assert_eq!(makeflags_with_jobs(" -- A=1", j), " -j4 --jobserver-auth=3,4 -- A=1");
+        assert_eq!(
+            makeflags_with_jobs(" -- A=1", j),
+            " -j4 --jobserver-auth=3,4 -- A=1"
+        );
     }
 
     #[test]

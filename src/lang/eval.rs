@@ -404,7 +404,10 @@ impl Database {
     ) -> Result<()> {
         let existing = self.globals.get(name);
         if let Some(old) = existing {
-            if self.opts.env_overrides && old.origin == Origin::Environment && origin == Origin::File {
+            if self.opts.env_overrides
+                && old.origin == Origin::Environment
+                && origin == Origin::File
+            {
                 // `-e`: the environment's value wins and says so in `$(origin)`.
                 if let Some(v) = self.globals.get_mut(name) {
                     v.origin = Origin::EnvironmentOverride;

@@ -196,7 +196,10 @@ impl Database {
                 if self.expanding.iter().any(|n| n == name) {
                     return Err(Fatal::at(
                         here,
-                        format!("Recursive variable '{}' references itself (eventually)", name),
+                        format!(
+                            "Recursive variable '{}' references itself (eventually)",
+                            name
+                        ),
                     ));
                 }
                 let saved = match &var.loc {
@@ -250,7 +253,10 @@ mod tests {
 
     #[test]
     fn args_split_respects_nesting_and_max() {
-        assert_eq!(split_args("a,$(f x,y),c", b'(', b')', 0), vec!["a", "$(f x,y)", "c"]);
+        assert_eq!(
+            split_args("a,$(f x,y),c", b'(', b')', 0),
+            vec!["a", "$(f x,y)", "c"]
+        );
         assert_eq!(split_args("a,b,c,d", b'(', b')', 3), vec!["a", "b", "c,d"]);
         assert_eq!(find_close("a(b)c)d", 0, b'(', b')'), Some(5));
     }

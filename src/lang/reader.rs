@@ -15,7 +15,10 @@ pub struct Logical {
 
 impl Reader {
     pub fn new(text: &str) -> Reader {
-        let mut lines: Vec<String> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
+        let mut lines: Vec<String> = text
+            .split('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
+            .collect();
         if text.ends_with('\n') {
             lines.pop();
         }

@@ -3,7 +3,8 @@
 
 /// The whitespace-separated words of `s`.
 pub fn words(s: &str) -> impl Iterator<Item = &str> {
-    s.split(|c: char| c.is_ascii_whitespace()).filter(|w| !w.is_empty())
+    s.split(|c: char| c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
 }
 
 /// A `%` pattern split at its first unescaped `%`: `prefix%suffix`.

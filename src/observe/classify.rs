@@ -50,7 +50,12 @@ pub fn classify(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Ve
         Unlink | Rmdir => delete(t.path(None, args[0])?, t),
         Unlinkat => delete(t.path(fd(args[0]), args[1])?, t),
         Rename => rename(t.path(None, args[0])?, t.path(None, args[1])?, 0, t),
-        Renameat => rename(t.path(fd(args[0]), args[1])?, t.path(fd(args[2]), args[3])?, 0, t),
+        Renameat => rename(
+            t.path(fd(args[0]), args[1])?,
+            t.path(fd(args[2]), args[3])?,
+            0,
+            t,
+        ),
         Renameat2 => rename(
             t.path(fd(args[0]), args[1])?,
             t.path(fd(args[2]), args[3])?,
@@ -58,7 +63,11 @@ pub fn classify(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Ve
             t,
         ),
         Link => link(t.path(None, args[0])?, t.path(None, args[1])?, t),
-        Linkat => link(t.path(fd(args[0]), args[1])?, t.path(fd(args[2]), args[3])?, t),
+        Linkat => link(
+            t.path(fd(args[0]), args[1])?,
+            t.path(fd(args[2]), args[3])?,
+            t,
+        ),
         Symlink => symlink(t.path(None, args[1])?, t.text(args[0])?, t),
         Symlinkat => symlink(t.path(fd(args[1]), args[2])?, t.text(args[0])?, t),
         Mkdir => make(t.path(None, args[0])?, t, Access::Mkdir),
@@ -121,7 +130,10 @@ fn rename(from: PathBuf, to: PathBuf, flags: u64, t: &impl Tracee) -> Vec<Access
         return vec![];
     }
     if flags & libc::RENAME_EXCHANGE as u64 != 0 {
-        return vec![Access::Rename(from.clone(), to.clone()), Access::Rename(to, from)];
+        return vec![
+            Access::Rename(from.clone(), to.clone()),
+            Access::Rename(to, from),
+        ];
     }
     vec![Access::Rename(from, to)]
 }
@@ -207,7 +219,10 @@ mod tests {
     fn open_flags_decide_the_operation() {
         let p = |s: &str| PathBuf::from(s);
         assert_eq!(openat(libc::O_RDONLY, 1), vec![Access::Read(p("/w/old"))]);
-        assert_eq!(openat(libc::O_RDONLY, 2), vec![Access::Missing(p("/w/new"))]);
+        assert_eq!(
+            openat(libc::O_RDONLY, 2),
+            vec![Access::Missing(p("/w/new"))]
+        );
         assert_eq!(
             openat(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 2),
             vec![Access::Create(p("/w/new")), Access::Write(p("/w/new"))]
@@ -217,14 +232,26 @@ mod tests {
             vec![Access::Write(p("/w/old")), Access::Truncate(p("/w/old"))]
         );
         assert_eq!(openat(libc::O_RDWR, 4), vec![Access::Write(p("/abs"))]);
-        assert_eq!(openat(libc::O_RDONLY | libc::O_DIRECTORY, 3), vec![Access::List(p("/w/sub"))]);
+        assert_eq!(
+            openat(libc::O_RDONLY | libc::O_DIRECTORY, 3),
+            vec![Access::List(p("/w/sub"))]
+        );
         assert_eq!(openat(libc::O_PATH, 1), vec![]);
-        assert_eq!(openat(libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 1), vec![]);
+        assert_eq!(
+            openat(libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 1),
+            vec![]
+        );
         // openat2: the flags come from `struct open_how` (the fake returns the address).
         let args = [libc::AT_FDCWD as u64, 1, libc::O_RDWR as u64, 24, 0, 0];
-        assert_eq!(classify(Syscall::Openat2, &args, &fake()).unwrap(), vec![Access::Write(p("/w/old"))]);
+        assert_eq!(
+            classify(Syscall::Openat2, &args, &fake()).unwrap(),
+            vec![Access::Write(p("/w/old"))]
+        );
         let args = [7, 1, 0, 0, 0, 0];
-        assert_eq!(classify(Syscall::Openat, &args, &fake()).unwrap(), vec![Access::Missing(p("/fd7/old"))]);
+        assert_eq!(
+            classify(Syscall::Openat, &args, &fake()).unwrap(),
+            vec![Access::Missing(p("/fd7/old"))]
+        );
     }
 
     #[test]
@@ -232,22 +259,55 @@ mod tests {
         let p = |s: &str| PathBuf::from(s);
         let at = libc::AT_FDCWD as u64;
         let run = |sys, args: [u64; 6]| classify(sys, &args, &fake()).unwrap();
-        assert_eq!(run(Syscall::Unlinkat, [at, 1, 0, 0, 0, 0]), vec![Access::Delete(p("/w/old"))]);
-        assert_eq!(run(Syscall::Unlinkat, [at, 2, 0, 0, 0, 0]), vec![], "rm -f of nothing");
+        assert_eq!(
+            run(Syscall::Unlinkat, [at, 1, 0, 0, 0, 0]),
+            vec![Access::Delete(p("/w/old"))]
+        );
+        assert_eq!(
+            run(Syscall::Unlinkat, [at, 2, 0, 0, 0, 0]),
+            vec![],
+            "rm -f of nothing"
+        );
         assert_eq!(
             run(Syscall::Renameat2, [at, 1, at, 2, 0, 0]),
             vec![Access::Rename(p("/w/old"), p("/w/new"))]
         );
         assert_eq!(
-            run(Syscall::Renameat2, [at, 1, at, 4, libc::RENAME_EXCHANGE as u64, 0]).len(),
+            run(
+                Syscall::Renameat2,
+                [at, 1, at, 4, libc::RENAME_EXCHANGE as u64, 0]
+            )
+            .len(),
             2
         );
-        assert_eq!(run(Syscall::Linkat, [at, 1, at, 2, 0, 0]), vec![Access::Link(p("/w/old"), p("/w/new"))]);
-        assert_eq!(run(Syscall::Symlinkat, [1, at, 2, 0, 0, 0]), vec![Access::Symlink(p("/w/new"), p("old"))]);
-        assert_eq!(run(Syscall::Mkdirat, [at, 3, 0, 0, 0, 0]), vec![], "exists already");
-        assert_eq!(run(Syscall::Mkdirat, [at, 2, 0, 0, 0, 0]), vec![Access::Mkdir(p("/w/new"))]);
-        assert_eq!(run(Syscall::Execve, [2, 0, 0, 0, 0, 0]), vec![Access::Missing(p("/w/new"))]);
-        assert_eq!(run(Syscall::Execve, [4, 0, 0, 0, 0, 0]), vec![Access::Exec(p("/abs"))]);
-        assert_eq!(run(Syscall::Truncate, [1, 0, 0, 0, 0, 0]), vec![Access::Truncate(p("/w/old"))]);
+        assert_eq!(
+            run(Syscall::Linkat, [at, 1, at, 2, 0, 0]),
+            vec![Access::Link(p("/w/old"), p("/w/new"))]
+        );
+        assert_eq!(
+            run(Syscall::Symlinkat, [1, at, 2, 0, 0, 0]),
+            vec![Access::Symlink(p("/w/new"), p("old"))]
+        );
+        assert_eq!(
+            run(Syscall::Mkdirat, [at, 3, 0, 0, 0, 0]),
+            vec![],
+            "exists already"
+        );
+        assert_eq!(
+            run(Syscall::Mkdirat, [at, 2, 0, 0, 0, 0]),
+            vec![Access::Mkdir(p("/w/new"))]
+        );
+        assert_eq!(
+            run(Syscall::Execve, [2, 0, 0, 0, 0, 0]),
+            vec![Access::Missing(p("/w/new"))]
+        );
+        assert_eq!(
+            run(Syscall::Execve, [4, 0, 0, 0, 0, 0]),
+            vec![Access::Exec(p("/abs"))]
+        );
+        assert_eq!(
+            run(Syscall::Truncate, [1, 0, 0, 0, 0, 0]),
+            vec![Access::Truncate(p("/w/old"))]
+        );
     }
 }

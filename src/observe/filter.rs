@@ -98,7 +98,12 @@ const NR_OFFSET: u32 = 0;
 const ARCH_OFFSET: u32 = 4;
 
 fn stmt(code: u16, k: u32) -> sock_filter {
-    sock_filter { code, jt: 0, jf: 0, k }
+    sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 
 fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
@@ -162,7 +167,11 @@ mod tests {
             match ins.code {
                 LD_W_ABS => acc = if ins.k == ARCH_OFFSET { arch } else { nr },
                 JEQ_K | 0x35 => {
-                    let taken = if ins.code == JEQ_K { acc == ins.k } else { acc >= ins.k };
+                    let taken = if ins.code == JEQ_K {
+                        acc == ins.k
+                    } else {
+                        acc >= ins.k
+                    };
                     pc += if taken { ins.jt } else { ins.jf } as usize;
                 }
                 RET_K => return ins.k,
@@ -177,14 +186,24 @@ mod tests {
         assert!(prog.len() < 64);
         let openat = libc::SYS_openat as u32;
         assert_eq!(run(&prog, AUDIT_ARCH, openat), libc::SECCOMP_RET_USER_NOTIF);
-        assert_eq!(run(&prog, AUDIT_ARCH, libc::SYS_read as u32), libc::SECCOMP_RET_ALLOW);
+        assert_eq!(
+            run(&prog, AUDIT_ARCH, libc::SYS_read as u32),
+            libc::SECCOMP_RET_ALLOW
+        );
         assert_eq!(
             run(&prog, AUDIT_ARCH, libc::SYS_io_uring_setup as u32),
             libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
         );
-        assert_eq!(run(&prog, 0x4000_0003, openat), libc::SECCOMP_RET_ALLOW, "foreign ABI");
+        assert_eq!(
+            run(&prog, 0x4000_0003, openat),
+            libc::SECCOMP_RET_ALLOW,
+            "foreign ABI"
+        );
         for (nr, sys) in table() {
-            assert_eq!(run(&prog, AUDIT_ARCH, nr as u32), libc::SECCOMP_RET_USER_NOTIF);
+            assert_eq!(
+                run(&prog, AUDIT_ARCH, nr as u32),
+                libc::SECCOMP_RET_USER_NOTIF
+            );
             assert_eq!(lookup(nr as i32), Some(sys));
         }
     }

@@ -41,7 +41,8 @@ impl Channel {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: both descriptors were just created and are owned here.
-        let (parent, child) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (parent, child) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         // The supervisor must never block on it.
         // SAFETY: plain fcntl on a descriptor we own.
         unsafe {
@@ -92,7 +93,9 @@ impl ChildSetup {
 }
 
 fn errno() -> c_int {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 /// Send a message, with `fd` attached when given. Async-signal-safe.
@@ -151,7 +154,11 @@ pub fn receive(socket: RawFd) -> Option<Received> {
         msg.msg_control = control.0.as_mut_ptr() as *mut c_void;
         msg.msg_controllen = control.0.len() as _;
         let n = loop {
-            let n = libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT);
+            let n = libc::recvmsg(
+                socket,
+                &mut msg,
+                libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT,
+            );
             if n >= 0 || errno() != libc::EINTR {
                 break n;
             }
@@ -172,7 +179,11 @@ pub fn receive(socket: RawFd) -> Option<Received> {
             Some(fd) if data.errno == 0 => Received::Listener { fd },
             _ => Received::Failed {
                 pid: data.pid,
-                error: io::Error::from_raw_os_error(if data.errno == 0 { libc::EPROTO } else { data.errno }),
+                error: io::Error::from_raw_os_error(if data.errno == 0 {
+                    libc::EPROTO
+                } else {
+                    data.errno
+                }),
             },
         })
     }

@@ -42,8 +42,20 @@
 //! - Nested observation: a listener cannot be installed under a filter that
 //!   already has one (EBUSY). An hbuild run inside an observed step reports
 //!   its steps as `unobserved`; the outer hbuild sees their accesses.
+//! - Processes hbuild may not ptrace (made non-dumpable, e.g. by
+//!   `PR_SET_DUMPABLE` or by executing an unreadable binary): their paths
+//!   cannot be read; they are counted in `unresolved`.
 //! - Paths are normalised lexically (`a/../b` is `b` even if `a` is a symlink);
 //!   the final component is never resolved.
+//!
+//! # Cost (measured on a loaded 2-core VM, Linux 6.18; see `measure_overhead`
+//! in tests/observe.rs)
+//! About 13 us of CPU and 15-35 us of wall time per intercepted syscall (two
+//! context switches, a memory read, a `readlink` of the cwd for relative
+//! paths, a `stat`). CPU observed/unobserved: `gcc -O2 -c` of a file with
+//! stdio.h ~1.21, a link ~1.15, `sh -c true` ~2.1 (+0.9 ms). Wall-clock
+//! ratios were within noise (0.7-1.1) under the load of concurrent builds.
+//! A snapshot costs ~2 us per entry of the watched directories.
 //!
 //! # Call order (engine)
 //! ```text
@@ -53,6 +65,12 @@
 //! cmd.spawn()?; ... waitpid ...                              // as now
 //! let accesses = step.finish(Duration::from_millis(50));    // after the step's last reap
 //! ```
+//! There is no "attach the pid after spawn" call: `spawn` returns only once
+//! the child's `execve` ran, and that `execve` is itself a notified syscall,
+//! so the supervisor must already own the listener. It receives it straight
+//! from the hand-off socket registered by `prepare_step`.
+//! `finish` blocks the caller only while processes of the step are still
+//! alive, at most `grace`; keep it short (the scheduler waits meanwhile).
 
 mod classify;
 mod filter;
@@ -119,15 +137,25 @@ impl Observer {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: freshly created, owned here.
-        let (wake_r, wake_w) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+        let (wake_r, wake_w) =
+            unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
         let root = normalize(&std::path::absolute(project_root)?);
         let (tx, rx) = mpsc::channel();
         let supervisor = Supervisor::new(rx, wake_r, root.clone());
         let thread = std::thread::Builder::new()
             .name("hbuild-observe".into())
             .spawn(move || supervisor.run())?;
-        let shared = Shared { requests: tx, wake: wake_w, root, program: Arc::new(filter::program()) };
-        Ok(Observer { shared: Arc::new(shared), next_id: AtomicU64::new(1), thread: Some(thread) })
+        let shared = Shared {
+            requests: tx,
+            wake: wake_w,
+            root,
+            program: Arc::new(filter::program()),
+        };
+        Ok(Observer {
+            shared: Arc::new(shared),
+            next_id: AtomicU64::new(1),
+            thread: Some(thread),
+        })
     }
 
     /// Get ready to observe one step that may write in `write_dirs` (compared
@@ -142,18 +170,31 @@ impl Observer {
     pub fn prepare_step_with(&self, dirs: &[WatchDir]) -> io::Result<StepObservation> {
         let channel = Channel::new()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let before = Snapshot::take(dirs);
+        // Absolute, so changes are reported relative to the project root.
+        let dirs = dirs
+            .iter()
+            .map(|d| {
+                Ok(WatchDir {
+                    path: std::path::absolute(&d.path)?,
+                    recursive: d.recursive,
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        let before = Snapshot::take(&dirs);
         let setup = Arc::new(ChildSetup {
             program: self.shared.program.clone(),
             socket: channel.child.as_raw_fd(),
         });
-        self.shared.send(Request::AddStep { id, socket: channel.parent });
+        self.shared.send(Request::AddStep {
+            id,
+            socket: channel.parent,
+        });
         Ok(StepObservation {
             id,
             shared: self.shared.clone(),
             _child_socket: channel.child,
             setup,
-            dirs: dirs.to_vec(),
+            dirs,
             before,
             finished: false,
         })
@@ -203,7 +244,11 @@ impl StepObservation {
     pub fn finish(mut self, grace: Duration) -> StepAccesses {
         self.finished = true;
         let (tx, rx) = mpsc::channel();
-        self.shared.send(Request::Finish { id: self.id, grace, reply: tx });
+        self.shared.send(Request::Finish {
+            id: self.id,
+            grace,
+            reply: tx,
+        });
         let mut accesses = rx.recv().unwrap_or_else(|_| StepAccesses {
             unobserved: Some("the observer stopped before the step finished".into()),
             ..StepAccesses::default()
@@ -213,6 +258,13 @@ impl StepObservation {
         accesses
     }
 }
+
+/// The engine may keep steps in its job table and move them between threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Observer>();
+    send_sync::<StepObservation>();
+};
 
 impl Drop for StepObservation {
     fn drop(&mut self) {

@@ -280,9 +280,15 @@ mod tests {
     #[test]
     fn relative_inside_root_only() {
         let root = Path::new("/p/root");
-        assert_eq!(relative_to(Path::new("/p/root/x/y"), root), PathBuf::from("x/y"));
+        assert_eq!(
+            relative_to(Path::new("/p/root/x/y"), root),
+            PathBuf::from("x/y")
+        );
         assert_eq!(relative_to(Path::new("/p/root"), root), PathBuf::from("."));
-        assert_eq!(relative_to(Path::new("/p/rootless"), root), PathBuf::from("/p/rootless"));
+        assert_eq!(
+            relative_to(Path::new("/p/rootless"), root),
+            PathBuf::from("/p/rootless")
+        );
     }
 
     #[test]
@@ -291,11 +297,22 @@ mod tests {
         let mut a = StepAccesses::default();
         a.record(Access::Read(PathBuf::from("/usr/include/stdio.h")), root);
         a.record(Access::Read(PathBuf::from("/r/x.c")), root);
-        a.record(Access::Rename(PathBuf::from("/tmp/t"), PathBuf::from("/r/x.o")), root);
+        a.record(
+            Access::Rename(PathBuf::from("/tmp/t"), PathBuf::from("/r/x.o")),
+            root,
+        );
         a.retain(|p| !p.starts_with("/usr") && !p.starts_with("/tmp"));
         assert_eq!(a.reads.iter().collect::<Vec<_>>(), vec![Path::new("x.c")]);
-        assert_eq!(a.renames.len(), 1, "kept: the destination is in the project");
-        let ops: Vec<String> = a.entries().iter().map(|(o, p)| format!("{o} {}", p.display())).collect();
+        assert_eq!(
+            a.renames.len(),
+            1,
+            "kept: the destination is in the project"
+        );
+        let ops: Vec<String> = a
+            .entries()
+            .iter()
+            .map(|(o, p)| format!("{o} {}", p.display()))
+            .collect();
         assert_eq!(ops, vec!["read x.c", "rename from /tmp/t", "rename to x.o"]);
     }
 }

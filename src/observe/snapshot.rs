@@ -19,10 +19,16 @@ pub struct WatchDir {
 
 impl WatchDir {
     pub fn flat(path: impl Into<PathBuf>) -> WatchDir {
-        WatchDir { path: path.into(), recursive: false }
+        WatchDir {
+            path: path.into(),
+            recursive: false,
+        }
     }
     pub fn recursive(path: impl Into<PathBuf>) -> WatchDir {
-        WatchDir { path: path.into(), recursive: true }
+        WatchDir {
+            path: path.into(),
+            recursive: true,
+        }
     }
 }
 
@@ -119,7 +125,9 @@ impl Snapshot {
                 Some(new) if (new.dev, new.ino) != (old.dev, old.ino) => {
                     changes.push(Change::Replaced(rel(path)))
                 }
-                Some(new) if new != old && !new.is_dir() => changes.push(Change::Modified(rel(path))),
+                Some(new) if new != old && !new.is_dir() => {
+                    changes.push(Change::Modified(rel(path)))
+                }
                 Some(_) => {}
             }
         }
@@ -190,6 +198,9 @@ mod tests {
         let before = Snapshot::take(&deep);
         fs::write(p("sub/inner2"), "i").unwrap();
         let after = Snapshot::take(&deep);
-        assert_eq!(before.diff(&after, root), vec![Change::Created(PathBuf::from("sub/inner2"))]);
+        assert_eq!(
+            before.diff(&after, root),
+            vec![Change::Created(PathBuf::from("sub/inner2"))]
+        );
     }
 }

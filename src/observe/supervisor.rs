@@ -21,12 +21,21 @@ use super::tracee::Process;
 
 pub enum Request {
     /// A new step: the parent end of its hand-off socket.
-    AddStep { id: u64, socket: OwnedFd },
+    AddStep {
+        id: u64,
+        socket: OwnedFd,
+    },
     /// Drain the step's pending work, wait up to `grace` for its processes
     /// to end, and send what was recorded.
-    Finish { id: u64, grace: Duration, reply: Sender<StepAccesses> },
+    Finish {
+        id: u64,
+        grace: Duration,
+        reply: Sender<StepAccesses>,
+    },
     /// The step was dropped unfinished.
-    Forget { id: u64 },
+    Forget {
+        id: u64,
+    },
     Stop,
 }
 
@@ -54,7 +63,11 @@ pub struct Supervisor {
 
 /// Readiness of one descriptor right now.
 fn poll_now(fd: RawFd) -> i16 {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd.
     match unsafe { libc::poll(&mut p, 1, 0) } {
         1 => p.revents,
@@ -81,7 +94,13 @@ const GONE: i16 = libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
 
 impl Supervisor {
     pub fn new(requests: Receiver<Request>, wake: OwnedFd, root: PathBuf) -> Supervisor {
-        Supervisor { requests, wake, root, steps: HashMap::new(), listeners: Vec::new() }
+        Supervisor {
+            requests,
+            wake,
+            root,
+            steps: HashMap::new(),
+            listeners: Vec::new(),
+        }
     }
 
     pub fn run(mut self) {
@@ -101,7 +120,11 @@ impl Supervisor {
     fn request(&mut self, r: Request) {
         match r {
             Request::AddStep { id, socket } => {
-                let step = Step { socket, accesses: StepAccesses::default(), finishing: None };
+                let step = Step {
+                    socket,
+                    accesses: StepAccesses::default(),
+                    finishing: None,
+                };
                 self.steps.insert(id, step);
             }
             Request::Finish { id, grace, reply } => {
@@ -139,16 +162,23 @@ impl Supervisor {
     }
 
     fn receive_handoffs(&mut self, id: u64) {
-        let Some(step) = self.steps.get_mut(&id) else { return };
+        let Some(step) = self.steps.get_mut(&id) else {
+            return;
+        };
         while let Some(msg) = handoff::receive(step.socket.as_raw_fd()) {
             match msg {
                 Received::Listener { fd } => {
                     prefer_sync_wakeups(&fd);
-                    self.listeners.push(Listener { fd, step: Some(id), dead: false })
+                    self.listeners.push(Listener {
+                        fd,
+                        step: Some(id),
+                        dead: false,
+                    })
                 }
                 Received::Failed { pid, error } => {
-                    step.accesses.unobserved =
-                        Some(format!("process {pid} could not install the seccomp observer: {error}"))
+                    step.accesses.unobserved = Some(format!(
+                        "process {pid} could not install the seccomp observer: {error}"
+                    ))
                 }
             }
         }
@@ -197,7 +227,11 @@ impl Supervisor {
     fn poll_once(&mut self) {
         let ids: Vec<u64> = self.steps.keys().copied().collect();
         let mut fds = Vec::with_capacity(1 + ids.len() + self.listeners.len());
-        let pfd = |fd: RawFd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let pfd = |fd: RawFd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         fds.push(pfd(self.wake.as_raw_fd()));
         fds.extend(ids.iter().map(|id| pfd(self.steps[id].socket.as_raw_fd())));
         fds.extend(self.listeners.iter().map(|l| pfd(l.fd.as_raw_fd())));
@@ -206,7 +240,12 @@ impl Supervisor {
             .values()
             .filter_map(|s| s.finishing.as_ref().map(|(d, _)| *d))
             .min()
-            .map(|d| d.saturating_duration_since(Instant::now()).as_millis().min(60_000) as i32 + 1)
+            .map(|d| {
+                d.saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(60_000) as i32
+                    + 1
+            })
             .unwrap_or(-1);
         // SAFETY: `fds` is a valid array of pollfd.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
@@ -216,7 +255,9 @@ impl Supervisor {
         if fds[0].revents != 0 {
             let mut buf = [0u8; 64];
             // SAFETY: reading into a local buffer from our non-blocking pipe.
-            while unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+            while unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
+                > 0
+            {}
         }
         for (k, id) in ids.iter().enumerate() {
             if fds[1 + k].revents != 0 {
@@ -248,9 +289,13 @@ impl Supervisor {
             }
             return;
         }
-        let step = self.listeners[i].step.filter(|id| self.steps.contains_key(id));
+        let step = self.listeners[i]
+            .step
+            .filter(|id| self.steps.contains_key(id));
         let decoded = step.map(|_| {
-            let process = Process { pid: req.pid as i32 };
+            let process = Process {
+                pid: req.pid as i32,
+            };
             match filter::lookup(req.data.nr) {
                 Some(sys) => classify(sys, &req.data.args, &process),
                 None => Ok(vec![]),
@@ -268,8 +313,12 @@ impl Supervisor {
         };
         // SAFETY: SEND reads `resp`. ENOENT (caller gone) needs no handling.
         unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
-        let (Some(id), Some(decoded), true) = (step, decoded, valid) else { return };
-        let Some(step) = self.steps.get_mut(&id) else { return };
+        let (Some(id), Some(decoded), true) = (step, decoded, valid) else {
+            return;
+        };
+        let Some(step) = self.steps.get_mut(&id) else {
+            return;
+        };
         match decoded {
             Ok(accesses) => {
                 for a in accesses {

@@ -25,8 +25,14 @@ pub struct Process {
 impl Process {
     /// Copy `buf.len()` bytes at `addr`, or fewer at an unmapped boundary.
     fn read(&self, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let local = libc::iovec { iov_base: buf.as_mut_ptr() as *mut c_void, iov_len: buf.len() };
-        let remote = libc::iovec { iov_base: addr as *mut c_void, iov_len: buf.len() };
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr() as *mut c_void,
+            iov_len: buf.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut c_void,
+            iov_len: buf.len(),
+        };
         // SAFETY: `local` describes `buf`; the remote side is checked by the kernel.
         let n = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
         if n < 0 {

@@ -1,0 +1,5 @@
+//! Files hbuild writes about a build for other tools to read.
+
+pub mod graph_export;
+pub mod trace_json;
+pub mod violations;

@@ -1,0 +1,335 @@
+//! Judging one step: which of the accesses it made were not declared.
+//!
+//! Reads are judged access by access (anything not a prerequisite, target,
+//! preset, `.UNVEIL` path or the step's TMPDIR). Writes are judged by their
+//! outcome where Landlock let them happen (inside a target's directory): a
+//! temporary file the step created and removed again is fine, a file it left
+//! behind, changed or deleted is not. Writes Landlock stopped are reported as
+//! denied.
+
+use crate::observe::{Change, Operation, StepAccesses};
+use crate::sandbox::{Origin, Policy, Rights};
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+/// What an undeclared access did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Read,
+    Exec,
+    List,
+    Write,
+    Create,
+    Truncate,
+    Delete,
+    Mkdir,
+    Rename,
+    Link,
+    /// Seen only by comparing the directory before and after the step.
+    Modified,
+    Replaced,
+}
+
+impl Kind {
+    /// True for accesses that change the file system.
+    pub fn is_output(self) -> bool {
+        !matches!(self, Kind::Read | Kind::Exec | Kind::List)
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Kind::Read => "read undeclared file",
+            Kind::Exec => "executed undeclared file",
+            Kind::List => "listed undeclared directory",
+            Kind::Write => "wrote undeclared file",
+            Kind::Create => "created undeclared file",
+            Kind::Truncate => "truncated undeclared file",
+            Kind::Delete => "deleted undeclared file",
+            Kind::Mkdir => "created undeclared directory",
+            Kind::Rename => "renamed undeclared file",
+            Kind::Link => "linked undeclared file",
+            Kind::Modified => "modified undeclared file",
+            Kind::Replaced => "replaced undeclared file",
+        }
+    }
+}
+
+/// One undeclared access of a step.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Violation {
+    pub kind: Kind,
+    /// As the user names it: relative to the project when inside it.
+    pub path: PathBuf,
+    /// For renames and links: the other name.
+    pub to: Option<PathBuf>,
+    /// Landlock refused it (the step saw EACCES, or ignored it).
+    pub denied: bool,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} '{}'", self.kind.verb(), self.path.display())?;
+        if let Some(to) = &self.to {
+            write!(f, " to '{}'", to.display())?;
+        }
+        if self.denied {
+            write!(f, " (denied by sandbox)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The undeclared accesses of one step, sorted, one per path and operation.
+/// `root` is the project directory (observed relative paths are relative to
+/// it); `enforced` says whether Landlock was on for the step.
+pub fn check_step(
+    policy: &Policy,
+    acc: &StepAccesses,
+    root: &Path,
+    enforced: bool,
+) -> Vec<Violation> {
+    let judge = Judge {
+        policy,
+        root,
+        enforced: enforced && !policy.unsandboxed,
+    };
+    let mut out: Vec<Violation> = Vec::new();
+    for (op, path) in acc.entries() {
+        let (kind, right) = match op {
+            Operation::Read | Operation::LinkFrom => (Kind::Read, Rights::READ),
+            Operation::Exec => (Kind::Exec, Rights::EXEC),
+            Operation::List => (Kind::List, Rights::READ),
+            Operation::Write => (Kind::Write, Rights::WRITE),
+            Operation::Create => (Kind::Create, Rights::CREATE),
+            Operation::Truncate => (Kind::Truncate, Rights::TRUNCATE),
+            Operation::Delete | Operation::RenameFrom => (Kind::Delete, Rights::CREATE),
+            Operation::RenameTo => (Kind::Create, Rights::CREATE),
+            Operation::LinkTo | Operation::Symlink => (Kind::Link, Rights::CREATE),
+            Operation::Mkdir => (Kind::Mkdir, Rights::CREATE),
+            Operation::Missing => continue,
+        };
+        let abs = judge.absolute(path);
+        if !kind.is_output() {
+            if !judge.declared_read(&abs, right) {
+                out.push(judge.violation(kind, path, &abs, right));
+            }
+            continue;
+        }
+        if judge.declared_write(&abs) {
+            continue;
+        }
+        // Inside a target's directory Landlock lets it happen; the outcome,
+        // below, decides. Elsewhere it was refused.
+        if !judge.landlock_allows(&abs, right) {
+            out.push(judge.violation(kind, path, &abs, right));
+        }
+    }
+    for change in &acc.changes {
+        let (kind, path, to) = match change {
+            Change::Created(p) => (Kind::Create, p, None),
+            Change::Deleted(p) => (Kind::Delete, p, None),
+            Change::Modified(p) => (Kind::Modified, p, None),
+            Change::Replaced(p) => (Kind::Replaced, p, None),
+            Change::Renamed(a, b) => (Kind::Rename, a, Some(b)),
+        };
+        let from_ok = judge.declared_write(&judge.absolute(path));
+        let to_ok = to.is_none_or(|t| judge.declared_write(&judge.absolute(t)));
+        if from_ok && to_ok {
+            continue;
+        }
+        out.push(Violation {
+            kind,
+            path: path.clone(),
+            to: to.cloned(),
+            denied: false,
+        });
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Files a violating step created that were not there before: hbuild removes
+/// them (it never removes what it did not see being created).
+pub fn created_files(violations: &[Violation]) -> Vec<&Path> {
+    violations
+        .iter()
+        .filter(|v| v.kind == Kind::Create && !v.denied)
+        .map(|v| v.path.as_path())
+        .collect()
+}
+
+struct Judge<'a> {
+    policy: &'a Policy,
+    root: &'a Path,
+    enforced: bool,
+}
+
+impl Judge<'_> {
+    fn absolute(&self, p: &Path) -> PathBuf {
+        normalize(&self.root.join(p))
+    }
+
+    fn violation(&self, kind: Kind, path: &Path, abs: &Path, right: Rights) -> Violation {
+        Violation {
+            kind,
+            path: path.to_path_buf(),
+            to: None,
+            denied: self.enforced && !self.landlock_allows(abs, right),
+        }
+    }
+
+    /// Entries whose path covers `abs` (the path itself or a directory above it).
+    fn covering(&self, abs: &Path) -> impl Iterator<Item = &crate::sandbox::Entry> {
+        let abs = abs.to_path_buf();
+        let root = self.root.to_path_buf();
+        self.policy
+            .entries
+            .iter()
+            .filter(move |e| abs.starts_with(normalize(&root.join(&e.path))))
+    }
+
+    /// Declared for reading: anything in the policy but the target
+    /// directories, which are open only because tools need them.
+    fn declared_read(&self, abs: &Path, right: Rights) -> bool {
+        self.covering(abs)
+            .any(|e| e.origin != Origin::TargetDirectory && e.rights.contains(right))
+            || self.covering(abs).any(|e| e.origin == Origin::Target)
+    }
+
+    /// Declared for writing: a target, the TMPDIR, or a writable `.UNVEIL`
+    /// or preset path (such as `/dev/null`).
+    fn declared_write(&self, abs: &Path) -> bool {
+        self.covering(abs).any(|e| match e.origin {
+            Origin::Target | Origin::Tmpdir => true,
+            Origin::TargetDirectory | Origin::Prerequisite | Origin::Shell | Origin::Project => {
+                false
+            }
+            Origin::Preset(_) | Origin::UnveilPreset(..) | Origin::Unveil(_) => {
+                e.rights.contains(Rights::WRITE) || e.rights.contains(Rights::CREATE)
+            }
+        })
+    }
+
+    fn landlock_allows(&self, abs: &Path, right: Rights) -> bool {
+        self.covering(abs).any(|e| e.rights.contains(right))
+    }
+}
+
+/// Lexical normalisation: `.` removed, `..` applied (symlinks are not resolved,
+/// matching how the observer reports paths).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::StepDecl;
+
+    /// A project with `src/` and `out/` and a policy over absolute paths in
+    /// it (policies look at which directories exist).
+    fn policy(targets: &[&str], prereqs: &[&str]) -> (tempfile::TempDir, Policy) {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["src", "out"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let abs = |v: &[&str]| v.iter().map(|p| dir.path().join(p)).collect();
+        let p = Policy::for_step(&StepDecl {
+            targets: abs(targets),
+            prereqs: abs(prereqs),
+            shell: PathBuf::from("/bin/sh"),
+            ..Default::default()
+        })
+        .unwrap();
+        (dir, p)
+    }
+
+    fn acc(reads: &[&str], creates: &[&str], changes: Vec<Change>) -> StepAccesses {
+        let mut a = StepAccesses::default();
+        a.reads = reads.iter().map(PathBuf::from).collect();
+        a.creates = creates.iter().map(PathBuf::from).collect();
+        a.changes = changes;
+        a
+    }
+
+    #[test]
+    fn declared_accesses_pass() {
+        let (d, p) = policy(&["out/a.o"], &["src/a.c"]);
+        let a = acc(
+            &["src/a.c", "/usr/include/stdio.h"],
+            &["out/a.o"],
+            vec![Change::Created("out/a.o".into())],
+        );
+        assert!(check_step(&p, &a, d.path(), true).is_empty());
+    }
+
+    #[test]
+    fn undeclared_read_is_named_and_denied() {
+        let (d, p) = policy(&["out/a.o"], &["src/a.c"]);
+        let a = acc(&["src/a.c", "src/a.h", "out/other.o"], &[], vec![]);
+        let v = check_step(&p, &a, d.path(), true);
+        assert_eq!(v.len(), 2);
+        // Next to the target Landlock cannot refuse the read; it is still reported.
+        assert_eq!(v[0].to_string(), "read undeclared file 'out/other.o'");
+        assert_eq!(
+            v[1].to_string(),
+            "read undeclared file 'src/a.h' (denied by sandbox)"
+        );
+        let v = check_step(&p, &a, d.path(), false);
+        assert_eq!(v[1].to_string(), "read undeclared file 'src/a.h'");
+    }
+
+    #[test]
+    fn temporary_files_next_to_the_target_are_fine_but_leftovers_are_not() {
+        let (d, p) = policy(&["out/a"], &[]);
+        // Created and renamed over the target: only the target changed.
+        let a = acc(&[], &["out/tmp123"], vec![Change::Created("out/a".into())]);
+        assert!(check_step(&p, &a, d.path(), true).is_empty());
+        // Left behind.
+        let a = acc(
+            &[],
+            &["out/extra"],
+            vec![
+                Change::Created("out/a".into()),
+                Change::Created("out/extra".into()),
+            ],
+        );
+        let v = check_step(&p, &a, d.path(), true);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].to_string(), "created undeclared file 'out/extra'");
+        assert_eq!(created_files(&v), vec![Path::new("out/extra")]);
+    }
+
+    #[test]
+    fn writes_elsewhere_are_denied_and_deletions_reported() {
+        let (d, p) = policy(&["out/a"], &["src/a"]);
+        let mut a = acc(
+            &[],
+            &["other/x"],
+            vec![Change::Deleted("out/sibling".into())],
+        );
+        a.reads.insert("src/a".into());
+        let v: Vec<String> = check_step(&p, &a, d.path(), true)
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        assert_eq!(
+            v,
+            vec![
+                "created undeclared file 'other/x' (denied by sandbox)".to_string(),
+                "deleted undeclared file 'out/sibling'".to_string()
+            ]
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! What hbuild shows on a terminal while it builds.
+
+pub mod status;
