@@ -16,7 +16,7 @@ use crate::lang::vars::{Scope, VarTable};
 use crate::lang::Database;
 use disk::StatCache;
 use resolve::{ImplicitMatch, Searcher};
-use std::collections::{HashMap, HashSet};
+use disk::{FastMap, FastSet};
 use std::sync::Arc;
 
 pub type NodeId = usize;
@@ -66,9 +66,9 @@ pub struct Node {
 /// All nodes considered so far.
 pub struct Graph {
     pub nodes: Vec<Node>,
-    by_name: HashMap<String, NodeId>,
+    by_name: FastMap<String, NodeId>,
     pub vpath: Vec<String>,
-    mentioned: HashSet<String>,
+    mentioned: FastSet<String>,
     patterns: Vec<Vec<Option<Pattern>>>,
 }
 
@@ -76,7 +76,7 @@ impl Graph {
     pub fn new(db: &mut Database) -> Graph {
         Graph {
             nodes: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: FastMap::default(),
             vpath: resolve::vpath_dirs(db),
             mentioned: resolve::mentioned_prerequisites(db),
             patterns: resolve::rule_patterns(db),

@@ -7,7 +7,7 @@ use crate::graph::disk::StatCache;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Flavor, Origin, Scope, Var, VarTable};
 use crate::lang::Database;
-use std::collections::HashSet;
+use crate::graph::disk::FastSet as HashSet;
 
 /// The directories of the `VPATH` variable (blank- or colon-separated).
 pub fn vpath_dirs(db: &mut Database) -> Vec<String> {
@@ -47,7 +47,7 @@ pub fn locate(db: &Database, vpath: &[String], disk: &mut StatCache, name: &str)
 
 /// Every name the makefiles mention as a prerequisite of an explicit rule.
 pub fn mentioned_prerequisites(db: &Database) -> HashSet<String> {
-    let mut set = HashSet::new();
+    let mut set = HashSet::default();
     for t in db.targets.values() {
         set.extend(t.deps.iter().map(|d| d.name.clone()));
         for r in &t.double_colon {
@@ -113,7 +113,7 @@ impl<'a> Searcher<'a> {
             disk,
             vpath,
             mentioned,
-            failed: HashSet::new(),
+            failed: HashSet::default(),
             patterns: std::borrow::Cow::Owned(Vec::new()),
         }
     }

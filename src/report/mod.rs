@@ -1,5 +1,6 @@
 //! Files hbuild writes about a build for other tools to read.
 
+pub mod audit;
 pub mod graph_export;
 pub mod trace_json;
 pub mod violations;

@@ -1,0 +1,326 @@
+//! `--sandbox=audit`: every access of every step compared with the graph, per
+//! target, and the makefile fragment (`--fix-deps`) that declares what is
+//! missing.
+
+use super::violations::{Kind, Violation};
+use crate::diag::Loc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// What one step did beyond (or short of) its declaration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetAudit {
+    /// The rule's first target (the step's name in messages).
+    pub target: String,
+    pub loc: Option<Loc>,
+    /// Undeclared inputs that no rule makes.
+    pub sources: BTreeSet<PathBuf>,
+    /// Undeclared inputs made by another rule (named): a missing edge that can
+    /// race under `-j`.
+    pub generated: BTreeMap<PathBuf, String>,
+    /// Directories listed without being declared.
+    pub listed: BTreeSet<PathBuf>,
+    /// Order-only prerequisites whose content was read: a change to them will
+    /// not rebuild the target.
+    pub order_only_read: BTreeSet<PathBuf>,
+    /// Files written, created, changed or deleted that are not targets.
+    pub outputs: BTreeMap<PathBuf, Kind>,
+    /// Declared prerequisites never read (informational).
+    pub unused: BTreeSet<PathBuf>,
+}
+
+impl TargetAudit {
+    /// Anything undeclared (unused prerequisites do not count).
+    pub fn has_findings(&self) -> bool {
+        !self.sources.is_empty()
+            || !self.generated.is_empty()
+            || !self.listed.is_empty()
+            || !self.order_only_read.is_empty()
+            || !self.outputs.is_empty()
+    }
+}
+
+/// The declaration of a step, as far as the audit needs it.
+pub struct StepFacts<'a> {
+    pub target: &'a str,
+    pub loc: Option<&'a Loc>,
+    /// Normal prerequisites, as paths.
+    pub prereqs: &'a [PathBuf],
+    pub order_only: &'a [PathBuf],
+    /// Every input the step read (after presets and TMPDIR were dropped).
+    pub reads: &'a BTreeSet<PathBuf>,
+}
+
+/// Build one target's audit from its step's violations (`check_step` run
+/// without enforcement) and what it read; `producer` names the rule that makes
+/// a file, if any.
+pub fn audit_step(
+    facts: &StepFacts,
+    violations: &[Violation],
+    producer: &dyn Fn(&Path) -> Option<String>,
+) -> TargetAudit {
+    let mut a = TargetAudit {
+        target: facts.target.to_string(),
+        loc: facts.loc.cloned(),
+        ..Default::default()
+    };
+    for v in violations {
+        match v.kind {
+            Kind::Read | Kind::Exec => match producer(&v.path) {
+                Some(rule) => {
+                    a.generated.insert(v.path.clone(), rule);
+                }
+                None => {
+                    a.sources.insert(v.path.clone());
+                }
+            },
+            Kind::List => {
+                a.listed.insert(v.path.clone());
+            }
+            kind => {
+                a.outputs.entry(v.path.clone()).or_insert(kind);
+                if let Some(to) = &v.to {
+                    a.outputs.entry(to.clone()).or_insert(Kind::Create);
+                }
+            }
+        }
+    }
+    for p in facts.order_only {
+        if facts.reads.contains(p) {
+            a.order_only_read.insert(p.clone());
+        }
+    }
+    for p in facts.prereqs {
+        // A directory prerequisite counts as used when anything beneath it was read.
+        if !facts.reads.iter().any(|r| r.starts_with(p)) {
+            a.unused.insert(p.clone());
+        }
+    }
+    a
+}
+
+/// The audit report printed after the build, and the summary line.
+pub fn render(audits: &[TargetAudit]) -> String {
+    let mut out = String::new();
+    let prog = crate::diag::prog();
+    let mut with_findings = 0;
+    let (mut inputs, mut outputs, mut races, mut oo, mut unused) = (0, 0, 0, 0, 0);
+    for a in audits {
+        if !a.has_findings() && a.unused.is_empty() {
+            continue;
+        }
+        if a.has_findings() {
+            with_findings += 1;
+        }
+        match &a.loc {
+            Some(loc) => {
+                let _ = writeln!(out, "{}: audit: [{}: {}]", prog, loc, a.target);
+            }
+            None => {
+                let _ = writeln!(out, "{}: audit: [{}]", prog, a.target);
+            }
+        }
+        for p in &a.sources {
+            inputs += 1;
+            let _ = writeln!(out, "  undeclared input (source file): {}", p.display());
+        }
+        for (p, rule) in &a.generated {
+            races += 1;
+            let _ = writeln!(
+                out,
+                "  undeclared input made by rule '{}': {} (can race under -j)",
+                rule,
+                p.display()
+            );
+        }
+        for p in &a.listed {
+            inputs += 1;
+            let _ = writeln!(out, "  undeclared directory listed: {}", p.display());
+        }
+        for p in &a.order_only_read {
+            oo += 1;
+            let _ = writeln!(
+                out,
+                "  order-only prerequisite read: {} (a change to it will not rebuild the target)",
+                p.display()
+            );
+        }
+        for (p, kind) in &a.outputs {
+            outputs += 1;
+            let _ = writeln!(
+                out,
+                "  undeclared output ({}): {}",
+                kind_word(*kind),
+                p.display()
+            );
+        }
+        for p in &a.unused {
+            unused += 1;
+            let _ = writeln!(out, "  declared prerequisite never read: {}", p.display());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{}: audit: {} of {} steps not hermetic: {} undeclared inputs, {} inputs made by other rules, {} order-only prerequisites read, {} undeclared outputs; {} declared prerequisites never read",
+        prog,
+        with_findings,
+        audits.len(),
+        inputs,
+        races,
+        oo,
+        outputs,
+        unused
+    );
+    out
+}
+
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Write | Kind::Truncate | Kind::Modified | Kind::Replaced => "modified",
+        Kind::Delete => "deleted",
+        Kind::Rename => "renamed",
+        Kind::Link => "linked",
+        Kind::Mkdir => "directory created",
+        _ => "created",
+    }
+}
+
+/// The `--fix-deps` fragment: stable and sorted. Missing inputs (and order-only
+/// prerequisites that are read) become prerequisites; undeclared outputs and
+/// listed directories are opened with `.UNVEIL`, with a comment saying what
+/// the better fix is.
+pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
+    type Lists<'a> = BTreeMap<&'a str, BTreeSet<String>>;
+    let mut deps: Lists = BTreeMap::new();
+    let mut unveil: Lists = BTreeMap::new();
+    let mut notes: Lists = BTreeMap::new();
+    for a in audits {
+        let t: &'a str = a.target.as_str();
+        let add = |m: &mut Lists<'a>, s: String| {
+            m.entry(t).or_default().insert(s);
+        };
+        for p in a
+            .sources
+            .iter()
+            .chain(a.generated.keys())
+            .chain(&a.order_only_read)
+        {
+            add(&mut deps, make_word(p));
+        }
+        for p in &a.listed {
+            add(&mut unveil, format!("r:{}", p.display()));
+        }
+        for (p, kind) in &a.outputs {
+            add(&mut unveil, format!("rwc:{}", p.display()));
+            add(
+                &mut notes,
+                format!(
+                    "{} {} (better: make it a target of the rule, e.g. with '&:')",
+                    kind_word(*kind),
+                    p.display()
+                ),
+            );
+        }
+    }
+    let mut out = String::from(
+        "# Written by hbuild --sandbox=audit --fix-deps: the prerequisites and\n# outputs these rules use without declaring them. Include it from the makefile.\n",
+    );
+    for (t, ps) in &deps {
+        let list: Vec<&str> = ps.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{}: {}", make_word_str(t), list.join(" "));
+    }
+    for (t, ws) in &unveil {
+        for n in notes.get(t).into_iter().flatten() {
+            let _ = writeln!(out, "# {}: {}", t, n);
+        }
+        let list: Vec<&str> = ws.iter().map(String::as_str).collect();
+        let _ = writeln!(out, "{}: .UNVEIL += {}", make_word_str(t), list.join(" "));
+    }
+    out
+}
+
+/// A path as a makefile word: blanks, `#`, `:` and `$` escaped.
+fn make_word(p: &Path) -> String {
+    make_word_str(&p.to_string_lossy())
+}
+
+fn make_word_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' | '\t' | '#' | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '$' => out.push_str("$$"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(kind: Kind, p: &str) -> Violation {
+        Violation {
+            kind,
+            path: p.into(),
+            to: None,
+            denied: false,
+        }
+    }
+
+    #[test]
+    fn inputs_are_split_by_producer_and_order_only_reads_found() {
+        let reads: BTreeSet<PathBuf> = ["src/a.c", "src/a.h", "gen/cfg.h", "gen/ver.h"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let prereqs = vec![PathBuf::from("src/a.c"), PathBuf::from("src/unused.h")];
+        let oo = vec![PathBuf::from("gen/ver.h")];
+        let facts = StepFacts {
+            target: "out/a.o",
+            loc: None,
+            prereqs: &prereqs,
+            order_only: &oo,
+            reads: &reads,
+        };
+        let vs = vec![
+            v(Kind::Read, "src/a.h"),
+            v(Kind::Read, "gen/cfg.h"),
+            v(Kind::Create, "out/a.d"),
+        ];
+        let producer = |p: &Path| (p == Path::new("gen/cfg.h")).then(|| "gen/cfg.h".to_string());
+        let a = audit_step(&facts, &vs, &producer);
+        assert!(a.sources.contains(Path::new("src/a.h")));
+        assert_eq!(
+            a.generated.get(Path::new("gen/cfg.h")).map(String::as_str),
+            Some("gen/cfg.h")
+        );
+        assert!(a.order_only_read.contains(Path::new("gen/ver.h")));
+        assert!(a.outputs.contains_key(Path::new("out/a.d")));
+        assert!(a.unused.contains(Path::new("src/unused.h")));
+        assert!(a.has_findings());
+        let frag = fix_fragment(&[a]);
+        assert!(
+            frag.contains("out/a.o: gen/cfg.h gen/ver.h src/a.h\n"),
+            "{}",
+            frag
+        );
+        assert!(
+            frag.contains("out/a.o: .UNVEIL += rwc:out/a.d\n"),
+            "{}",
+            frag
+        );
+        let text = render(&[]);
+        assert!(text.contains("0 of 0 steps not hermetic"));
+    }
+
+    #[test]
+    fn words_are_escaped_for_make() {
+        assert_eq!(make_word(Path::new("a b:c$d")), "a\\ b\\:c$$d");
+    }
+}
