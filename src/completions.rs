@@ -47,6 +47,7 @@ const fn opt(
 use ValueHint::{AnyPath, DirPath, FilePath};
 
 /// hbuild's options, make's first, as `hbuild --help` lists them.
+#[rustfmt::skip] // one option per line reads as a table
 const OPTIONS: &[OptionSpec] = &[
     opt(Some('b'), &[], Value::None, "Accepted and ignored, as make does."),
     opt(Some('m'), &[], Value::None, "Accepted and ignored, as make does."),
@@ -147,7 +148,9 @@ fn arg(spec: &OptionSpec) -> Arg {
             .action(ArgAction::Append),
         Value::OneOf(name, words) => a
             .value_name(name)
-            .value_parser(clap::builder::PossibleValuesParser::new(words.iter().copied()))
+            .value_parser(clap::builder::PossibleValuesParser::new(
+                words.iter().copied(),
+            ))
             .action(ArgAction::Append),
     }
 }
@@ -194,7 +197,12 @@ mod tests {
         let mut longs: Vec<String> = Vec::new();
         let mut shorts: Vec<char> = Vec::new();
         for a in cmd.get_arguments() {
-            longs.extend(a.get_long_and_visible_aliases().unwrap_or_default().iter().map(|s| s.to_string()));
+            longs.extend(
+                a.get_long_and_visible_aliases()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| s.to_string()),
+            );
             shorts.extend(a.get_short());
         }
         let usage = crate::cli::usage_text();
@@ -234,7 +242,11 @@ mod tests {
         let mut buf = Vec::new();
         write_man(&mut buf).unwrap();
         let text = String::from_utf8(buf).unwrap();
-        assert!(text.contains(".TH hbuild 1"), "{}", &text[..200.min(text.len())]);
+        assert!(
+            text.contains(".TH hbuild 1"),
+            "{}",
+            &text[..200.min(text.len())]
+        );
         assert!(text.contains("always\\-make"));
     }
 

@@ -34,6 +34,9 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     // `$(MAKE)` is argv[0], made absolute when it is a relative path with a slash
     // (so it still works after `-C` and in sub-directories).
     let make_command = absolute_command(&inv.argv0);
+    if let Ok(dir) = std::env::current_dir() {
+        let _ = START_DIR.set(dir);
+    }
     for dir in &opts.directories {
         if let Err(e) = std::env::set_current_dir(dir) {
             let err = Fatal::new(format!("{}: {}", dir, crate::lang::eval::io_message(&e)));
@@ -58,11 +61,20 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
             println!("# {}", line);
         }
     }
-    if print_dir {
+    // With output sync, make names the directory around each block of
+    // output instead of once for the run.
+    let synced = opts.output_sync.as_deref().is_some_and(|s| s != "none");
+    if print_dir && synced {
+        crate::engine::output::announce_directory_per_block(diag::prog(), &cwd);
+    }
+    let once = print_dir && !synced;
+    // After a re-execution the first run already said where it is.
+    let restarted = std::env::var_os("MAKE_RESTARTS").is_some();
+    if once && !restarted {
         println!("{}: Entering directory '{}'", diag::prog(), cwd);
     }
     let status = build(&opts, &make_command, &cwd, level, inv);
-    if print_dir {
+    if once {
         println!("{}: Leaving directory '{}'", diag::prog(), cwd);
     }
     status
@@ -74,7 +86,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     let found_any = match read {
         Ok(found) => found,
         Err(e) => {
-            eprintln!("{}", diag::fatal_text(&e));
+            crate::engine::output::in_block(|| eprintln!("{}", diag::fatal_text(&e)));
             return 2;
         }
     };
@@ -100,7 +112,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             } else {
                 "No targets specified and no makefile found"
             };
-            eprintln!("{}", diag::fatal_text(&Fatal::new(msg)));
+            crate::engine::output::in_block(|| eprintln!("{}", diag::fatal_text(&Fatal::new(msg))));
             return 2;
         }
         crate::lang::text::words(&goal)
@@ -154,6 +166,13 @@ fn read_all(
             continue;
         }
         set_var(db, &name, &value, Flavor::Recursive, env_origin);
+    }
+    // A re-executed make sees how often it restarted, but recipes do not.
+    if let Ok(n) = std::env::var("MAKE_RESTARTS") {
+        set_var(db, "MAKE_RESTARTS", &n, Flavor::Recursive, env_origin);
+        if let Some(v) = db.globals.get_mut("MAKE_RESTARTS") {
+            v.export = Export::No;
+        }
     }
     let (simple, recursive) = (Flavor::Simple, Flavor::Recursive);
     let (default, file, env) = (Origin::Default, Origin::File, Origin::Environment);
@@ -360,6 +379,9 @@ fn absolute_command(argv0: &str) -> String {
     argv0.to_string()
 }
 
+/// Where hbuild started, before any `-C`: a re-execution starts there again.
+static START_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 /// Start again from scratch after a makefile was remade, as make does.
 fn reexec(inv: &Invocation) -> i32 {
     use std::os::unix::process::CommandExt;
@@ -367,8 +389,13 @@ fn reexec(inv: &Invocation) -> i32 {
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(0);
+    crate::engine::before_reexec();
     let exe = std::env::current_exe().unwrap_or_else(|_| Path::new(&inv.argv0).to_path_buf());
-    let err = std::process::Command::new(exe)
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(dir) = START_DIR.get() {
+        cmd.current_dir(dir);
+    }
+    let err = cmd
         .arg0(&inv.argv0)
         .args(&inv.args)
         .env("MAKE_RESTARTS", (restarts + 1).to_string())

@@ -86,7 +86,13 @@ pub fn run_with_program(opts: &Options, inv: &Invocation, program: &Path) -> i32
             BuildEnd::Signalled(sig) => return 128 + sig,
         };
         let steps = trace_file.steps();
-        say(&summary(&changed, &work_dir, steps, began.elapsed(), result));
+        say(&summary(
+            &changed,
+            &work_dir,
+            steps,
+            began.elapsed(),
+            result,
+        ));
         if changed.is_empty() {
             say(&format!(
                 "watching {} files for changes (Ctrl-C to stop)",
@@ -199,10 +205,7 @@ impl TraceFile {
         }
         let events: Vec<serde_json::Value> = serde_json::from_slice(&text).ok()?;
         let steps: Vec<_> = events.iter().filter(|e| e["cat"] == "step").collect();
-        let failed = steps
-            .iter()
-            .filter(|e| e["args"]["result"] != "ok")
-            .count();
+        let failed = steps.iter().filter(|e| e["args"]["result"] != "ok").count();
         Some((steps.len(), failed))
     }
 }
@@ -279,7 +282,12 @@ impl WatchSet {
     /// Read the makefiles (output silenced) and collect the makefiles and the
     /// goals' sources. When they cannot be read, watch what was watched before
     /// plus the makefile names, so fixing the error starts a build.
-    pub fn load(opts: &Options, inv: &Invocation, work_dir: &Path, previous: &WatchSet) -> WatchSet {
+    pub fn load(
+        opts: &Options,
+        inv: &Invocation,
+        work_dir: &Path,
+        previous: &WatchSet,
+    ) -> WatchSet {
         let names = silenced(|| watched_names(opts, inv));
         let mut files: BTreeSet<PathBuf> = BTreeSet::new();
         match names {
@@ -408,7 +416,10 @@ fn wait_for_change(set: &WatchSet, before: &BTreeMap<PathBuf, Stamp>) -> Waited 
     }) {
         Ok(w) => Some(w),
         Err(e) => {
-            say(&format!("cannot watch files ({}); checking every second", e));
+            say(&format!(
+                "cannot watch files ({}); checking every second",
+                e
+            ));
             None
         }
     };
@@ -540,14 +551,26 @@ mod tests {
             files: [PathBuf::from("/p/a.c")].into_iter().collect(),
         };
         let ev = |kind, p: &str| notify::Event::new(kind).add_path(PathBuf::from(p));
-        assert!(relevant(&ev(EventKind::Modify(ModifyKind::Any), "/p/a.c"), &set));
-        assert!(!relevant(&ev(EventKind::Modify(ModifyKind::Any), "/p/a.o"), &set));
+        assert!(relevant(
+            &ev(EventKind::Modify(ModifyKind::Any), "/p/a.c"),
+            &set
+        ));
         assert!(!relevant(
-            &ev(EventKind::Access(AccessKind::Close(AccessMode::Read)), "/p/a.c"),
+            &ev(EventKind::Modify(ModifyKind::Any), "/p/a.o"),
+            &set
+        ));
+        assert!(!relevant(
+            &ev(
+                EventKind::Access(AccessKind::Close(AccessMode::Read)),
+                "/p/a.c"
+            ),
             &set
         ));
         assert!(relevant(
-            &ev(EventKind::Access(AccessKind::Close(AccessMode::Write)), "/p/a.c"),
+            &ev(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                "/p/a.c"
+            ),
             &set
         ));
     }

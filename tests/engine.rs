@@ -359,14 +359,22 @@ fn joins_a_gnu_make_4_4_fifo_jobserver() {
         ),
     );
     let out = command(HBUILD, d.path(), &[])
-        .env("MAKEFLAGS", format!(" -j3 --jobserver-auth=fifo:{}", fifo.display()))
+        .env(
+            "MAKEFLAGS",
+            format!(" -j3 --jobserver-auth=fifo:{}", fifo.display()),
+        )
         .env("MAKELEVEL", "1")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let log = std::fs::read_to_string(&log).unwrap();
     let max = max_concurrent(&log);
-    assert!((2..=3).contains(&max), "{} at once with 2 tokens\n{}", max, log);
+    assert!(
+        (2..=3).contains(&max),
+        "{} at once with 2 tokens\n{}",
+        max,
+        log
+    );
     // Every token went back.
     let mut buf = [0u8; 8];
     // SAFETY: non-blocking read of our own descriptor.

@@ -64,9 +64,11 @@ fn graph_json(dir: &Path, goals: &[String]) -> Value {
 }
 
 fn has_edge(v: &Value, from: &str, to: &str, order_only: bool) -> bool {
-    v["edges"].as_array().unwrap().iter().any(|e| {
-        e["from"] == from && e["to"] == to && e["order_only"] == order_only
-    })
+    v["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["from"] == from && e["to"] == to && e["order_only"] == order_only)
 }
 
 fn node<'a>(v: &'a Value, name: &str) -> &'a Value {
@@ -114,11 +116,24 @@ fn dot_graph_is_accepted_by_graphviz() {
     let dir = fixture();
     let mut db = load(dir.path());
     let path = dir.path().join("graph.dot");
-    graph_export::write(&mut db, &["all".into(), "clean".into()], GraphFormat::Dot, &path)
-        .unwrap();
+    graph_export::write(
+        &mut db,
+        &["all".into(), "clean".into()],
+        GraphFormat::Dot,
+        &path,
+    )
+    .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("\"prog\" -> \"out\" [style=dashed];"), "{}", text);
-    assert!(text.contains("\"clean\" [shape=box, style=dashed, penwidth=2];"), "{}", text);
+    assert!(
+        text.contains("\"prog\" -> \"out\" [style=dashed];"),
+        "{}",
+        text
+    );
+    assert!(
+        text.contains("\"clean\" [shape=box, style=dashed, penwidth=2];"),
+        "{}",
+        text
+    );
     let out = match Command::new("dot").arg("-Tsvg").arg(&path).output() {
         Ok(o) => o,
         Err(e) => {
@@ -187,5 +202,8 @@ fn trace_json_has_every_step_once_with_sane_times() {
     }
     // With -j2 two slots at most; overlapping steps are on different slots.
     assert!(steps.iter().all(|s| s["tid"].as_u64().unwrap() <= 2));
-    assert!(events.iter().any(|e| e["cat"] == "phase"), "parse phase missing");
+    assert!(
+        events.iter().any(|e| e["cat"] == "phase"),
+        "parse phase missing"
+    );
 }

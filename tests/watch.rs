@@ -59,7 +59,9 @@ fn fixture() -> tempfile::TempDir {
 
 /// The shared scenario, with a watcher already started on `dir`.
 fn scenario(dir: &Path) {
-    wait_until("the first build", || read(dir, "out.txt").as_deref() == Some("v1\n"));
+    wait_until("the first build", || {
+        read(dir, "out.txt").as_deref() == Some("v1\n")
+    });
     wait_until("the first build to finish", || builds(dir) == 1);
 
     write(dir, "in.txt", "v2\n");
@@ -77,7 +79,11 @@ fn scenario(dir: &Path) {
     write(dir, "extra.txt", "written by hand\n");
     // Longer than the debounce (150 ms) plus a build of this size.
     std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(builds(dir), 3, "a build started for a file the build writes");
+    assert_eq!(
+        builds(dir),
+        3,
+        "a build started for a file the build writes"
+    );
 }
 
 #[test]

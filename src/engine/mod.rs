@@ -14,7 +14,7 @@ pub mod signals;
 pub mod spawn;
 pub mod tokens;
 
-pub use schedule::say_err;
+pub use schedule::{before_reexec, say_err};
 
 use crate::cli::Options;
 use crate::diag::prog;
@@ -59,6 +59,7 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
         signals::die_by(sig);
     }
     s.remove_intermediates();
+    s.forget_state();
     if s.failed {
         2
     } else if opts.question && s.out_of_date {
@@ -137,11 +138,13 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
                     .targets
                     .get(&n.name)
                     .is_some_and(|t| t.recipe.is_some());
-            if has_recipe && !n.phony {
-                println!("{}: '{}' is up to date.", prog(), n.path);
-            } else {
-                println!("{}: Nothing to be done for '{}'.", prog(), n.path);
-            }
+            output::in_block(|| {
+                if has_recipe && !n.phony {
+                    println!("{}: '{}' is up to date.", prog(), n.path);
+                } else {
+                    println!("{}: Nothing to be done for '{}'.", prog(), n.path);
+                }
+            });
         }
         _ => {}
     }

@@ -6,6 +6,33 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::OnceLock;
+
+/// Under `--output-sync` with directory printing, make announces the
+/// directory around each block of output instead of once for the whole run:
+/// the `Entering`/`Leaving` lines, once set.
+static DIRECTORY_LINES: OnceLock<(String, String)> = OnceLock::new();
+
+/// Wrap every block of output in `Entering`/`Leaving directory` lines.
+pub fn announce_directory_per_block(prog: &str, dir: &str) {
+    let _ = DIRECTORY_LINES.set((
+        format!("{}: Entering directory '{}'\n", prog, dir),
+        format!("{}: Leaving directory '{}'\n", prog, dir),
+    ));
+}
+
+/// Run `print` (which writes one message) inside the directory lines when
+/// blocks are announced.
+pub fn in_block(print: impl FnOnce()) {
+    let lines = DIRECTORY_LINES.get();
+    if let Some((enter, _)) = lines {
+        write_whole(&mut std::io::stdout().lock(), enter.as_bytes());
+    }
+    print();
+    if let Some((_, leave)) = lines {
+        write_whole(&mut std::io::stdout().lock(), leave.as_bytes());
+    }
+}
 
 /// `-O`/`--output-sync` modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +62,8 @@ impl Sync {
 pub struct Capture {
     pub out: Option<File>,
     pub err: Option<File>,
+    /// `-Oline` printed the job's `Entering directory` line already.
+    entered: bool,
 }
 
 fn memfd(name: &str) -> Option<File> {
@@ -74,7 +103,11 @@ impl Capture {
         } else {
             memfd("hbuild-err")
         };
-        Capture { out, err }
+        Capture {
+            out,
+            err,
+            entered: false,
+        }
     }
 
     pub fn active(&self) -> bool {
@@ -102,21 +135,53 @@ impl Capture {
         }
     }
 
-    /// Copy what was captured to hbuild's stdout and stderr, each in one
-    /// write, and start the capture afresh.
-    pub fn flush(&mut self) {
-        let shared = matches!((&self.out, &self.err), (Some(_), Some(_))) && same_stream();
-        if let Some(f) = &mut self.out {
-            let text = take(f);
-            write_whole(&mut std::io::stdout().lock(), &text);
-        }
-        if shared {
+    /// `-Oline`: copy out one command's output. The directory lines, when
+    /// announced, surround the job's whole output, not each line.
+    pub fn flush_line(&mut self) {
+        let (out, err) = self.take_all();
+        if out.is_empty() && err.is_empty() {
             return;
         }
-        if let Some(f) = &mut self.err {
-            let text = take(f);
-            write_whole(&mut std::io::stderr().lock(), &text);
+        if !self.entered {
+            self.entered = true;
+            if let Some((enter, _)) = DIRECTORY_LINES.get() {
+                write_whole(&mut std::io::stdout().lock(), enter.as_bytes());
+            }
         }
+        write_whole(&mut std::io::stdout().lock(), &out);
+        write_whole(&mut std::io::stderr().lock(), &err);
+    }
+
+    fn take_all(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let shared = matches!((&self.out, &self.err), (Some(_), Some(_))) && same_stream();
+        let out = self.out.as_mut().map(take).unwrap_or_default();
+        let err = if shared {
+            Vec::new()
+        } else {
+            self.err.as_mut().map(take).unwrap_or_default()
+        };
+        (out, err)
+    }
+
+    /// Copy what was captured to hbuild's stdout and stderr, each in one
+    /// write, at the end of the job.
+    pub fn flush(&mut self) {
+        if self.entered {
+            self.flush_line();
+            self.entered = false;
+            if let Some((_, leave)) = DIRECTORY_LINES.get() {
+                write_whole(&mut std::io::stdout().lock(), leave.as_bytes());
+            }
+            return;
+        }
+        let (out, err) = self.take_all();
+        if out.is_empty() && err.is_empty() {
+            return;
+        }
+        in_block(|| {
+            write_whole(&mut std::io::stdout().lock(), &out);
+            write_whole(&mut std::io::stderr().lock(), &err);
+        });
     }
 }
 

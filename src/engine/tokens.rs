@@ -36,6 +36,8 @@ struct Server {
     requested: bool,
     /// `-jN` of the make that created the server, for `MAKEFLAGS`.
     jobs_flag: Option<usize>,
+    /// The server belongs to a parent make.
+    joined: bool,
 }
 
 /// The `--jobserver-auth=` value of a `MAKEFLAGS` text (the last one wins).
@@ -144,6 +146,7 @@ impl Tokens {
             // from recipes that are not sub-makes.
             s.auth = auth.to_string();
             s.fds = pipe_fds(auth);
+            s.joined = true;
             if let Some((r, w)) = s.fds {
                 set_cloexec(r, true);
                 set_cloexec(w, true);
@@ -173,6 +176,7 @@ impl Tokens {
                 held: Vec::new(),
                 requested: false,
                 jobs_flag,
+                joined: false,
             }),
             limit: jobs_flag,
         })
@@ -225,6 +229,19 @@ impl Tokens {
     /// True while this make shares a jobserver (`-jN` top level or a sub-make).
     pub fn shared(&self) -> bool {
         self.server.is_some()
+    }
+
+    /// Before hbuild re-executes itself (a makefile was remade): a joined
+    /// server's inherited descriptors must survive the exec.
+    pub fn keep_across_exec(&self) {
+        if let Some(s) = &self.server {
+            if s.joined {
+                if let Some((r, w)) = s.fds {
+                    set_cloexec(r, false);
+                    set_cloexec(w, false);
+                }
+            }
+        }
     }
 
     /// The client, for callers that need the crate directly.

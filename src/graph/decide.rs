@@ -47,6 +47,8 @@ pub fn decide(t: &TargetFacts, deps: &[DepState]) -> Decision {
         .iter()
         .filter(|d| !d.order_only)
         .filter(|d| match (t.mtime, d.mtime) {
+            // `-B`: every prerequisite counts as newer (`$?`, `--trace`).
+            _ if t.always_make => true,
             (None, _) => true,
             (Some(mine), Some(theirs)) => theirs > mine,
             (Some(_), None) => false,

@@ -165,11 +165,18 @@ impl StatCache {
         }
         if !self.dirs.contains_key(dir) {
             let listing = match std::fs::read_dir(dir) {
-                Ok(rd) => Some(
-                    rd.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect(),
-                ),
+                Ok(rd) => {
+                    let mut names = FastSet::default();
+                    for e in rd {
+                        // A name that is not UTF-8 could be confused with
+                        // another: stat this directory's files instead.
+                        match e.ok().and_then(|e| e.file_name().into_string().ok()) {
+                            Some(n) => names.insert(n),
+                            None => return false,
+                        };
+                    }
+                    Some(names)
+                }
                 Err(e)
                     if e.kind() == io::ErrorKind::NotFound
                         || e.raw_os_error() == Some(libc::ENOTDIR) =>

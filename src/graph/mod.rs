@@ -15,8 +15,8 @@ use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Scope, VarTable};
 use crate::lang::Database;
 use disk::StatCache;
-use resolve::{ImplicitMatch, Searcher};
 use disk::{FastMap, FastSet};
+use resolve::{ImplicitMatch, Searcher};
 use std::sync::Arc;
 
 pub type NodeId = usize;
@@ -80,6 +80,17 @@ impl Graph {
             vpath: resolve::vpath_dirs(db),
             mentioned: resolve::mentioned_prerequisites(db),
             patterns: resolve::rule_patterns(db),
+        }
+    }
+
+    /// A graph with no nodes (what remains after `forget`).
+    pub fn empty() -> Graph {
+        Graph {
+            nodes: Vec::new(),
+            by_name: FastMap::default(),
+            vpath: Vec::new(),
+            mentioned: FastSet::default(),
+            patterns: Vec::new(),
         }
     }
 

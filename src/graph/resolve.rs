@@ -3,11 +3,11 @@
 //! chains through intermediate files.
 
 use crate::diag::Result;
+use crate::graph::disk::FastSet as HashSet;
 use crate::graph::disk::StatCache;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Flavor, Origin, Scope, Var, VarTable};
 use crate::lang::Database;
-use crate::graph::disk::FastSet as HashSet;
 
 /// The directories of the `VPATH` variable (blank- or colon-separated).
 pub fn vpath_dirs(db: &mut Database) -> Vec<String> {
@@ -274,7 +274,11 @@ impl<'a> Searcher<'a> {
 /// `pat.matches(word)` for the search's hot loop: pattern parts are a few
 /// bytes, compared inline from the end (where rules differ) without calls.
 fn stem_of<'w>(pat: &Pattern, word: &'w str) -> Option<&'w str> {
-    let (p, s, w) = (pat.prefix.as_bytes(), pat.suffix.as_bytes(), word.as_bytes());
+    let (p, s, w) = (
+        pat.prefix.as_bytes(),
+        pat.suffix.as_bytes(),
+        word.as_bytes(),
+    );
     if w.len() < p.len() + s.len() {
         return None;
     }

@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 /// The track of hbuild's own work; job slots are numbered from 1.
@@ -51,6 +51,27 @@ enum Event {
 pub struct TraceRecorder {
     origin: Instant,
     events: Mutex<Vec<Event>>,
+    slots: Mutex<Slots>,
+}
+
+/// A step that has begun: its job slot and start time (see `begin_step`).
+#[derive(Clone, Copy, Debug)]
+pub struct StepStart {
+    pub slot: usize,
+    pub start: Instant,
+}
+
+/// The recorder of this process, once `--trace-json` turned it on.
+static GLOBAL: OnceLock<TraceRecorder> = OnceLock::new();
+
+/// Turn tracing on for this process (time zero: the first call).
+pub fn enable() -> &'static TraceRecorder {
+    GLOBAL.get_or_init(TraceRecorder::new)
+}
+
+/// The process's recorder, if tracing is on.
+pub fn active() -> Option<&'static TraceRecorder> {
+    GLOBAL.get()
 }
 
 impl Default for TraceRecorder {
@@ -69,7 +90,49 @@ impl TraceRecorder {
         TraceRecorder {
             origin,
             events: Mutex::new(Vec::new()),
+            slots: Mutex::new(Slots::new()),
         }
+    }
+
+    /// A step starts now: it takes the lowest free job slot.
+    pub fn begin_step(&self) -> StepStart {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        StepStart {
+            slot: slots.acquire(),
+            start: Instant::now(),
+        }
+    }
+
+    /// The step begun with `started` ended now: record it, free its slot.
+    pub fn end_step(
+        &self,
+        started: StepStart,
+        target: &str,
+        command: &str,
+        sandbox_mode: &str,
+        result: &str,
+    ) {
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .release(started.slot);
+        self.step(StepTrace {
+            target: target.to_string(),
+            command: command.to_string(),
+            sandbox_mode: sandbox_mode.to_string(),
+            result: result.to_string(),
+            slot: started.slot,
+            start: started.start,
+            end: Instant::now(),
+        });
+    }
+
+    /// Run `f` as phase `name` (`read makefiles`, `check goals`).
+    pub fn time_phase<R>(&self, name: &str, f: impl FnOnce() -> R) -> R {
+        let start = Instant::now();
+        let r = f();
+        self.phase(name, start, Instant::now());
+        r
     }
 
     /// One of hbuild's own phases (`read makefiles`, `check goal`, ...).
@@ -280,7 +343,11 @@ mod tests {
         rec.step(step("x \"quoted\"", 1, now, 1));
         rec.write(&path).unwrap();
         let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert!(v.as_array().unwrap().iter().any(|e| e["name"] == "x \"quoted\""));
+        assert!(v
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "x \"quoted\""));
         assert_eq!(rec.step_count(), 1);
     }
 
@@ -293,9 +360,32 @@ mod tests {
             ..step("early", 1, t0, 0)
         });
         let v = rec.to_json();
-        let s = v.as_array().unwrap().iter().find(|e| e["cat"] == "step").unwrap();
+        let s = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["cat"] == "step")
+            .unwrap();
         assert_eq!(s["ts"], 0);
         assert_eq!(s["dur"], 0);
+    }
+
+    #[test]
+    fn begun_steps_take_free_slots_and_give_them_back() {
+        let rec = TraceRecorder::new();
+        let a = rec.begin_step();
+        let b = rec.begin_step();
+        assert_eq!((a.slot, b.slot), (1, 2));
+        rec.end_step(a, "a", "touch a", "off", "ok");
+        let c = rec.begin_step();
+        assert_eq!(c.slot, 1);
+        rec.end_step(b, "b", "touch b", "off", "failed");
+        rec.end_step(c, "c", "touch c", "off", "ok");
+        rec.time_phase("read makefiles", || ());
+        let v = rec.to_json();
+        let steps = v.as_array().unwrap().iter().filter(|e| e["cat"] == "step");
+        assert_eq!(steps.count(), 3);
+        assert_eq!(rec.step_count(), 3);
     }
 
     #[test]

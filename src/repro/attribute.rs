@@ -12,7 +12,7 @@
 use super::build::{Build, Runner};
 use super::compare::{differing, snapshot, Snapshot};
 use super::copy::remove_tree;
-use super::variation::{VarySet, Variation};
+use super::variation::{Variation, VarySet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -71,7 +71,11 @@ pub fn attribute(
         let alone: VarySet = [v].into_iter().collect();
         let mut result: Verdicts = delta.iter().map(|t| (t.clone(), None)).collect();
         // Targets the clock leaves alone: build later in the control's directory.
-        let steady: BTreeSet<PathBuf> = delta.iter().filter(|t| !clock_matters(t)).cloned().collect();
+        let steady: BTreeSet<PathBuf> = delta
+            .iter()
+            .filter(|t| !clock_matters(t))
+            .cloned()
+            .collect();
         if !steady.is_empty() {
             let b = runner.run(&alone, v.name(), None);
             result.extend(compare_with_control(runner, control, b, &steady));
@@ -107,7 +111,10 @@ fn compare_with_control(
     let verdicts = if b.status == 0 {
         let snap = snapshot(&b.dir, &runner.sources.files);
         let diff = differing(control.snapshot, &snap);
-        targets.iter().map(|t| (t.clone(), Some(diff.contains(t)))).collect()
+        targets
+            .iter()
+            .map(|t| (t.clone(), Some(diff.contains(t))))
+            .collect()
     } else {
         targets.iter().map(|t| (t.clone(), None)).collect()
     };
@@ -126,7 +133,10 @@ fn together(runner: &Runner, set: &VarySet, label: &str, targets: &BTreeSet<Path
             &snapshot(&a.dir, &runner.sources.files),
             &snapshot(&b.dir, &runner.sources.files),
         );
-        targets.iter().map(|t| (t.clone(), Some(diff.contains(t)))).collect()
+        targets
+            .iter()
+            .map(|t| (t.clone(), Some(diff.contains(t))))
+            .collect()
     } else {
         targets.iter().map(|t| (t.clone(), None)).collect()
     };
@@ -140,7 +150,11 @@ fn conclude(
     chosen: &VarySet,
     verdicts: &BTreeMap<Variation, Verdicts>,
 ) -> Attribution {
-    let verdict = |v: Variation| verdicts.get(&v).and_then(|m| m.get(target).copied().flatten());
+    let verdict = |v: Variation| {
+        verdicts
+            .get(&v)
+            .and_then(|m| m.get(target).copied().flatten())
+    };
     let mut out = Attribution::default();
     for &v in chosen {
         match verdict(v) {
@@ -149,14 +163,18 @@ fn conclude(
             None => out.untested.push(v),
         }
     }
-    let unchosen_clock = !chosen.contains(&Variation::Time) && verdict(Variation::Time) == Some(true);
+    let unchosen_clock =
+        !chosen.contains(&Variation::Time) && verdict(Variation::Time) == Some(true);
     let tested = chosen.len() - out.untested.len();
     out.note = if out.causes.is_empty() && unchosen_clock {
         Some("it differs between two builds made at different times".to_string())
     } else if out.causes.is_empty() {
         Some("no single variation makes it differ: it needs several together, or changes from one build to the next".to_string())
     } else if out.causes.len() == tested && tested > 2 {
-        Some("it differs with every variation: it probably changes from one build to the next".to_string())
+        Some(
+            "it differs with every variation: it probably changes from one build to the next"
+                .to_string(),
+        )
     } else if !out.untested.is_empty() {
         Some(
             "it depends on both the clock and the build path, or a rebuild failed, so some variations could not be tested alone"

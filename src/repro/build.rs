@@ -4,7 +4,7 @@
 
 use super::copy;
 use super::sources::Sources;
-use super::variation::{side, Values, VarySet, Variation};
+use super::variation::{side, Values, Variation, VarySet};
 use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -118,8 +118,11 @@ impl Runner {
     pub fn run_together(&self, a: (&VarySet, &str), b: (&VarySet, &str)) -> (Build, Build) {
         let mut first = self.prepare(a.0, a.1);
         let mut second = self.prepare(b.0, b.1);
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let to_next_second = Duration::from_secs(1) - Duration::from_nanos(now.subsec_nanos() as u64);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let to_next_second =
+            Duration::from_secs(1) - Duration::from_nanos(now.subsec_nanos() as u64);
         std::thread::sleep(to_next_second + Duration::from_millis(10));
         self.spawn(&mut first, a.0);
         self.spawn(&mut second, b.0);
@@ -140,7 +143,11 @@ impl Runner {
                 copy::copy_tree(&self.sources.tree, &self.sources.root, &dir, reverse)
             });
         if let Err(e) = made {
-            spawn_error = Some(format!("cannot copy the project to {}: {}", dir.display(), e));
+            spawn_error = Some(format!(
+                "cannot copy the project to {}: {}",
+                dir.display(),
+                e
+            ));
         }
         Started {
             dir,
@@ -164,8 +171,14 @@ impl Runner {
             }
         };
         let log_err = log.try_clone().ok();
+        let jobs = match v.jobs[side(set, Variation::Jobs)] {
+            Some(n) => format!("-j{}", n),
+            None => "-j".to_string(),
+        };
         let mut cmd = Command::new(&self.exe);
-        cmd.args(&self.args)
+        // The job count first: the arguments may end with `-- GOALS`.
+        cmd.arg(jobs)
+            .args(&self.args)
             .current_dir(&started.dir)
             .env_clear()
             .envs(self.base_env.iter().map(|(k, v)| (k, v)))
@@ -178,10 +191,6 @@ impl Runner {
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(log_err.map(Stdio::from).unwrap_or_else(Stdio::null));
-        match v.jobs[side(set, Variation::Jobs)] {
-            Some(n) => cmd.arg(format!("-j{}", n)),
-            None => cmd.arg("-j"),
-        };
         if set.contains(&Variation::Env) {
             cmd.env(v.extra_env.0, v.extra_env.1);
         }
@@ -216,7 +225,9 @@ impl Runner {
         };
         let ended = Instant::now();
         let done = self.root.join("done").join(&started.label);
-        let dir = match fs::create_dir_all(self.root.join("done")).and_then(|_| fs::rename(&started.dir, &done)) {
+        let dir = match fs::create_dir_all(self.root.join("done"))
+            .and_then(|_| fs::rename(&started.dir, &done))
+        {
             Ok(()) => done,
             Err(_) => {
                 // Keep the slot free even if the rename failed.

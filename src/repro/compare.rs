@@ -78,12 +78,37 @@ fn hash_file(path: &Path) -> Option<u64> {
     Some(hasher.finish())
 }
 
+/// Mode bits that follow the umask of whoever builds (0022 vs 0002 differ
+/// in group write only; other write is masked by both usual umasks): every
+/// new file has them set or not, so comparing them would flag every output.
+/// A mode that matters shows up once it is recorded in an output (an archive).
+pub const UMASK_BITS: u32 = 0o022;
+
+/// Whether two builds made the same output.
+pub fn same(a: Option<&Output>, b: Option<&Output>) -> bool {
+    match (a, b) {
+        (
+            Some(Output::File {
+                size: s1,
+                mode: m1,
+                hash: h1,
+            }),
+            Some(Output::File {
+                size: s2,
+                mode: m2,
+                hash: h2,
+            }),
+        ) => s1 == s2 && h1 == h2 && (m1 & !UMASK_BITS) == (m2 & !UMASK_BITS),
+        (a, b) => a == b,
+    }
+}
+
 /// The outputs that differ between two builds (in content, mode, or by being
 /// made by only one of them), in path order.
 pub fn differing(a: &Snapshot, b: &Snapshot) -> BTreeSet<PathBuf> {
     a.keys()
         .chain(b.keys())
-        .filter(|k| a.get(*k) != b.get(*k))
+        .filter(|k| !same(a.get(*k), b.get(*k)))
         .cloned()
         .collect()
 }

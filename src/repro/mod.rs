@@ -22,7 +22,7 @@ use report::{Outcome, TargetDiff};
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use variation::{Values, VarySet, Variation};
+use variation::{Values, Variation, VarySet};
 
 /// Set to 1 to keep the build copies for inspection.
 const KEEP_VAR: &str = "HBUILD_KEEP_REPRO";
@@ -53,7 +53,12 @@ pub fn run(opts: &Options, inv: &Invocation) -> i32 {
     let outcome = check(&runner, &varied, &root.path);
     if let Some(path) = report_path {
         if let Err(e) = std::fs::write(&path, report::json(&outcome)) {
-            eprintln!("{}: cannot write the report {}: {}", prog(), path.display(), e);
+            eprintln!(
+                "{}: cannot write the report {}: {}",
+                prog(),
+                path.display(),
+                e
+            );
         }
     }
     outcome.status
@@ -100,12 +105,16 @@ impl Drop for TempRoot {
 }
 
 fn is_tmpfs(dir: &Path) -> bool {
-    const TMPFS_MAGIC: i64 = 0x0102_1994;
-    nix::sys::statfs::statfs(dir).is_ok_and(|s| s.filesystem_type().0 as i64 == TMPFS_MAGIC)
+    use nix::sys::statfs::{statfs, TMPFS_MAGIC};
+    statfs(dir).is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC)
 }
 
 fn writable(dir: &Path) -> bool {
-    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK).is_ok()
+    nix::unistd::access(
+        dir,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    )
+    .is_ok()
 }
 
 /// Read the makefiles (in a scratch copy, so `$(shell)` while reading cannot
@@ -205,7 +214,12 @@ fn child_args(opts: &Options, project: &Path) -> Vec<String> {
         (opts.ignore_errors, "-i"),
         (opts.check_symlink_times, "-L"),
     ];
-    args.extend(flags.iter().filter(|(on, _)| *on).map(|(_, f)| f.to_string()));
+    args.extend(
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| f.to_string()),
+    );
     if let Some(sync) = &opts.output_sync {
         args.push(format!("-O{}", sync));
     }
@@ -244,7 +258,9 @@ fn check(runner: &Runner, varied: &VarySet, root: &Path) -> Outcome {
         outcome.error = Some(err);
         return outcome;
     }
-    let not_before = varied.contains(&Variation::Time).then(|| after_clock_gap(a.ended));
+    let not_before = varied
+        .contains(&Variation::Time)
+        .then(|| after_clock_gap(a.ended));
     let b = runner.run(varied, "second", not_before);
     if let Some(err) = failed(&b, "second") {
         outcome.error = Some(err);
@@ -305,7 +321,11 @@ fn announce(runner: &Runner, varied: &VarySet, root: &Path) {
         "{}: checking reproducibility: building twice in {} (varying: {}; SOURCE_DATE_EPOCH={})",
         prog(),
         root.display(),
-        if names.is_empty() { "nothing".to_string() } else { names.join(", ") },
+        if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.join(", ")
+        },
         runner.source_date_epoch
     );
     if varied.contains(&Variation::Locale) && runner.values.locale[1] == "POSIX" {

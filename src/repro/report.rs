@@ -2,7 +2,7 @@
 
 use super::attribute::Attribution;
 use super::compare::{ByteDiff, Output};
-use super::variation::{VarySet, Variation};
+use super::variation::{Variation, VarySet};
 use crate::diag::prog;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -62,11 +62,13 @@ pub fn difference_lines(d: &TargetDiff) -> Vec<String> {
                 Some(b) => {
                     let _ = write!(text, ", first difference at byte {}", b.offset);
                 }
-                None if matches!(d.first, Some(Output::File { .. })) => text.push_str(", same contents"),
+                None if matches!(d.first, Some(Output::File { .. })) => {
+                    text.push_str(", same contents")
+                }
                 None => {}
             }
             if let (Some(m1), Some(m2)) = (mode(&d.first), mode(&d.second)) {
-                if m1 != m2 {
+                if (m1 ^ m2) & !super::compare::UMASK_BITS != 0 {
                     let _ = write!(text, "; mode {:04o} vs {:04o}", m1, m2);
                 }
             }
@@ -98,7 +100,12 @@ pub fn cause_lines(d: &TargetDiff) -> Vec<String> {
     let name = d.path.display();
     let mut lines = Vec::new();
     if !a.causes.is_empty() {
-        lines.push(format!("{}: {}: differs with {}", prog(), name, list(&a.causes)));
+        lines.push(format!(
+            "{}: {}: differs with {}",
+            prog(),
+            name,
+            list(&a.causes)
+        ));
     }
     if let Some(note) = &a.note {
         lines.push(format!("{}: {}: {}", prog(), name, note));
@@ -107,111 +114,68 @@ pub fn cause_lines(d: &TargetDiff) -> Vec<String> {
 }
 
 pub fn summary(o: &Outcome) -> String {
-    if o.diffs.is_empty() {
-        format!("{}: all {} targets are reproducible", prog(), o.compared)
-    } else {
-        format!("{}: {} of {} targets differ", prog(), o.diffs.len(), o.compared)
+    let p = prog();
+    match (o.diffs.len(), o.compared) {
+        (_, 0) => format!("{}: the builds made no files to compare", p),
+        (0, 1) => format!("{}: the only target is reproducible", p),
+        (0, n) => format!("{}: all {} targets are reproducible", p, n),
+        (d, n) => format!("{}: {} of {} targets differ", p, d, n),
     }
 }
 
-/// A JSON string literal. serde_json is not a dependency, so the report is
-/// written by hand; every string goes through here.
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn json_output(o: &Option<Output>) -> String {
+fn json_output(o: &Option<Output>) -> serde_json::Value {
     match o {
-        None => "null".to_string(),
+        None => serde_json::Value::Null,
         Some(Output::File { size, mode, .. }) => {
-            format!("{{\"size\": {}, \"mode\": \"{:04o}\"}}", size, mode)
+            serde_json::json!({"size": size, "mode": format!("{:04o}", mode)})
         }
-        Some(Output::Symlink(t)) => format!("{{\"symlink\": {}}}", json_str(&t.to_string_lossy())),
+        Some(Output::Symlink(t)) => serde_json::json!({"symlink": t.to_string_lossy()}),
     }
 }
 
-fn json_names(vs: &[Variation]) -> String {
-    let names: Vec<String> = vs.iter().map(|v| json_str(v.name())).collect();
-    format!("[{}]", names.join(", "))
+fn json_names(vs: &[Variation]) -> Vec<&'static str> {
+    vs.iter().map(|v| v.name()).collect()
 }
 
 /// The comparison as a JSON document: `{"check_repro": {...}}`.
 pub fn json(o: &Outcome) -> String {
-    let mut s = String::from("{\n  \"check_repro\": {\n");
     let varied: Vec<Variation> = o.varied.iter().copied().collect();
-    let _ = writeln!(s, "    \"status\": {},", o.status);
-    let _ = writeln!(s, "    \"reproducible\": {},", o.status == 0);
-    let _ = writeln!(
-        s,
-        "    \"error\": {},",
-        o.error.as_deref().map(json_str).unwrap_or_else(|| "null".into())
-    );
-    let _ = writeln!(s, "    \"variations\": {},", json_names(&varied));
-    let _ = writeln!(s, "    \"source_date_epoch\": {},", json_str(&o.source_date_epoch));
-    let _ = writeln!(
-        s,
-        "    \"locales\": [{}, {}],",
-        json_str(&o.locales[0]),
-        json_str(&o.locales[1])
-    );
-    let _ = writeln!(s, "    \"targets_compared\": {},", o.compared);
-    let _ = writeln!(s, "    \"targets_differing\": {},", o.diffs.len());
-    s.push_str("    \"differences\": [");
-    for (i, d) in o.diffs.iter().enumerate() {
-        s.push_str(if i == 0 { "\n" } else { ",\n" });
-        let _ = write!(
-            s,
-            "      {{\"target\": {}, \"first\": {}, \"second\": {}",
-            json_str(&d.path.to_string_lossy()),
-            json_output(&d.first),
-            json_output(&d.second)
-        );
-        match &d.bytes {
-            Some(b) => {
-                let _ = write!(
-                    s,
-                    ", \"first_difference\": {}, \"context\": [{}, {}]",
-                    b.offset,
-                    json_str(&b.context[0]),
-                    json_str(&b.context[1])
-                );
+    let differences: Vec<serde_json::Value> = o
+        .diffs
+        .iter()
+        .map(|d| {
+            let mut entry = serde_json::json!({
+                "target": d.path.to_string_lossy(),
+                "first": json_output(&d.first),
+                "second": json_output(&d.second),
+                "first_difference": d.bytes.as_ref().map(|b| b.offset),
+                "context": d.bytes.as_ref().map(|b| b.context.clone()),
+                "causes": null,
+            });
+            if let Some(a) = &d.attribution {
+                entry["causes"] = serde_json::json!(json_names(&a.causes));
+                entry["untested"] = serde_json::json!(json_names(&a.untested));
+                entry["note"] = serde_json::json!(a.note);
             }
-            None => s.push_str(", \"first_difference\": null, \"context\": null"),
+            entry
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "check_repro": {
+            "status": o.status,
+            "reproducible": o.status == 0,
+            "error": o.error,
+            "variations": json_names(&varied),
+            "source_date_epoch": o.source_date_epoch,
+            "locales": o.locales,
+            "targets_compared": o.compared,
+            "targets_differing": o.diffs.len(),
+            "differences": differences,
         }
-        match &d.attribution {
-            Some(a) => {
-                let _ = write!(
-                    s,
-                    ", \"causes\": {}, \"untested\": {}, \"note\": {}",
-                    json_names(&a.causes),
-                    json_names(&a.untested),
-                    a.note.as_deref().map(json_str).unwrap_or_else(|| "null".into())
-                );
-            }
-            None => s.push_str(", \"causes\": null"),
-        }
-        s.push('}');
-    }
-    if !o.diffs.is_empty() {
-        s.push_str("\n    ");
-    }
-    s.push_str("]\n  }\n}\n");
-    s
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 #[cfg(test)]
@@ -219,8 +183,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_str("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
+    fn causes_read_as_a_list() {
         assert_eq!(
             list(&[Variation::Time, Variation::Home, Variation::Tz]),
             "the build time, HOME and the time zone (TZ)"

@@ -167,7 +167,12 @@ struct Generated {
 }
 
 impl Generated {
-    fn new(db: &Database, roots: &[&Path], all: &[PathBuf], protected: &HashSet<PathBuf>) -> Generated {
+    fn new(
+        db: &Database,
+        roots: &[&Path],
+        all: &[PathBuf],
+        protected: &HashSet<PathBuf>,
+    ) -> Generated {
         let mut paths: HashSet<PathBuf> = HashSet::new();
         let mut explicit: HashSet<String> = HashSet::new();
         for (name, target) in &db.targets {
@@ -194,7 +199,8 @@ impl Generated {
             let before = paths.len();
             for file in all {
                 let name = file.to_string_lossy();
-                if paths.contains(file) || !is_made_by_pattern(db, &name, &existing, &explicit, &paths)
+                if paths.contains(file)
+                    || !is_made_by_pattern(db, &name, &existing, &explicit, &paths)
                 {
                     continue;
                 }
@@ -294,8 +300,14 @@ mod tests {
         assert_eq!(match_pattern("%.o", "src/a.o"), Some(("src/", "a")));
         assert_eq!(match_pattern("out/%.o", "out/a.o"), Some(("", "a")));
         assert_eq!(match_pattern("%.o", "a.c"), None);
-        assert_eq!(relative("./out/x", Path::new("/p")).as_deref(), Some("out/x"));
-        assert_eq!(relative("/p/out/x", Path::new("/p")).as_deref(), Some("out/x"));
+        assert_eq!(
+            relative("./out/x", Path::new("/p")).as_deref(),
+            Some("out/x")
+        );
+        assert_eq!(
+            relative("/p/out/x", Path::new("/p")).as_deref(),
+            Some("out/x")
+        );
         assert_eq!(relative("/elsewhere/x", Path::new("/p")), None);
     }
 }

@@ -204,7 +204,10 @@ impl Status {
 
     fn erase(&mut self) {
         if self.drawn {
-            let _ = self.out.write_all(ERASE_LINE).and_then(|_| self.out.flush());
+            let _ = self
+                .out
+                .write_all(ERASE_LINE)
+                .and_then(|_| self.out.flush());
             self.drawn = false;
         }
     }
@@ -402,7 +405,11 @@ mod tests {
         assert!(text.starts_with("\r\x1b[K[  0/120] "), "{:?}", text);
         assert!(text.ends_with("s, 1 running: out/foo.o"), "{:?}", text);
         s.step_finished("out/foo.o", true);
-        assert!(out.text().ends_with("\r\x1b[K[  1/120] 0.0s"), "{:?}", out.text());
+        assert!(
+            out.text().ends_with("\r\x1b[K[  1/120] 0.0s"),
+            "{:?}",
+            out.text()
+        );
     }
 
     #[test]
