@@ -44,6 +44,9 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
             return 2;
         }
     }
+    if opts.check_repro {
+        return crate::repro::run(&opts, inv);
+    }
     let cwd = std::env::current_dir()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| ".".to_string());

@@ -121,6 +121,12 @@ fn jobserver_bounds_a_recursion_of_hbuild_and_make() {
 
 #[test]
 fn interrupt_deletes_partial_targets_and_dies_of_the_signal() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        interrupted_by(sig);
+    }
+}
+
+fn interrupted_by(sig: libc::c_int) {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     write(&p.join("src"), "source\n");
@@ -147,7 +153,7 @@ fn interrupt_deletes_partial_targets_and_dies_of_the_signal() {
         .unwrap();
     // SAFETY: sending a signal to our own child.
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+        libc::kill(child.id() as i32, sig);
     }
     let start = Instant::now();
     let out = child.wait_with_output().unwrap();
@@ -155,7 +161,7 @@ fn interrupt_deletes_partial_targets_and_dies_of_the_signal() {
         start.elapsed() < Duration::from_secs(10),
         "recipes were not stopped"
     );
-    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{:?}", out.status);
+    assert_eq!(out.status.signal(), Some(sig), "{:?}", out.status);
     let err = text(&out.stderr);
     assert!(
         !p.join("part1").exists() && !p.join("part2").exists(),

@@ -55,7 +55,7 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
     run_goals(&mut s, &ids, true);
     s.drain();
     if let Some(sig) = s.clean_up_interrupt() {
-        drop(s);
+        s.forget_state();
         signals::die_by(sig);
     }
     s.remove_intermediates();

@@ -982,6 +982,12 @@ impl<'a> Scheduler<'a> {
     /// graph and the stat cache one allocation at a time (a tenth of a no-op
     /// build of ten thousand steps).
     pub fn forget_state(&mut self) {
+        // Every token goes back to the jobserver (statics are never dropped,
+        // and a token kept by an exiting make is lost to the whole recursion).
+        drop(self.tokens.take());
+        if let Ok(mut g) = TOKENS.lock() {
+            drop(g.take());
+        }
         std::mem::forget(std::mem::replace(&mut self.graph, Graph::empty()));
         let disk = std::mem::replace(&mut self.disk, StatCache::new(Box::new(RealDisk)));
         std::mem::forget(disk);

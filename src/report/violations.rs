@@ -256,11 +256,12 @@ mod tests {
     }
 
     fn acc(reads: &[&str], creates: &[&str], changes: Vec<Change>) -> StepAccesses {
-        let mut a = StepAccesses::default();
-        a.reads = reads.iter().map(PathBuf::from).collect();
-        a.creates = creates.iter().map(PathBuf::from).collect();
-        a.changes = changes;
-        a
+        StepAccesses {
+            reads: reads.iter().map(PathBuf::from).collect(),
+            creates: creates.iter().map(PathBuf::from).collect(),
+            changes,
+            ..Default::default()
+        }
     }
 
     #[test]
