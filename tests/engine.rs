@@ -111,6 +111,12 @@ fn jobserver_bounds_a_recursion_of_hbuild_and_make() {
         recursion_tree(d.path(), tools);
         let out = run(tools[0], d.path(), &["-s", "-j3"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
+        // GNU make checks at exit that every token came back.
+        assert!(
+            !text(&out.stderr).contains("INTERNAL"),
+            "{}",
+            text(&out.stderr)
+        );
         let log = std::fs::read_to_string(d.path().join("log")).unwrap();
         assert_eq!(log.lines().count(), 24, "{}", log);
         let max = max_concurrent(&log);

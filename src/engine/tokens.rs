@@ -11,6 +11,7 @@
 use crate::engine::signals;
 use jobserver::{Acquired, Client, HelperThread};
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
 
 /// The slots this make may use.
@@ -38,6 +39,15 @@ struct Server {
     jobs_flag: Option<usize>,
     /// The server belongs to a parent make.
     joined: bool,
+}
+
+/// `-j` was given on this make's own command line (not only in `MAKEFLAGS`).
+static JOBS_ON_COMMAND_LINE: AtomicBool = AtomicBool::new(false);
+
+/// Record that the command line itself says `-j`: a sub-make then runs its
+/// own jobserver instead of joining its parent's, as GNU make does.
+pub fn set_jobs_on_command_line() {
+    JOBS_ON_COMMAND_LINE.store(true, Ordering::SeqCst);
 }
 
 /// The `--jobserver-auth=` value of a `MAKEFLAGS` text (the last one wins).
@@ -105,7 +115,16 @@ impl Tokens {
     /// Set up the slots for a make run with `jobs` (`-jN`; `None`: `-j`).
     /// `env_makeflags` is the `MAKEFLAGS` this process was started with.
     pub fn setup(jobs: Option<usize>, env_makeflags: Option<&str>) -> Tokens {
-        if let Some(auth) = env_makeflags.and_then(auth_in) {
+        let forced = JOBS_ON_COMMAND_LINE.load(Ordering::SeqCst);
+        let auth = env_makeflags.and_then(auth_in);
+        if let (Some(_), Some(n), true) = (auth, jobs, forced) {
+            crate::engine::say_err(&format!(
+                "{}: warning: -j{} forced in submake: resetting jobserver mode.",
+                crate::diag::prog(),
+                n
+            ));
+        }
+        if let Some(auth) = auth.filter(|_| !(forced && jobs.is_some())) {
             if let Some(t) = Tokens::join(auth, env_makeflags.and_then(jobs_in)) {
                 return t;
             }
@@ -262,29 +281,41 @@ impl Server {
 }
 
 /// `MAKEFLAGS` for a recipe: the flags with this make's `-jN
-/// --jobserver-auth=...` in place of any `-j` words, as GNU make 4.3 writes it.
+/// --jobserver-auth=...` where the `-j` word was (else after the single
+/// letters and `-I` words), as GNU make 4.3 writes it.
 pub fn makeflags_with_jobs(makeflags: &str, jobs: &str) -> String {
     let (flags, vars) = match makeflags.find(" -- ") {
         Some(i) => (&makeflags[..i], &makeflags[i..]),
         None if makeflags.starts_with("-- ") => ("", makeflags),
         None => (makeflags, ""),
     };
-    let mut words: Vec<&str> = flags
-        .split(' ')
-        .filter(|w| {
-            !w.starts_with("-j")
-                && !w.starts_with("--jobserver-auth=")
-                && !w.starts_with("--jobserver-fds=")
-        })
-        .collect();
-    while words.last() == Some(&"") {
-        words.pop();
+    let mut words: Vec<&str> = flags.split(' ').collect();
+    let is_jobs = |w: &&str| {
+        w.starts_with("-j")
+            || w.starts_with("--jobserver-auth=")
+            || w.starts_with("--jobserver-fds=")
+    };
+    let at = words.iter().position(is_jobs).unwrap_or_else(|| {
+        // After the letters (first word) and any `-I` words.
+        1 + words
+            .iter()
+            .skip(1)
+            .take_while(|w| w.starts_with("-I"))
+            .count()
+    });
+    let at = at.min(words.len());
+    words.insert(at, jobs);
+    let mut kept = Vec::with_capacity(words.len());
+    for (i, w) in words.into_iter().enumerate() {
+        if i == at || !is_jobs(&w) {
+            kept.push(w);
+        }
     }
-    let mut out = words.join(" ");
-    if !out.ends_with(' ') {
-        out.push(' ');
+    if kept.len() == 1 {
+        // Only the jobs words: make writes them after an empty letter word.
+        kept.insert(0, "");
     }
-    out.push_str(jobs);
+    let mut out = kept.join(" ");
     out.push_str(vars);
     out
 }
