@@ -131,6 +131,21 @@ pub fn parse(args: &[String], makeflags: Option<&str>) -> Command {
             to_stderr(&usage_text());
             Command::Exit(2)
         }
+        Outcome::Generate(g) => {
+            let mut out = std::io::stdout().lock();
+            match g {
+                Generate::Completions(shell) => {
+                    if let Some(sh) = crate::completions::shell_named(&shell) {
+                        crate::completions::write_completions(sh, &mut out);
+                    }
+                }
+                Generate::ManPage => {
+                    let _ = crate::completions::write_man(&mut out);
+                }
+            }
+            let _ = out.flush();
+            Command::Exit(0)
+        }
         Outcome::Fatal(msg) => {
             to_stderr(&format!("{}\n", crate::diag::Fatal::new(msg)));
             Command::Exit(2)
@@ -306,6 +321,11 @@ const HELP: &[(&str, &str)] = &[
     ("--progress=WHEN", "Status line: auto, always or never."),
     ("--trace-json=FILE", "Write a Chrome trace of the build."),
     (
+        "--completions=SHELL",
+        "Print a completion script (bash, zsh, fish, ...).",
+    ),
+    ("--man-page", "Print hbuild's man page (roff)."),
+    (
         "--graph=FILE, --graph-format=dot|json",
         "Write the dependency graph of the goals.",
     ),
@@ -326,6 +346,8 @@ enum Outcome {
     },
     /// A `*** ...  Stop.` error.
     Fatal(String),
+    /// `--completions=SHELL` or `--man-page`.
+    Generate(Generate),
 }
 
 fn decide(args: &[String], makeflags: Option<&str>) -> Outcome {
@@ -348,6 +370,9 @@ fn decide(args: &[String], makeflags: Option<&str>) -> Outcome {
     }
     if p.help {
         return Outcome::Help { version: p.version };
+    }
+    if let Some(g) = p.generate {
+        return Outcome::Generate(g);
     }
     if p.version && !p.opts.print_data_base {
         return Outcome::Version;
@@ -451,6 +476,8 @@ enum Opt {
     TraceJson,
     Graph,
     GraphFormat,
+    Completions,
+    ManPage,
 }
 
 /// Whether an option takes an argument.
@@ -469,7 +496,9 @@ impl Opt {
         match self {
             Directory | Eval | File | IncludeDir | JobserverAuth | OldFile | NewFile
             | SyncMutex | JobserverFds | Sandbox | ExplainSandbox | FixDeps | Report
-            | ReproVary | Progress | TraceJson | Graph | GraphFormat => Takes::Required,
+            | ReproVary | Progress | TraceJson | Graph | GraphFormat | Completions => {
+                Takes::Required
+            }
             Debug | Jobs | LoadAverage | OutputSync => Takes::Optional,
             _ => Takes::Nothing,
         }
@@ -590,6 +619,8 @@ const LONG_OPTIONS: &[(&str, Opt)] = &[
     ("trace-json", Opt::TraceJson),
     ("graph", Opt::Graph),
     ("graph-format", Opt::GraphFormat),
+    ("completions", Opt::Completions),
+    ("man-page", Opt::ManPage),
 ];
 
 /// hbuild's own options: never read from `MAKEFLAGS` (make would not know them).
@@ -609,6 +640,8 @@ fn opt_is_hbuild_only(opt: Opt) -> bool {
             | TraceJson
             | Graph
             | GraphFormat
+            | Completions
+            | ManPage
     )
 }
 
@@ -628,6 +661,14 @@ struct Parser {
     version: bool,
     errors: Vec<String>,
     fatal: Option<String>,
+    generate: Option<Generate>,
+}
+
+/// Files hbuild can print about itself instead of building.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Generate {
+    Completions(String),
+    ManPage,
 }
 
 impl Parser {
@@ -642,6 +683,7 @@ impl Parser {
             version: false,
             errors: Vec::new(),
             fatal: None,
+            generate: None,
         }
     }
 
@@ -856,6 +898,14 @@ impl Parser {
                 )),
             },
             Opt::TraceJson => o.trace_json = value,
+            Opt::Completions => match value.as_deref().and_then(crate::completions::shell_named) {
+                Some(_) => self.generate = Some(Generate::Completions(value.unwrap_or_default())),
+                None => self.set_fatal(format!(
+                    "unknown shell '{}' (expected bash, zsh, fish, elvish or powershell)",
+                    value.unwrap_or_default()
+                )),
+            },
+            Opt::ManPage => self.generate = Some(Generate::ManPage),
             Opt::Graph => o.graph = value,
             Opt::GraphFormat => match value.as_deref() {
                 Some(f) if GRAPH_FORMATS.contains(&f) => o.graph_format = Some(f.to_string()),

@@ -94,6 +94,8 @@ const OPTIONS: &[OptionSpec] = &[
     opt(None, &["trace-json"], Value::Required("FILE", FilePath), "Write a Chrome trace of the build."),
     opt(None, &["graph"], Value::Required("FILE", FilePath), "Write the dependency graph of the goals."),
     opt(None, &["graph-format"], Value::OneOf("FORMAT", &["dot", "json"]), "Format of --graph: dot or json."),
+    opt(None, &["completions"], Value::OneOf("SHELL", &["bash", "zsh", "fish", "elvish", "powershell"]), "Print a completion script for SHELL."),
+    opt(None, &["man-page"], Value::None, "Print hbuild's man page (roff)."),
 ];
 
 /// The description of hbuild's command line the generators work from.

@@ -26,6 +26,14 @@ pub struct Invocation {
 
 /// Run one build with parsed options; returns the exit status.
 pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
+    // Before `-C` is applied: the watch applies it itself and runs each
+    // build as a child from the starting directory.
+    if opts.watch {
+        return crate::watch::run(&opts, inv);
+    }
+    if opts.trace_json.is_some() {
+        crate::report::trace_json::enable();
+    }
     let level = std::env::var("MAKELEVEL")
         .ok()
         .and_then(|v| v.trim().parse::<u32>().ok())
@@ -92,7 +100,12 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
 
 fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invocation) -> i32 {
     let mut db = Database::new(read_options(opts));
-    let read = read_all(&mut db, opts, make_command, cwd, level);
+    let read = match crate::report::trace_json::active() {
+        Some(t) => t.time_phase("read makefiles", || {
+            read_all(&mut db, opts, make_command, cwd, level)
+        }),
+        None => read_all(&mut db, opts, make_command, cwd, level),
+    };
     let found_any = match read {
         Ok(found) => found,
         Err(e) => {
@@ -144,7 +157,24 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             v.value = value;
         }
     }
-    engine::build(&mut db, opts, &goals)
+    if let Some(path) = &opts.graph {
+        use crate::report::graph_export::{self, GraphFormat};
+        let format = GraphFormat::parse(opts.graph_format.as_deref());
+        return match graph_export::write(&mut db, &goals, format, Path::new(path)) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{}: *** {}: {}.  Stop.", diag::prog(), path, e);
+                2
+            }
+        };
+    }
+    let status = engine::build(&mut db, opts, &goals);
+    if let (Some(path), Some(t)) = (&opts.trace_json, crate::report::trace_json::active()) {
+        if let Err(e) = t.write(Path::new(path)) {
+            eprintln!("{}: {}: {}", diag::prog(), path, e);
+        }
+    }
+    status
 }
 
 /// Set up the variables, read the built-in rules and the makefiles. Returns

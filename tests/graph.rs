@@ -157,7 +157,6 @@ a b c:
 ";
 
 #[test]
-#[ignore = "needs the driver to handle --graph"]
 fn graph_option_writes_the_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Makefile"), STEPS_MAKEFILE).unwrap();
@@ -173,7 +172,6 @@ fn graph_option_writes_the_file() {
 }
 
 #[test]
-#[ignore = "needs the engine to record steps in a TraceRecorder for --trace-json"]
 fn trace_json_has_every_step_once_with_sane_times() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("Makefile"), STEPS_MAKEFILE).unwrap();

@@ -146,7 +146,6 @@ fn no_status_line_when_never_or_silent() {
 }
 
 #[test]
-#[ignore = "needs the engine to drive hbuild::ui::status (step_started/finished, output through print_above)"]
 fn status_line_on_a_terminal_keeps_recipe_lines_intact() {
     let dir = fixture();
     for args in ["-j2", "--progress=always -j3"] {

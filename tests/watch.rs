@@ -119,7 +119,6 @@ fn watch_in_process() {
 }
 
 #[test]
-#[ignore = "needs driver::run to call hbuild::watch::run when --watch is given"]
 fn watch_command_line() {
     let dir = fixture();
     let mut child = Command::new(BIN)

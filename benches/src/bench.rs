@@ -238,6 +238,7 @@ pub fn measure_size(
     };
     // Whether each tool's copy is completely built (`Err` says why not).
     let mut built: Vec<Result<bool, String>> = vec![Ok(false); tools.len()];
+    let mut failed_full: Vec<Option<String>> = vec![None; tools.len()];
 
     if opts.wants("full") && size <= opts.full_max {
         for jobs in [1, 2] {
@@ -247,8 +248,14 @@ pub fn measure_size(
             });
             let cells = interleave(entries, (opts.warmup, opts.reps, opts.timeout), &clean);
             for (i, (_, outcome)) in cells.iter().enumerate() {
-                if let Outcome::Measured { .. } = outcome {
-                    built[i] = Ok(true);
+                match outcome {
+                    Outcome::Measured { .. } => built[i] = Ok(true),
+                    // Retrying a build that failed or timed out would only
+                    // repeat it: its set-up goes straight to make's.
+                    Outcome::NotAvailable(why) if built[i] == Ok(false) && tools[i].is_hbuild() => {
+                        failed_full[i] = Some(why.clone())
+                    }
+                    _ => {}
                 }
             }
             push(&mut rows, Scenario::Full(jobs), cells);
@@ -261,12 +268,13 @@ pub fn measure_size(
         let entries = tools
             .iter()
             .zip(&graphs)
-            .zip(&built)
+            .zip(built.iter().zip(&failed_full))
             .map(|((tool, graph), b)| Entry {
                 tool,
                 graph,
                 argv: match b {
-                    Ok(false) => Ok(tool.argv_best_effort(2)),
+                    (Ok(false), Some(why)) => Err(format!("its full build failed: {why}")),
+                    (Ok(false), None) => Ok(tool.argv_best_effort(2)),
                     _ => Err("built by a timed full build".to_string()),
                 },
             })

@@ -20,7 +20,7 @@ usage: hbench [options]   (normally run through benches/run)
   --dirs N|auto      directories the files are spread over (default auto: steps/100)
   --prereq-paths L   declared prerequisites per step for the sandbox set-up cost
                      (default 1,10,100,1000)
-  --prereq-steps N   steps in each of those graphs (default 50)
+  --prereq-steps N   steps in each of those graphs (default 200; --quick: 50)
   --hbuild PATH      (default: target/release/hbuild next to benches/)
   --make PATH        (default make)
   --ninja PATH       (default ninja)
@@ -100,7 +100,7 @@ pub fn parse(args: &[String], default_hbuild: String) -> Result<Options, String>
         depth: 10,
         dirs: None,
         prereq_paths: vec![1, 10, 100, 1000],
-        prereq_steps: 50,
+        prereq_steps: 200,
         hbuild: default_hbuild,
         make: "make".to_string(),
         ninja: "ninja".to_string(),
@@ -119,6 +119,7 @@ pub fn parse(args: &[String], default_hbuild: String) -> Result<Options, String>
         o.reps = 3;
         o.full_max = 1_000;
         o.timeout = Duration::from_secs(120);
+        o.prereq_steps = 50;
     }
     let mut it = args.iter();
     while let Some(arg) = it.next() {

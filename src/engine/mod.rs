@@ -47,13 +47,26 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
     };
     let mut disk = StatCache::real();
     prefetch(db, &mut disk);
+    let level = std::env::var("MAKELEVEL")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let status_line = crate::ui::status::wanted(opts.progress.as_deref(), opts.silent, level);
+    if status_line {
+        crate::ui::status::install(crate::ui::status::Status::new(0, true));
+    }
     let mut s = Scheduler::new(db, opts, disk);
+    // The status line needs every job's output whole, as ninja does.
+    if status_line && s.sync == output::Sync::None {
+        s.sync = output::Sync::Target;
+    }
     let ids: Vec<_> = goals.iter().map(|g| s.graph.node(s.db, g, None)).collect();
     for &id in &ids {
         s.graph.resolve_path(s.db, &mut s.disk, id);
     }
     run_goals(&mut s, &ids, true);
     s.drain();
+    crate::ui::status::uninstall();
     if let Some(sig) = s.clean_up_interrupt() {
         s.forget_state();
         signals::die_by(sig);
@@ -140,9 +153,13 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
                     .is_some_and(|t| t.recipe.is_some());
             output::in_block(|| {
                 if has_recipe && !n.phony {
-                    println!("{}: '{}' is up to date.", prog(), n.path);
+                    crate::ui::status::write_stdout(
+                        format!("{}: '{}' is up to date.\n", prog(), n.path).as_bytes(),
+                    );
                 } else {
-                    println!("{}: Nothing to be done for '{}'.", prog(), n.path);
+                    crate::ui::status::write_stdout(
+                        format!("{}: Nothing to be done for '{}'.\n", prog(), n.path).as_bytes(),
+                    );
                 }
             });
         }

@@ -26,11 +26,11 @@ pub fn announce_directory_per_block(prog: &str, dir: &str) {
 pub fn in_block(print: impl FnOnce()) {
     let lines = DIRECTORY_LINES.get();
     if let Some((enter, _)) = lines {
-        write_whole(&mut std::io::stdout().lock(), enter.as_bytes());
+        crate::ui::status::write_stdout(enter.as_bytes());
     }
     print();
     if let Some((_, leave)) = lines {
-        write_whole(&mut std::io::stdout().lock(), leave.as_bytes());
+        crate::ui::status::write_stdout(leave.as_bytes());
     }
 }
 
@@ -121,7 +121,7 @@ impl Capture {
             Some(f) => {
                 let _ = f.write_all(line.as_bytes());
             }
-            None => write_whole(&mut std::io::stdout().lock(), line.as_bytes()),
+            None => crate::ui::status::write_stdout(line.as_bytes()),
         }
     }
 
@@ -145,11 +145,11 @@ impl Capture {
         if !self.entered {
             self.entered = true;
             if let Some((enter, _)) = DIRECTORY_LINES.get() {
-                write_whole(&mut std::io::stdout().lock(), enter.as_bytes());
+                crate::ui::status::write_stdout(enter.as_bytes());
             }
         }
-        write_whole(&mut std::io::stdout().lock(), &out);
-        write_whole(&mut std::io::stderr().lock(), &err);
+        crate::ui::status::write_stdout(&out);
+        crate::ui::status::write_stderr(&err);
     }
 
     fn take_all(&mut self) -> (Vec<u8>, Vec<u8>) {
@@ -170,7 +170,7 @@ impl Capture {
             self.flush_line();
             self.entered = false;
             if let Some((_, leave)) = DIRECTORY_LINES.get() {
-                write_whole(&mut std::io::stdout().lock(), leave.as_bytes());
+                crate::ui::status::write_stdout(leave.as_bytes());
             }
             return;
         }
@@ -179,8 +179,8 @@ impl Capture {
             return;
         }
         in_block(|| {
-            write_whole(&mut std::io::stdout().lock(), &out);
-            write_whole(&mut std::io::stderr().lock(), &err);
+            crate::ui::status::write_stdout(&out);
+            crate::ui::status::write_stderr(&err);
         });
     }
 }
@@ -193,12 +193,4 @@ fn take(f: &mut File) -> Vec<u8> {
     let _ = f.set_len(0);
     let _ = f.seek(SeekFrom::Start(0));
     buf
-}
-
-fn write_whole(w: &mut dyn Write, bytes: &[u8]) {
-    if bytes.is_empty() {
-        return;
-    }
-    let _ = w.write_all(bytes);
-    let _ = w.flush();
 }

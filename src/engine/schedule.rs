@@ -68,6 +68,8 @@ struct Job {
     shell: String,
     shell_flags: Vec<String>,
     env: Option<Vec<(String, String)>>,
+    /// Slot and start time for `--trace-json`.
+    trace: Option<crate::report::trace_json::StepStart>,
 }
 
 /// The state of one build.
@@ -93,7 +95,7 @@ pub struct Scheduler<'a> {
     /// Also honour `-n`/`-t`/`-q` (false while remaking makefiles).
     pub honour_modes: bool,
     tokens: Option<Tokens>,
-    sync: Sync,
+    pub sync: Sync,
     /// The fatal signal that stopped the build, once forwarded to the jobs.
     pub interrupted: Option<i32>,
     /// Targets of recipes that were running when the signal came, with their
@@ -530,12 +532,15 @@ impl<'a> Scheduler<'a> {
             pidfd: None,
             before,
             capture: Capture::new(self.sync),
+            trace: crate::report::trace_json::active().map(|t| t.begin_step()),
             ran_recursive: false,
             shell,
             shell_flags,
             env,
         });
         let j = self.jobs.len() - 1;
+        let name = self.graph.nodes[id].name.clone();
+        crate::ui::status::with(|s| s.step_started(&name));
         self.advance(j);
     }
 
@@ -807,6 +812,7 @@ impl<'a> Scheduler<'a> {
         if self.interrupted.is_some() {
             // The signal ended the build; the clean-up deletes the targets.
             let job = self.jobs.remove(j);
+            self.step_over(&job, "interrupted");
             self.flush_capture(job.capture);
             self.finish(job.step.node, Outcome::Failed);
             return;
@@ -824,12 +830,24 @@ impl<'a> Scheduler<'a> {
         self.advance(j);
     }
 
+    /// A job is over: tell the status line and the trace.
+    fn step_over(&self, job: &Job, result: &str) {
+        let name = &self.graph.nodes[job.step.node].name;
+        crate::ui::status::with(|s| s.step_finished(name, result == "ok"));
+        if let (Some(t), Some(started)) = (crate::report::trace_json::active(), job.trace) {
+            let command: Vec<&str> = job.step.lines.iter().map(|l| l.text.as_str()).collect();
+            let mode = self.opts.sandbox.as_deref().unwrap_or("enforce");
+            t.end_step(started, name, &command.join("\n"), mode, result);
+        }
+    }
+
     fn flush_capture(&mut self, mut capture: Capture) {
         capture.flush();
     }
 
     fn end_job(&mut self, j: usize, failed: bool) {
         let mut job = self.jobs.remove(j);
+        self.step_over(&job, if failed { "failed" } else { "ok" });
         let id = job.step.node;
         for t in &job.step.targets {
             self.disk.invalidate(t);
@@ -1056,9 +1074,8 @@ pub fn before_reexec() {
 /// Write one of hbuild's messages to stderr in a single write, so that it is
 /// never cut by a job's output.
 pub fn say_err(text: &str) {
-    use std::io::Write;
     let line = format!("{}\n", text);
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    crate::ui::status::write_stderr(line.as_bytes());
 }
 
 /// A pidfd for a child, for the wait loop's poll; `None` where unsupported.
