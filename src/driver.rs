@@ -62,6 +62,22 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     if opts.check_repro {
         return crate::repro::run(&opts, inv);
     }
+    if opts.sandbox_info {
+        print!(
+            "{}",
+            crate::sandbox::sandbox_info(&crate::sandbox::KernelSupport::detect())
+        );
+        return 0;
+    }
+    if !opts.explain_sandbox.is_empty() {
+        return match load_database(&opts, inv) {
+            Ok(mut db) => crate::engine::hermetic::explain(&mut db, &opts.explain_sandbox),
+            Err(e) => {
+                eprintln!("{}", diag::fatal_text(&e));
+                2
+            }
+        };
+    }
     let cwd = std::env::current_dir()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| ".".to_string());
@@ -91,7 +107,9 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     if once && !restarted {
         println!("{}: Entering directory '{}'", diag::prog(), cwd);
     }
+    crate::sandbox::parse_shell::configure(crate::engine::hermetic::mode_of(&opts));
     let status = build(&opts, &make_command, &cwd, level, inv);
+    crate::sandbox::parse_shell::finish();
     if once {
         println!("{}: Leaving directory '{}'", diag::prog(), cwd);
     }
@@ -279,6 +297,24 @@ fn read_all(
     for (name, value, flavor, origin) in specials {
         set_var(db, name, &value, flavor, origin);
     }
+    // Sub-makes that are hbuild use the same sandbox mode (enforce, the
+    // default, needs no word).
+    let mode = crate::engine::hermetic::mode_of(opts);
+    if mode != crate::sandbox::Mode::Enforce {
+        let word = opts
+            .sandbox
+            .clone()
+            .or_else(|| std::env::var(crate::engine::hermetic::MODE_ENV).ok())
+            .unwrap_or_default();
+        db.child_env
+            .push((crate::engine::hermetic::MODE_ENV.to_string(), word));
+    }
+    if std::env::var_os(PROJECT_ROOT_ENV).is_none() {
+        db.child_env.push((
+            PROJECT_ROOT_ENV.to_string(),
+            project_root().to_string_lossy().into_owned(),
+        ));
+    }
     // Recipes see the next level; `$(MAKELEVEL)` in the makefile is this one.
     db.child_env
         .push(("MAKELEVEL".to_string(), (level + 1).to_string()));
@@ -421,6 +457,19 @@ fn absolute_command(argv0: &str) -> String {
 
 /// Where hbuild started, before any `-C`: a re-execution starts there again.
 static START_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The environment variable that tells sub-makes where the top-level build
+/// started: the project that recursive steps may use.
+pub const PROJECT_ROOT_ENV: &str = "HBUILD_PROJECT_ROOT";
+
+/// Where the top-level hbuild of this recursion started (before `-C`).
+pub fn project_root() -> PathBuf {
+    std::env::var_os(PROJECT_ROOT_ENV)
+        .map(PathBuf::from)
+        .or_else(|| START_DIR.get().cloned())
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
 
 /// Start again from scratch after a makefile was remade, as make does.
 fn reexec(inv: &Invocation) -> i32 {

@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-const CONTROL_FILES: &[&str] = &["args", "env", "setup.sh", "then", "then.sh"];
+const CONTROL_FILES: &[&str] = &["args", "env", "setup.sh", "then", "then.sh", "hbuild-args"];
 const TIMEOUT: Duration = Duration::from_secs(20);
 const FIXED_MTIME_SECS: u64 = 1_000_000_000;
 const MAX_DIFF_LINES: usize = 40;
@@ -39,6 +39,10 @@ struct Case {
     dir: PathBuf,
     runs: Vec<Vec<String>>,
     env: Vec<(String, String)>,
+    /// `hbuild-args`: options only hbuild gets, before the case's own. Used by
+    /// cases that are not hermetic on purpose (`--sandbox=off`): hbuild
+    /// enforces the sandbox by default, make has none.
+    hbuild_args: Vec<String>,
 }
 
 /// A program under comparison, and the path its `$(MAKE)` expands to.
@@ -48,6 +52,8 @@ struct Tool {
     program: String,
     /// make names itself `make` in messages; hbuild already says `hbuild`.
     renames_make_prefix: bool,
+    /// Takes the case's `hbuild-args`.
+    is_hbuild: bool,
 }
 
 /// Everything one tool did for one case, normalised.
@@ -63,6 +69,7 @@ fn differential() {
         label: "make",
         program: make_path,
         renames_make_prefix: true,
+        is_hbuild: false,
     };
     let selfcheck = std::env::var("DIFF_SELFCHECK").is_ok_and(|v| v == "1");
     let other = if selfcheck {
@@ -75,6 +82,7 @@ fn differential() {
             label: "hbuild",
             program: env!("CARGO_BIN_EXE_hbuild").to_string(),
             renames_make_prefix: false,
+            is_hbuild: true,
         }
     };
 
@@ -166,11 +174,17 @@ fn parse_case(name: &str) -> Case {
             None => (l, String::new()),
         })
         .collect();
+    let hbuild_args = lines("hbuild-args")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect();
     Case {
         name: name.to_string(),
         dir,
         runs,
         env,
+        hbuild_args,
     }
 }
 
@@ -224,10 +238,16 @@ fn run_case(case: &Case, tool: &Tool) -> Outcome {
                 runs.push(out);
             }
         }
+        let label = format!("args: {}", args.join(" "));
+        let args: Vec<String> = if tool.is_hbuild {
+            case.hbuild_args.iter().chain(args).cloned().collect()
+        } else {
+            args.clone()
+        };
         let (status, stdout, stderr) =
-            common::run_with_timeout(&tool.program, args, root, &env, TIMEOUT);
+            common::run_with_timeout(&tool.program, &args, root, &env, TIMEOUT);
         runs.push(RunOutput {
-            label: format!("args: {}", args.join(" ")),
+            label,
             status,
             stdout: normalise(&stdout),
             stderr: normalise(&stderr),

@@ -30,7 +30,10 @@ pub struct RunFailure {
 
 impl std::fmt::Display for RunFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.status, self.stderr_tail.trim_end())
+        match self.stderr_tail.trim_end() {
+            "" => write!(f, "{}", self.status),
+            tail => write!(f, "{}: {tail}", self.status),
+        }
     }
 }
 

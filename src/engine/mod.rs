@@ -7,12 +7,14 @@ macro_rules! errln {
     };
 }
 
+pub mod hermetic;
 pub mod output;
 pub mod recipe;
 pub mod schedule;
 pub mod signals;
 pub mod spawn;
 pub mod tokens;
+mod walk;
 
 pub use schedule::{before_reexec, say_err};
 
@@ -73,13 +75,33 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
     }
     s.remove_intermediates();
     s.forget_state();
+    let audit_findings = s.guard.as_ref().and_then(|g| report_audit(g, opts));
     if s.failed {
         2
     } else if opts.question && s.out_of_date {
         1
+    } else if audit_findings == Some(true) {
+        1
     } else {
         0
     }
+}
+
+/// `--sandbox=audit`: print what each step did beyond its declaration, write
+/// `--fix-deps`; `Some(true)` if anything undeclared was found.
+fn report_audit(guard: &hermetic::Guard, opts: &Options) -> Option<bool> {
+    if guard.mode != crate::sandbox::Mode::Audit {
+        return None;
+    }
+    let audits = &guard.audits;
+    print!("{}", crate::report::audit::render(audits));
+    if let Some(path) = &opts.fix_deps {
+        let text = crate::report::audit::fix_fragment(audits);
+        if let Err(e) = std::fs::write(path, text) {
+            errln!("{}: cannot write '{}': {}", prog(), path, e);
+        }
+    }
+    Some(audits.iter().any(|a| a.has_findings()))
 }
 
 /// Below this many names the thread pool costs more than it saves.

@@ -9,6 +9,7 @@ use crate::engine::recipe::{self, CommandLine};
 use crate::engine::signals;
 use crate::engine::spawn::{self, Invocation, Started};
 use crate::engine::tokens::{self, Tokens};
+use crate::engine::walk::WalkMarks;
 use crate::graph::autovars::{self, AutoInputs};
 use crate::graph::decide::{self, DepState, TargetFacts, NEWEST};
 use crate::graph::disk::{MTime, RealDisk, StatCache};
@@ -19,6 +20,7 @@ use crate::lang::Database;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::os::fd::OwnedFd;
+use super::hermetic::{Guard, StepGuard};
 use std::sync::{Arc, Mutex};
 
 /// What a step may read and write, derivable for the sandbox.
@@ -70,6 +72,10 @@ struct Job {
     env: Option<Vec<(String, String)>>,
     /// Slot and start time for `--trace-json`.
     trace: Option<crate::report::trace_json::StepStart>,
+    /// The step's sandbox and observation (absent under `-n`/`-t`/`-q`).
+    guard: Option<Arc<StepGuard>>,
+    /// Another step ran at some point while this one did.
+    concurrent: bool,
 }
 
 /// The state of one build.
@@ -82,6 +88,8 @@ pub struct Scheduler<'a> {
     /// The time a finished node shows its dependents.
     stamp: Vec<MTime>,
     on_stack: Vec<bool>,
+    /// The walk's memory between passes (see `update`).
+    walk: WalkMarks,
     jobs: Vec<Job>,
     /// Stop starting work (a failure without `-k`, or a fatal error).
     pub stop: bool,
@@ -104,6 +112,8 @@ pub struct Scheduler<'a> {
     /// A step waits because the load average is at `-l`'s limit: the wait
     /// loop then wakes up periodically to look again.
     load_blocked: bool,
+    /// Sandboxing and observation, set up when the first step starts.
+    pub guard: Option<Guard>,
 }
 
 /// The job slots outlive one scheduler (makefiles are remade by another one
@@ -132,6 +142,7 @@ impl<'a> Scheduler<'a> {
             state: Vec::new(),
             stamp: Vec::new(),
             on_stack: Vec::new(),
+            walk: WalkMarks::default(),
             jobs: Vec::new(),
             stop: false,
             failed: false,
@@ -144,6 +155,7 @@ impl<'a> Scheduler<'a> {
             interrupted: None,
             interrupted_targets: Vec::new(),
             load_blocked: false,
+            guard: None,
         }
     }
 
@@ -185,6 +197,7 @@ impl<'a> Scheduler<'a> {
         self.state.resize(n, State::New);
         self.stamp.resize(n, None);
         self.on_stack.resize(n, false);
+        self.walk.grow(n);
     }
 
     pub fn outcome(&self, id: NodeId) -> Option<Outcome> {
@@ -212,12 +225,20 @@ impl<'a> Scheduler<'a> {
         self.failed = true;
     }
 
+    /// One step of make's depth-first walk: bring `id` up to date as far
+    /// as possible now. A node found pending in an earlier pass is walked
+    /// again only when something below it finished, or when it waits for a
+    /// job slot and one is free (`WalkMarks`): the same recipes start, in the
+    /// same order, without walking shared sub-graphs once per path.
     fn update(&mut self, id: NodeId, parent: Option<NodeId>) -> Progress {
         self.grow();
         match self.state[id] {
             State::Done(_) => return Progress::Done,
             State::Running => return Progress::Pending,
             State::New => {}
+        }
+        if self.walk.is_clean(id) && !(self.walk.waits_slot(id) && self.may_start()) {
+            return Progress::Pending;
         }
         if self.stop || self.check_signal() {
             return Progress::Pending;
@@ -229,6 +250,7 @@ impl<'a> Scheduler<'a> {
         self.grow();
         self.on_stack[id] = true;
         let mut pending = false;
+        let mut waits_slot = false;
         let mut dep_failed = false;
         let mut i = 0;
         while i < self.graph.nodes[id].deps.len() {
@@ -247,7 +269,10 @@ impl<'a> Scheduler<'a> {
                 continue;
             }
             match self.update(dep, Some(id)) {
-                Progress::Pending => pending = true,
+                Progress::Pending => {
+                    pending = true;
+                    waits_slot |= self.state[dep] == State::New && self.walk.waits_slot(dep);
+                }
                 Progress::Done => {
                     if self.state[dep] == State::Done(Outcome::Failed) {
                         dep_failed = true;
@@ -260,14 +285,34 @@ impl<'a> Scheduler<'a> {
             i += 1;
         }
         self.on_stack[id] = false;
-        if self.stop || pending {
+        if self.stop {
+            return Progress::Pending;
+        }
+        if pending {
+            self.remember_pending(id, waits_slot);
             return Progress::Pending;
         }
         if dep_failed {
             self.finish(id, Outcome::Failed);
             return Progress::Done;
         }
-        self.decide_and_start(id, parent)
+        let progress = self.decide_and_start(id, parent);
+        if !self.stop && self.state[id] == State::New {
+            // Ready, but no job slot is free.
+            self.remember_pending(id, true);
+        }
+        progress
+    }
+
+    /// Mark `id` as pending until something it visits changes.
+    fn remember_pending(&mut self, id: NodeId, waits_slot: bool) {
+        let state = &self.state;
+        let deps = self.graph.nodes[id]
+            .deps
+            .iter()
+            .map(|e| e.node)
+            .filter(|&d| !matches!(state[d], State::Done(_)));
+        self.walk.found_pending(id, waits_slot, deps);
     }
 
     fn finish(&mut self, id: NodeId, outcome: Outcome) {
@@ -284,6 +329,7 @@ impl<'a> Scheduler<'a> {
         };
         self.state[id] = State::Done(outcome);
         self.stamp[id] = stamp;
+        self.walk.changed(id);
         if outcome == Outcome::Failed {
             self.failed = true;
         }
@@ -345,6 +391,7 @@ impl<'a> Scheduler<'a> {
         if self.skip_intermediate(id, mtime) {
             self.state[id] = State::Done(Outcome::Unchanged);
             self.stamp[id] = None;
+            self.walk.changed(id);
             return Progress::Done;
         }
         let n = &self.graph.nodes[id];
@@ -525,6 +572,18 @@ impl<'a> Scheduler<'a> {
             .map(|(i, t)| if i == 0 { mtime } else { self.disk.mtime(t) })
             .collect();
         let env = env.map(|e| self.with_jobserver(with_original_shell(e)));
+        let guard = if self.dry() && !step.lines.iter().any(|l| l.always) {
+            None
+        } else {
+            match self.step_guard(&scope, &step, &shell) {
+                Ok(g) => Some(Arc::new(g)),
+                Err(e) => {
+                    self.fatal(e);
+                    self.finish(id, Outcome::Failed);
+                    return;
+                }
+            }
+        };
         self.jobs.push(Job {
             step,
             next: 0,
@@ -537,11 +596,77 @@ impl<'a> Scheduler<'a> {
             shell,
             shell_flags,
             env,
+            guard,
+            concurrent: !self.jobs.is_empty(),
         });
         let j = self.jobs.len() - 1;
+        if j > 0 {
+            for job in &mut self.jobs {
+                job.concurrent = true;
+            }
+        }
         let name = self.graph.nodes[id].name.clone();
         crate::ui::status::with(|s| s.step_started(&name));
         self.advance(j);
+    }
+
+    /// Set up the sandbox of a step (the build's guard on first use).
+    fn step_guard(&mut self, scope: &crate::lang::vars::Scope, step: &Step, shell: &str) -> Result<StepGuard, Fatal> {
+        if self.guard.is_none() {
+            self.guard = Some(Guard::new(self.opts)?);
+        }
+        let guard = self.guard.as_ref().expect("set above");
+        guard.begin_step(self.db, scope, step, shell)
+    }
+
+    /// Judge what a finished step did. In enforce mode an undeclared access
+    /// fails the step: each is reported, files it created undeclared are
+    /// removed and its changed targets deleted. True if the step failed so.
+    fn judge_step(&mut self, job: &mut Job) -> bool {
+        let Some(sg) = job.guard.take() else {
+            return false;
+        };
+        let Ok(sg) = Arc::try_unwrap(sg) else {
+            return false;
+        };
+        let Some(mut guard) = self.guard.take() else {
+            return false;
+        };
+        let id = job.step.node;
+        let name = self.graph.nodes[id].name.clone();
+        let (db, graph) = (&*self.db, &self.graph);
+        let producer = |p: &std::path::Path| -> Option<String> {
+            let p = p.to_str()?;
+            let made = db
+                .targets
+                .get(p)
+                .is_some_and(|t| t.recipe.is_some() || !t.double_colon.is_empty())
+                || graph.lookup(p).is_some_and(|n| graph.nodes[n].recipe.is_some());
+            made.then(|| p.to_string())
+        };
+        let found = guard.end_step(sg, &job.step, &name, !job.concurrent, &producer);
+        self.guard = Some(guard);
+        // Stray background processes of finished steps are killed and reaped.
+        let running: Vec<Pid> = self.jobs.iter().filter_map(|j| j.pid).collect();
+        crate::sandbox::reap_orphans(&running);
+        if found.is_empty() {
+            return false;
+        }
+        let prog = crate::diag::prog();
+        let at = Guard::report_loc(&job.step).clone();
+        for v in &found {
+            job.capture.say_err(&format!("{}: *** [{}: {}] {}", prog, at, name, v));
+        }
+        for f in crate::report::violations::created_files(&found) {
+            let _ = std::fs::remove_file(f);
+        }
+        for (t, before) in job.step.targets.iter().zip(&job.before) {
+            self.disk.invalidate(t);
+            if self.deletable(id, t) && self.disk.mtime(t) != *before && !is_directory(t) {
+                let _ = self.disk.remove(t);
+            }
+        }
+        true
     }
 
     fn dry(&self) -> bool {
@@ -665,6 +790,7 @@ impl<'a> Scheduler<'a> {
             stdout: file(&job.capture.out),
             stderr: file(&job.capture.err),
             jobserver_fds: inherit,
+            guard: job.guard.clone(),
         }
     }
 
@@ -847,6 +973,7 @@ impl<'a> Scheduler<'a> {
 
     fn end_job(&mut self, j: usize, failed: bool) {
         let mut job = self.jobs.remove(j);
+        let failed = self.judge_step(&mut job) || failed;
         self.step_over(&job, if failed { "failed" } else { "ok" });
         let id = job.step.node;
         for t in &job.step.targets {

@@ -21,6 +21,8 @@ pub struct Invocation {
     pub stderr: Option<File>,
     /// Jobserver descriptors a sub-make inherits (recursive lines only).
     pub jobserver_fds: Option<(RawFd, RawFd)>,
+    /// The step's sandbox and observer.
+    pub guard: Option<std::sync::Arc<super::hermetic::StepGuard>>,
 }
 
 /// A started command, or one that failed to start (exit status 127 and the
@@ -88,7 +90,6 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
 
 /// Start `inv` in a process group of its own; output goes to hbuild's own
 /// stdout and stderr unless `inv` says otherwise.
-// Later: per-step sandbox set-up and jobserver descriptors go here.
 pub fn start(inv: &Invocation) -> Started {
     let direct =
         if inv.shell == "/bin/sh" && inv.shell_flags.iter().all(|f| f == "-c" || f == "-ec") {
@@ -120,6 +121,9 @@ pub fn start(inv: &Invocation) -> Started {
         if let Ok(f) = f.try_clone() {
             cmd.stderr(Stdio::from(f));
         }
+    }
+    if let Some(g) = &inv.guard {
+        g.install(&mut cmd);
     }
     // Each recipe runs in its own process group so that an interrupted build
     // can signal the recipe and everything it started.

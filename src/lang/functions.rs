@@ -932,13 +932,15 @@ pub mod shell_command {
             }
         };
         let _ = std::io::stdout().flush();
-        let (status, out) = match Command::new(&argv[0])
+        let mut command = Command::new(&argv[0]);
+        command
             .args(&argv[1..])
             .stdin(Stdio::inherit())
             .stderr(Stdio::inherit())
-            .stdout(Stdio::piped())
-            .output()
-        {
+            .stdout(Stdio::piped());
+        // Reads are free; writes only go to a private temporary directory.
+        crate::sandbox::parse_shell::install(&mut command);
+        let (status, out) = match command.output() {
             Ok(o) => (exit_code(&o.status), o.stdout),
             Err(e) => {
                 eprintln!("{}: {}: {}", PROG, argv[0], io_text(&e));

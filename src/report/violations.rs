@@ -81,12 +81,15 @@ impl fmt::Display for Violation {
 
 /// The undeclared accesses of one step, sorted, one per path and operation.
 /// `root` is the project directory (observed relative paths are relative to
-/// it); `enforced` says whether Landlock was on for the step.
+/// it); `enforced` says whether Landlock was on for the step; `alone` that no
+/// other step ran at the same time, so changes seen only by comparing the
+/// target directories before and after can be blamed on this one.
 pub fn check_step(
     policy: &Policy,
     acc: &StepAccesses,
     root: &Path,
     enforced: bool,
+    alone: bool,
 ) -> Vec<Violation> {
     let judge = Judge {
         policy,
@@ -109,6 +112,9 @@ pub fn check_step(
             Operation::Missing => continue,
         };
         let abs = judge.absolute(path);
+        if is_kernel_interface(&abs) {
+            continue;
+        }
         if !kind.is_output() {
             if !judge.declared_read(&abs, right) {
                 out.push(judge.violation(kind, path, &abs, right));
@@ -118,31 +124,54 @@ pub fn check_step(
         if judge.declared_write(&abs) {
             continue;
         }
-        // Inside a target's directory Landlock lets it happen; the outcome,
-        // below, decides. Elsewhere it was refused.
         if !judge.landlock_allows(&abs, right) {
             out.push(judge.violation(kind, path, &abs, right));
-        }
-    }
-    for change in &acc.changes {
-        let (kind, path, to) = match change {
-            Change::Created(p) => (Kind::Create, p, None),
-            Change::Deleted(p) => (Kind::Delete, p, None),
-            Change::Modified(p) => (Kind::Modified, p, None),
-            Change::Replaced(p) => (Kind::Replaced, p, None),
-            Change::Renamed(a, b) => (Kind::Rename, a, Some(b)),
-        };
-        let from_ok = judge.declared_write(&judge.absolute(path));
-        let to_ok = to.is_none_or(|t| judge.declared_write(&judge.absolute(t)));
-        if from_ok && to_ok {
             continue;
         }
-        out.push(Violation {
-            kind,
-            path: path.clone(),
-            to: to.cloned(),
-            denied: false,
-        });
+        // Landlock let it happen (inside a target's directory): the outcome
+        // decides. A file the step made and removed again, or renamed onto
+        // its target, was a temporary file.
+        let made_here = acc.creates.contains(path)
+            || acc.renames.iter().any(|(_, to)| to == path)
+            || acc.mkdirs.contains(path);
+        let exists = abs.symlink_metadata().is_ok();
+        let outcome = match kind {
+            Kind::Create | Kind::Link | Kind::Mkdir if exists => Some(kind),
+            Kind::Write | Kind::Truncate if exists && !made_here => Some(Kind::Modified),
+            Kind::Delete if !exists && !made_here => Some(Kind::Delete),
+            _ => None,
+        };
+        if let Some(kind) = outcome {
+            out.push(Violation {
+                kind,
+                path: path.to_path_buf(),
+                to: None,
+                denied: false,
+            });
+        }
+    }
+    // What only the before/after comparison saw (writes through inherited
+    // descriptors, mmap): blamed on this step only if it ran alone.
+    if alone {
+        for change in acc.unexplained_changes() {
+            let (kind, path, to) = match change {
+                Change::Created(p) => (Kind::Create, p, None),
+                Change::Deleted(p) => (Kind::Delete, p, None),
+                Change::Modified(p) => (Kind::Modified, p, None),
+                Change::Replaced(p) => (Kind::Replaced, p, None),
+                Change::Renamed(a, b) => (Kind::Rename, a, Some(b)),
+            };
+            let from_ok = judge.declared_write(&judge.absolute(path));
+            let to_ok = to.is_none_or(|t| judge.declared_write(&judge.absolute(t)));
+            if !(from_ok && to_ok) {
+                out.push(Violation {
+                    kind,
+                    path: path.clone(),
+                    to: to.cloned(),
+                    denied: false,
+                });
+            }
+        }
     }
     out.sort();
     out.dedup();
@@ -216,6 +245,14 @@ impl Judge<'_> {
     }
 }
 
+/// `/proc`, `/sys` and `/dev` are the kernel's interfaces, not files a build
+/// can depend on: tools probe them (`cp` reads `/proc/filesystems`, `bash`
+/// opens `/dev/tty`) and cope when the sandbox refuses. Landlock still decides;
+/// they are just not reported.
+fn is_kernel_interface(abs: &Path) -> bool {
+    ["/proc", "/sys", "/dev"].iter().any(|d| abs.starts_with(d))
+}
+
 /// Lexical normalisation: `.` removed, `..` applied (symlinks are not resolved,
 /// matching how the observer reports paths).
 fn normalize(p: &Path) -> PathBuf {
@@ -272,14 +309,14 @@ mod tests {
             &["out/a.o"],
             vec![Change::Created("out/a.o".into())],
         );
-        assert!(check_step(&p, &a, d.path(), true).is_empty());
+        assert!(check_step(&p, &a, d.path(), true, true).is_empty());
     }
 
     #[test]
     fn undeclared_read_is_named_and_denied() {
         let (d, p) = policy(&["out/a.o"], &["src/a.c"]);
         let a = acc(&["src/a.c", "src/a.h", "out/other.o"], &[], vec![]);
-        let v = check_step(&p, &a, d.path(), true);
+        let v = check_step(&p, &a, d.path(), true, true);
         assert_eq!(v.len(), 2);
         // Next to the target Landlock cannot refuse the read; it is still reported.
         assert_eq!(v[0].to_string(), "read undeclared file 'out/other.o'");
@@ -287,7 +324,7 @@ mod tests {
             v[1].to_string(),
             "read undeclared file 'src/a.h' (denied by sandbox)"
         );
-        let v = check_step(&p, &a, d.path(), false);
+        let v = check_step(&p, &a, d.path(), false, true);
         assert_eq!(v[1].to_string(), "read undeclared file 'src/a.h'");
     }
 
@@ -296,8 +333,9 @@ mod tests {
         let (d, p) = policy(&["out/a"], &[]);
         // Created and renamed over the target: only the target changed.
         let a = acc(&[], &["out/tmp123"], vec![Change::Created("out/a".into())]);
-        assert!(check_step(&p, &a, d.path(), true).is_empty());
+        assert!(check_step(&p, &a, d.path(), true, true).is_empty());
         // Left behind.
+        std::fs::write(d.path().join("out/extra"), "x").unwrap();
         let a = acc(
             &[],
             &["out/extra"],
@@ -306,10 +344,15 @@ mod tests {
                 Change::Created("out/extra".into()),
             ],
         );
-        let v = check_step(&p, &a, d.path(), true);
+        let v = check_step(&p, &a, d.path(), true, true);
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].to_string(), "created undeclared file 'out/extra'");
         assert_eq!(created_files(&v), vec![Path::new("out/extra")]);
+        // The same change made while another step ran, and not observed as
+        // this step's: not blamed on it.
+        let a = acc(&[], &[], vec![Change::Created("out/extra".into())]);
+        assert!(check_step(&p, &a, d.path(), true, false).is_empty());
+        assert_eq!(check_step(&p, &a, d.path(), true, true).len(), 1);
     }
 
     #[test]
@@ -321,7 +364,7 @@ mod tests {
             vec![Change::Deleted("out/sibling".into())],
         );
         a.reads.insert("src/a".into());
-        let v: Vec<String> = check_step(&p, &a, d.path(), true)
+        let v: Vec<String> = check_step(&p, &a, d.path(), true, true)
             .iter()
             .map(|v| v.to_string())
             .collect();

@@ -31,6 +31,21 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Move the ruleset descriptor above the low numbers, which GNU make's
+    /// jobserver takes (3 and 4) when it is created later in the run.
+    pub fn move_fd_high(&mut self) {
+        const FLOOR: libc::c_int = 64;
+        if let Some(fd) = &self.ruleset {
+            // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own.
+            let high = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, FLOOR) };
+            if high >= 0 {
+                // SAFETY: `high` is a fresh descriptor owned by nobody else.
+                self.ruleset =
+                    Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(high) });
+            }
+        }
+    }
+
     /// Whether Landlock restricts the step (false when off, unsandboxed or
     /// unsupported).
     pub fn enforced(&self) -> bool {

@@ -17,6 +17,7 @@
 mod apply;
 mod kernel;
 mod lifetime;
+pub mod parse_shell;
 mod policy;
 mod presets;
 mod rights;

@@ -1,0 +1,404 @@
+//! The per-step sandbox and observation, as the engine uses them: set up when
+//! a step starts, installed into every process of the step, and judged when
+//! the step ends. The engine knows nothing of Landlock or seccomp; this module
+//! knows nothing of scheduling.
+
+use super::schedule::Step;
+use crate::cli::Options;
+use crate::diag::{Fatal, Loc};
+use crate::lang::vars::Scope;
+use crate::lang::Database;
+use crate::observe::{Observer, StepObservation};
+use crate::report::audit::{self, StepFacts, TargetAudit};
+use crate::report::violations::{self, Violation};
+use crate::sandbox::{self, BuildTmp, KernelSupport, Mode, Policy, Prepared, StepDecl, StepTmp};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The environment variable that carries the sandbox mode to sub-makes.
+pub const MODE_ENV: &str = "HBUILD_SANDBOX";
+
+/// How long a step's stray background processes get to finish before their
+/// accesses stop being recorded.
+const GRACE: Duration = Duration::from_millis(50);
+
+/// The sandbox mode asked for: `--sandbox`, else the parent hbuild's, else enforce.
+pub fn mode_of(opts: &Options) -> Mode {
+    opts.sandbox
+        .clone()
+        .or_else(|| std::env::var(MODE_ENV).ok())
+        .as_deref()
+        .and_then(Mode::parse)
+        .unwrap_or(Mode::Enforce)
+}
+
+/// Sandboxing and observation for one build.
+pub struct Guard {
+    pub mode: Mode,
+    kernel: KernelSupport,
+    tmp: Option<BuildTmp>,
+    observer: Option<Observer>,
+    root: PathBuf,
+    /// hbuild's own executable, which recursive steps run as `$(MAKE)`.
+    exe: Option<PathBuf>,
+    /// `--sandbox=audit`: one entry per step that ran.
+    pub audits: Vec<TargetAudit>,
+}
+
+/// What one running step holds: its policy, its sandbox, its TMPDIR and its
+/// observation.
+pub struct StepGuard {
+    policy: Policy,
+    prepared: Arc<Prepared>,
+    _tmp: Option<StepTmp>,
+    observation: Option<Arc<StepObservation>>,
+    /// A step that runs `$(MAKE)`: the sub-make sandboxes its own steps.
+    recursive: bool,
+    /// Directories hbuild created for the targets, deepest last.
+    made_dirs: Vec<PathBuf>,
+}
+
+impl Drop for StepGuard {
+    /// Directories hbuild made for targets the step did not write are
+    /// removed again, so the tree is as make would leave it.
+    fn drop(&mut self) {
+        for d in self.made_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+impl std::fmt::Debug for StepGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepGuard")
+            .field("enforced", &self.prepared.enforced())
+            .field("observed", &self.observation.is_some())
+            .field("recursive", &self.recursive)
+            .finish()
+    }
+}
+
+impl StepGuard {
+    /// Put the step's sandbox and observer on a command about to start.
+    pub fn install(&self, cmd: &mut Command) {
+        sandbox::install(cmd, self.prepared.clone());
+        if let Some(o) = &self.observation {
+            o.install(cmd);
+        }
+    }
+}
+
+impl Guard {
+    /// Set up for a build: check the kernel, warn once about what is not
+    /// enforced, and start the observer.
+    pub fn new(opts: &Options) -> Result<Guard, Fatal> {
+        let mode = mode_of(opts);
+        let kernel = KernelSupport::detect();
+        if mode == Mode::Require {
+            sandbox::require_check(&kernel)?;
+        }
+        if matches!(mode, Mode::Enforce | Mode::Require) {
+            for w in sandbox::warnings(&kernel, mode) {
+                eprintln!("{}: warning: {}", crate::diag::prog(), w);
+            }
+        }
+        let root = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let mut g = Guard {
+            mode,
+            kernel,
+            tmp: None,
+            observer: None,
+            root,
+            exe: std::env::current_exe().ok(),
+            audits: Vec::new(),
+        };
+        if mode != Mode::Off {
+            let _ = sandbox::become_subreaper();
+            g.tmp = BuildTmp::new().ok();
+            match Observer::new(&g.root) {
+                Ok(o) => g.observer = Some(o),
+                Err(e) => eprintln!(
+                    "{}: warning: steps are not observed (undeclared accesses that tools ignore go unreported): {}",
+                    crate::diag::prog(),
+                    e
+                ),
+            }
+        }
+        Ok(g)
+    }
+
+    pub fn enforcing(&self) -> bool {
+        matches!(self.mode, Mode::Enforce | Mode::Require)
+    }
+
+    /// The policy a step gets, from what it declares and what the makefile
+    /// says in its scope (`.UNVEIL`, `.STRICT`, ...).
+    pub fn policy_for(
+        db: &mut Database,
+        scope: &Scope,
+        targets: &[String],
+        inputs: &[&String],
+        shell: &str,
+    ) -> Result<Policy, Fatal> {
+        let settings = sandbox::settings_for(db, scope)?;
+        Policy::for_step(&StepDecl {
+            targets: targets
+                .iter()
+                .map(|p| PathBuf::from(member_file(p)))
+                .collect(),
+            prereqs: inputs
+                .iter()
+                .map(|p| PathBuf::from(member_file(p)))
+                .collect(),
+            unveil: settings.unveil,
+            strict: settings.strict,
+            internet: settings.internet,
+            unsandboxed: settings.unsandboxed,
+            rlimits: settings.rlimits,
+            shell: shell_path(shell),
+        })
+    }
+
+    /// Set up the sandbox of a step about to start.
+    pub fn begin_step(
+        &self,
+        db: &mut Database,
+        scope: &Scope,
+        step: &Step,
+        shell: &str,
+    ) -> Result<StepGuard, Fatal> {
+        let recursive = step.lines.iter().any(|l| l.always);
+        let inputs: Vec<&String> = step.prereqs.iter().chain(&step.order_only).collect();
+        let mut policy = Self::policy_for(db, scope, &step.targets, &inputs, shell)?;
+        if recursive {
+            // The sub-make reads its own makefiles and sandboxes its own steps:
+            // this step gets the project, as the sub-make's steps will need it,
+            // and hbuild itself (`$(MAKE)`).
+            let project = crate::driver::project_root();
+            policy = Policy::for_recursive_step(&project, &policy, self.exe.as_deref());
+        }
+        let made_dirs = if self.enforcing() {
+            create_target_dirs(&step.targets)
+        } else {
+            Vec::new()
+        };
+        let tmp = self.tmp.as_ref().and_then(|t| t.step().ok());
+        if let Some(t) = &tmp {
+            policy.set_tmpdir(t.path());
+        }
+        let mode = if self.enforcing() {
+            self.mode
+        } else {
+            Mode::Off
+        };
+        let prepared = Arc::new(sandbox::prepare(&policy, &self.kernel, mode)?);
+        let observation = match (&self.observer, recursive) {
+            (Some(o), false) => o
+                .prepare_step(&target_dirs(&step.targets))
+                .ok()
+                .map(Arc::new),
+            _ => None,
+        };
+        Ok(StepGuard {
+            policy,
+            prepared,
+            _tmp: tmp,
+            observation,
+            recursive,
+            made_dirs,
+        })
+    }
+
+    /// A step is over: what it did that it did not declare. In enforce mode the
+    /// caller fails the step; in audit mode the findings are kept for the report.
+    pub fn end_step(
+        &mut self,
+        sg: StepGuard,
+        step: &Step,
+        target: &str,
+        alone: bool,
+        producer: &dyn Fn(&Path) -> Option<String>,
+    ) -> Vec<Violation> {
+        let mut sg = sg;
+        let Some(obs) = sg.observation.take() else {
+            return Vec::new();
+        };
+        let Ok(obs) = Arc::try_unwrap(obs) else {
+            return Vec::new();
+        };
+        if sg.recursive {
+            return Vec::new();
+        }
+        let mut acc = obs.finish(GRACE);
+        if let Some(t) = sg.policy.tmpdir.clone() {
+            let rel = crate::observe::relative_to(&t, &self.root);
+            acc.retain(|p| !p.starts_with(&t) && !p.starts_with(&rel));
+        }
+        let found =
+            violations::check_step(&sg.policy, &acc, &self.root, sg.prepared.enforced(), alone);
+        if self.mode == Mode::Audit {
+            let paths = |v: &[String]| -> Vec<PathBuf> {
+                v.iter().map(|p| PathBuf::from(member_file(p))).collect()
+            };
+            let prereqs = paths(&step.prereqs);
+            let order_only = paths(&step.order_only);
+            let reads = acc.reads.clone();
+            let first_line = step
+                .recipe
+                .lines
+                .first()
+                .map(|l| &l.loc)
+                .unwrap_or(&step.loc);
+            let facts = StepFacts {
+                target,
+                loc: Some(first_line),
+                prereqs: &prereqs,
+                order_only: &order_only,
+                reads: &reads,
+            };
+            self.audits
+                .push(audit::audit_step(&facts, &found, producer));
+            return Vec::new();
+        }
+        // Listing a directory shows names only (shell globs do it all the
+        // time, `echo [x]` included); Landlock refuses undeclared ones, and
+        // audit reports them, but they do not fail a step.
+        found
+            .into_iter()
+            .filter(|v| v.kind != violations::Kind::List)
+            .collect()
+    }
+
+    /// Where violations of a step are reported: its recipe's first line.
+    pub fn report_loc(step: &Step) -> &Loc {
+        step.recipe
+            .lines
+            .first()
+            .map(|l| &l.loc)
+            .unwrap_or(&step.loc)
+    }
+}
+
+/// The archive of an archive member target (`lib.a(x.o)` is written as `lib.a`).
+fn member_file(name: &str) -> &str {
+    match crate::graph::archive::split_member(name) {
+        Some((archive, _)) => archive,
+        None => name,
+    }
+}
+
+/// The shell as a path the sandbox can grant (searched in PATH if bare).
+fn shell_path(shell: &str) -> PathBuf {
+    let first = shell.split_whitespace().next().unwrap_or("/bin/sh");
+    if first.contains('/') {
+        return PathBuf::from(first);
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(first))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from("/bin/sh"))
+}
+
+/// The directories a step's targets are written in (watched for changes).
+fn target_dirs(targets: &[String]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for t in targets {
+        let p = Path::new(member_file(t));
+        let d = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if d.is_dir() && !dirs.contains(&d) {
+            dirs.push(d);
+        }
+    }
+    dirs
+}
+
+/// hbuild creates the directories of targets before the step, so the sandbox
+/// can give exactly those directories to it. Returns those it created,
+/// outermost first.
+fn create_target_dirs(targets: &[String]) -> Vec<PathBuf> {
+    let mut made = Vec::new();
+    for t in targets {
+        let Some(d) = Path::new(member_file(t)).parent() else {
+            continue;
+        };
+        let missing: Vec<&Path> = d
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+            .collect();
+        for dir in missing.into_iter().rev() {
+            if std::fs::create_dir(dir).is_ok() {
+                made.push(dir.to_path_buf());
+            }
+        }
+    }
+    made
+}
+
+/// `--explain-sandbox TARGET`: print the policy the recipe of each target
+/// would run under, without running anything. Returns the exit status.
+pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
+    use crate::graph::{disk::StatCache, Graph};
+    let mut graph = Graph::new(db);
+    let mut disk = StatCache::real();
+    let mut status = 0;
+    for name in targets {
+        let id = graph.node(db, name, None);
+        if let Err(e) = graph.prepare(db, &mut disk, id) {
+            eprintln!("{}", e);
+            return 2;
+        }
+        let deps = graph.nodes[id].deps.clone();
+        for d in &deps {
+            let _ = graph.prepare(db, &mut disk, d.node);
+            graph.resolve_path(db, &mut disk, d.node);
+        }
+        let n = &graph.nodes[id];
+        if n.recipe.is_none() {
+            eprintln!(
+                "{}: '{}' has no recipe: nothing runs in a sandbox",
+                crate::diag::prog(),
+                name
+            );
+            status = 2;
+            continue;
+        }
+        let mut targets = vec![n.path.clone()];
+        targets.extend(n.siblings.iter().map(|s| graph.nodes[*s].path.clone()));
+        let inputs: Vec<String> = deps
+            .iter()
+            .map(|d| graph.nodes[d.node].path.clone())
+            .collect();
+        let inputs: Vec<&String> = inputs.iter().collect();
+        let scope = graph.scope_with(db, id, crate::lang::vars::VarTable::default());
+        let shell = db.var_value("SHELL", &scope).unwrap_or_default();
+        let shell = if shell.trim().is_empty() {
+            "/bin/sh".to_string()
+        } else {
+            shell
+        };
+        match Guard::policy_for(db, &scope, &targets, &inputs, &shell) {
+            Ok(policy) => {
+                let loc = n
+                    .rule_loc
+                    .as_ref()
+                    .map(|l| format!(" ({})", l))
+                    .unwrap_or_default();
+                println!("sandbox of '{}'{}:", name, loc);
+                print!("{}", policy);
+            }
+            Err(e) => {
+                eprintln!("{}", e);
+                return 2;
+            }
+        }
+    }
+    status
+}
