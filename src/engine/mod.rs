@@ -78,9 +78,8 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
     let audit_findings = s.guard.as_ref().and_then(|g| report_audit(g, opts));
     if s.failed {
         2
-    } else if opts.question && s.out_of_date {
-        1
-    } else if audit_findings == Some(true) {
+    } else if (opts.question && s.out_of_date) || audit_findings == Some(true) {
+        // `-q`: something is out of date; audit: something is undeclared.
         1
     } else {
         0
