@@ -79,7 +79,7 @@ pub const PROTECTIONS: &[Protection] = &[
 ];
 
 /// The kernel's Landlock support.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KernelSupport {
     /// Landlock ABI version; 0 when Landlock is unavailable.
     pub abi: i32,
