@@ -23,6 +23,9 @@ pub struct Options {
     pub jobs: Option<usize>,
     /// `-j` appeared at all: make lists `-j1` in `MAKEFLAGS` only when asked.
     pub jobs_given: bool,
+    /// `-j` came from the command line (not from `MAKEFLAGS`): a sub-make then
+    /// starts its own jobserver, as make does.
+    pub jobs_on_command_line: bool,
     /// `-l N`; a bare `-l` removes the limit.
     pub load_average: Option<f64>,
     pub keep_going: bool,
@@ -859,10 +862,12 @@ impl Parser {
                 None => {
                     o.jobs = None;
                     o.jobs_given = true;
+                    o.jobs_on_command_line |= !self.from_env;
                 }
                 Some(Some(n)) => {
                     o.jobs = Some(n);
                     o.jobs_given = true;
+                    o.jobs_on_command_line |= !self.from_env;
                 }
                 Some(None) => self
                     .errors
@@ -1403,6 +1408,30 @@ mod tests {
             Outcome::Fatal(msg) => msg,
             other => panic!("{:?} gave {:?}", line, other),
         }
+    }
+
+    #[test]
+    fn jobs_from_the_command_line_are_told_apart_from_makeflags() {
+        assert!(opts("-kj3").jobs_on_command_line);
+        assert!(opts("--jobs=2").jobs_on_command_line);
+        let inherited = opts_env("", Some(" -j4 --jobserver-auth=3,4"));
+        assert_eq!(inherited.jobs, Some(4));
+        assert!(!inherited.jobs_on_command_line);
+    }
+
+    #[test]
+    fn hbuild_options_need_their_full_name_and_a_known_value() {
+        let o = opts("--sandbox=audit --fix-deps=d.mk --explain-sandbox x --report=r.json");
+        assert_eq!(o.sandbox.as_deref(), Some("audit"));
+        assert_eq!(o.fix_deps.as_deref(), Some("d.mk"));
+        assert_eq!(o.explain_sandbox, vec!["x".to_string()]);
+        assert_eq!(o.report.as_deref(), Some("r.json"));
+        assert!(fatal("--sandbox=maybe").contains("unknown sandbox mode 'maybe'"));
+        assert!(fatal("--progress=often").contains("unknown progress mode"));
+        // Never from MAKEFLAGS: make would not know them either.
+        assert_eq!(opts_env("", Some(" --sandbox=off")).sandbox, None);
+        // Abbreviations stay make's.
+        assert!(!errors("--sand").is_empty());
     }
 
     #[test]

@@ -42,11 +42,7 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     // `$(MAKE)` is argv[0], made absolute when it is a relative path with a slash
     // (so it still works after `-C` and in sub-directories).
     let make_command = absolute_command(&inv.argv0);
-    if inv
-        .args
-        .iter()
-        .any(|a| a.starts_with("-j") || a.starts_with("--jobs"))
-    {
+    if opts.jobs_on_command_line {
         crate::engine::tokens::set_jobs_on_command_line();
     }
     if let Ok(dir) = std::env::current_dir() {

@@ -20,11 +20,14 @@ fn write(path: &Path, text: &str) {
 }
 
 /// A command with a clean environment and no inherited descriptor above 2.
+/// These tests are about the engine, not the sandbox (tests/hermetic.rs):
+/// every hbuild runs with the sandbox off (also under a GNU make parent).
 fn command(program: &str, dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(program);
     c.args(args)
         .current_dir(dir)
         .env_clear()
+        .env("HBUILD_SANDBOX", "off")
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("LC_ALL", "C")
         .stdin(Stdio::null());
@@ -213,6 +216,32 @@ fn recipes_see_only_stdio_and_the_jobserver() {
         // Sub-makes get the jobserver's two descriptors, as with GNU make.
         assert_eq!(fds_after(&out, "recursive:"), "0 1 2 3 4 5", "{:?}", args);
         assert_eq!(fds_after(&make, "recursive:"), "0 1 2 3 4 5");
+    }
+}
+
+/// With the sandbox and the observer on (the default), a recipe still sees
+/// only stdio: neither the Landlock ruleset, the observer's sockets nor the
+/// per-step temporary directory leak. `/proc/self/fd` cannot be listed in
+/// the sandbox, so the recipe probes descriptors with fstat.
+#[test]
+fn sandboxed_recipes_see_only_stdio() {
+    let d = tempfile::tempdir().unwrap();
+    let probe = "import os\nopen_fds = []\nfor fd in range(3, 1024):\n    try:\n        os.fstat(fd)\n        open_fds.append(fd)\n    except OSError:\n        pass\nprint(open_fds)\n";
+    std::fs::write(d.path().join("probe.py"), probe).unwrap();
+    write(
+        &d.path().join("Makefile"),
+        "fds.txt: probe.py\n\t/usr/bin/python3 probe.py > $@\n",
+    );
+    for args in [&[][..], &["-j2"]] {
+        let _ = std::fs::remove_file(d.path().join("fds.txt"));
+        // The harness's own stray descriptors are closed by `command`.
+        let out = command(HBUILD, d.path(), args)
+            .env_remove("HBUILD_SANDBOX")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let fds = std::fs::read_to_string(d.path().join("fds.txt")).unwrap();
+        assert_eq!(fds.trim(), "[]", "{:?}", args);
     }
 }
 

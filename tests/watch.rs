@@ -35,6 +35,7 @@ fn builds(dir: &Path) -> usize {
 }
 
 const MAKEFILE: &str = "\
+all: .UNSANDBOXED = 1
 all: out.txt
 \t@echo build >> builds.log
 out.txt: in.txt
@@ -42,6 +43,7 @@ out.txt: in.txt
 ";
 
 const MAKEFILE_WITH_EXTRA: &str = "\
+all: .UNSANDBOXED = 1
 all: out.txt extra.txt
 \t@echo build >> builds.log
 out.txt: in.txt

@@ -184,7 +184,12 @@ impl Guard {
     ) -> Result<StepGuard, Fatal> {
         let recursive = step.lines.iter().any(|l| l.always);
         let inputs: Vec<&String> = step.prereqs.iter().chain(&step.order_only).collect();
-        let mut policy = Self::policy_for(db, scope, &step.targets, &inputs, shell)?;
+        // `.PHONY` targets are written like files: make lets a phony recipe
+        // write its target's name (`out: ; echo partial > out`). So a phony
+        // target at the top of the project opens the project directory
+        // (docs/sandbox.md); observation still fails what it writes undeclared.
+        let targets = &step.targets;
+        let mut policy = Self::policy_for(db, scope, targets, &inputs, shell)?;
         if recursive {
             // The sub-make reads its own makefiles and sandboxes its own steps:
             // this step gets the project, as the sub-make's steps will need it,
@@ -193,7 +198,7 @@ impl Guard {
             policy = Policy::for_recursive_step(&project, &policy, self.exe.as_deref());
         }
         let made_dirs = if self.enforcing() {
-            create_target_dirs(&step.targets)
+            create_target_dirs(targets)
         } else {
             Vec::new()
         };
@@ -207,11 +212,10 @@ impl Guard {
             Mode::Off
         };
         let prepared = Arc::new(sandbox::prepare(&policy, &self.kernel, mode)?);
-        let observation = match (&self.observer, recursive) {
-            (Some(o), false) => o
-                .prepare_step(&target_dirs(&step.targets))
-                .ok()
-                .map(Arc::new),
+        // `.UNSANDBOXED` steps (`clean`, `install`) run free: not observed
+        // or judged either.
+        let observation = match (&self.observer, recursive || policy.unsandboxed) {
+            (Some(o), false) => o.prepare_step(&target_dirs(targets)).ok().map(Arc::new),
             _ => None,
         };
         Ok(StepGuard {

@@ -119,16 +119,16 @@ fn prefetch(db: &Database, disk: &mut StatCache) {
     if n < PREFETCH_MIN / 2 {
         return;
     }
-    let mut names: Vec<String> = Vec::with_capacity(n * 2);
+    // Names repeat (fan-in): a set, not a sort, finds the distinct ones.
+    let mut seen: crate::graph::disk::FastSet<&str> = Default::default();
+    seen.reserve(n * 2);
     for (name, t) in &db.targets {
-        names.push(name.clone());
-        names.extend(t.deps.iter().map(|d| d.name.clone()));
+        seen.insert(name);
+        seen.extend(t.deps.iter().map(|d| d.name.as_str()));
     }
-    names.sort_unstable();
-    names.dedup();
-    n = names.len();
+    n = seen.len();
     if n >= PREFETCH_MIN {
-        disk.prefetch(names);
+        disk.prefetch(seen.into_iter().map(str::to_string).collect());
     }
 }
 

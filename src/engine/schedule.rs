@@ -321,8 +321,7 @@ impl<'a> Scheduler<'a> {
         let stamp = if n.phony {
             Some(NEWEST)
         } else {
-            let path = n.path.clone();
-            match (self.disk.mtime(&path), outcome) {
+            match (self.disk.mtime(&n.path), outcome) {
                 (None, Outcome::Remade) => Some(NEWEST),
                 (t, _) => t,
             }
@@ -341,6 +340,26 @@ impl<'a> Scheduler<'a> {
 
     fn is_new_file(&self, name: &str) -> bool {
         self.opts.new_files.iter().any(|f| f == name)
+    }
+
+    /// `decide`'s answer without building its inputs, for the usual case
+    /// of an existing target that no prerequisite is newer than.
+    fn surely_up_to_date(&self, id: NodeId, facts: &TargetFacts) -> bool {
+        if facts.old_file {
+            return true;
+        }
+        let Some(mine) = facts.mtime else {
+            return false;
+        };
+        if facts.phony || facts.always_make || facts.double_colon_no_deps {
+            return false;
+        }
+        let new_files = !self.opts.new_files.is_empty();
+        self.graph.nodes[id].deps.iter().all(|e| {
+            e.order_only
+                || !(matches!(self.stamp[e.node], Some(t) if t > mine)
+                    || new_files && self.is_new_file(&self.graph.nodes[e.node].name))
+        })
     }
 
     fn dep_states(&self, id: NodeId) -> Vec<DepState<'_>> {
@@ -365,11 +384,10 @@ impl<'a> Scheduler<'a> {
 
     fn decide_and_start(&mut self, id: NodeId, parent: Option<NodeId>) -> Progress {
         let n = &self.graph.nodes[id];
-        let name = n.name.clone();
-        let path = n.path.clone();
-        let mtime = self.disk.mtime(&path);
+        let mtime = self.disk.mtime(&n.path);
         if !n.has_rule && n.recipe.is_none() && n.deps.is_empty() && !n.phony {
-            if mtime.is_none() && !self.is_new_file(&name) {
+            if mtime.is_none() && !self.is_new_file(&n.name) {
+                let name = n.name.clone();
                 let msg = match parent.map(|p| self.graph.nodes[p].name.clone()) {
                     Some(p) => format!("No rule to make target '{}', needed by '{}'", name, p),
                     None => format!("No rule to make target '{}'", name),
@@ -399,10 +417,14 @@ impl<'a> Scheduler<'a> {
             mtime,
             phony: n.phony,
             always_make: self.opts.always_make,
-            old_file: self.is_old_file(&name),
+            old_file: self.is_old_file(&n.name),
             double_colon_no_deps: n.double_colon_rule && n.deps.is_empty(),
         };
-        let decision = decide::decide(&facts, &self.dep_states(id));
+        let decision = if self.surely_up_to_date(id, &facts) {
+            decide::Decision::UpToDate
+        } else {
+            decide::decide(&facts, &self.dep_states(id))
+        };
         let newer = match decision {
             decide::Decision::UpToDate => {
                 self.finish(id, Outcome::Unchanged);
@@ -424,13 +446,12 @@ impl<'a> Scheduler<'a> {
         }
         // A target found through vpath is rebuilt in place, under its own name.
         let n = &mut self.graph.nodes[id];
-        if n.path != n.name {
+        let moved = n.path != n.name;
+        let mtime = if moved {
             n.path = n.name.clone();
-        }
-        let mtime = if n.path == path {
-            mtime
+            self.disk.mtime(&n.path)
         } else {
-            self.disk.mtime(&n.name.clone())
+            mtime
         };
         self.start_step(id, recipe, newer, mtime);
         match self.state[id] {
@@ -645,10 +666,13 @@ impl<'a> Scheduler<'a> {
             made.then(|| p.to_string())
         };
         let found = guard.end_step(sg, &job.step, &name, !job.concurrent, &producer);
+        // hbuild is the subreaper of its steps (not with `--sandbox=off`):
+        // stray background processes of finished steps are killed and reaped.
+        if guard.mode != crate::sandbox::Mode::Off {
+            let running: Vec<Pid> = self.jobs.iter().filter_map(|j| j.pid).collect();
+            crate::sandbox::reap_orphans(&running);
+        }
         self.guard = Some(guard);
-        // Stray background processes of finished steps are killed and reaped.
-        let running: Vec<Pid> = self.jobs.iter().filter_map(|j| j.pid).collect();
-        crate::sandbox::reap_orphans(&running);
         if found.is_empty() {
             return false;
         }

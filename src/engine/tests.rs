@@ -20,10 +20,12 @@ fn read(text: &str) -> Database {
     db
 }
 
+/// These tests are about scheduling, not the sandbox (tests/hermetic.rs).
 fn opts() -> Options {
     Options {
         jobs: Some(1),
         silent: true,
+        sandbox: Some("off".into()),
         ..Default::default()
     }
 }

@@ -144,11 +144,12 @@ impl StatCache {
         if let Some(t) = self.cache.get(path) {
             return *t;
         }
-        let t = if self.use_listings && self.listed_missing(path) {
-            None
-        } else {
-            self.disk.mtime(path)
-        };
+        if self.use_listings && self.listed_missing(path) {
+            // The listing is the cache for what does not exist (most of what
+            // implicit-rule search asks about): no entry per name.
+            return None;
+        }
+        let t = self.disk.mtime(path);
         self.cache.insert(path.to_string(), t);
         t
     }

@@ -69,7 +69,7 @@ pub struct Graph {
     by_name: FastMap<String, NodeId>,
     pub vpath: Vec<String>,
     mentioned: FastSet<String>,
-    patterns: Vec<Vec<Option<Pattern>>>,
+    patterns: Vec<resolve::RulePatterns>,
 }
 
 impl Graph {
@@ -132,8 +132,7 @@ impl Graph {
         if self.nodes[id].double_colon_rule {
             return Ok(());
         }
-        let target = db.targets.get(&name).cloned();
-        if let Some(t) = &target {
+        if let Some(t) = db.targets.get(&name) {
             let n = &mut self.nodes[id];
             n.recipe = t.recipe.clone();
             n.rule_loc = t.recipe.as_ref().map(|r| r.loc.clone()).or(t.loc.clone());
@@ -142,15 +141,32 @@ impl Graph {
                 .static_stem
                 .clone()
                 .unwrap_or_else(|| suffix_stem(db, &name));
-            let mut deps: Vec<(String, bool)> = t
-                .deps
-                .iter()
-                .map(|d| (d.name.clone(), d.order_only))
-                .collect();
-            for d in &t.deferred {
-                self.second_expansion(db, disk, id, &d.text, &d.loc, &mut deps)?;
+            if t.deferred.is_empty() {
+                // The common case needs no copy of the prerequisite names.
+                let deps = t.deps.iter().map(|d| (d.name.as_str(), d.order_only));
+                self.add_deps(db, disk, id, deps);
             }
-            self.add_deps(db, disk, id, &deps);
+        }
+        // Only second expansion needs the database mutably (and a copy).
+        let target = db
+            .targets
+            .get(&name)
+            .filter(|t| !t.deferred.is_empty() || !t.double_colon.is_empty() || t.group.is_some())
+            .cloned();
+        let is_target = db.targets.get(&name).is_some_and(|t| t.is_target);
+        if let Some(t) = &target {
+            if !t.deferred.is_empty() {
+                let mut deps: Vec<(String, bool)> = t
+                    .deps
+                    .iter()
+                    .map(|d| (d.name.clone(), d.order_only))
+                    .collect();
+                for d in &t.deferred {
+                    self.second_expansion(db, disk, id, &d.text, &d.loc, &mut deps)?;
+                }
+                let deps = deps.iter().map(|(n, o)| (n.as_str(), *o));
+                self.add_deps(db, disk, id, deps);
+            }
             if let Some(group) = &t.group {
                 let sibs: Vec<NodeId> = group
                     .iter()
@@ -183,7 +199,8 @@ impl Graph {
                     for d in &rule.deferred {
                         self.second_expansion(db, disk, sub, &d.text, &d.loc, &mut deps)?;
                     }
-                    self.add_deps(db, disk, sub, &deps);
+                    let deps = deps.iter().map(|(n, o)| (n.as_str(), *o));
+                    self.add_deps(db, disk, sub, deps);
                     self.nodes[id].deps.push(Edge {
                         node: sub,
                         order_only: false,
@@ -195,19 +212,21 @@ impl Graph {
         }
         let n = &self.nodes[id];
         if n.recipe.is_none() && !n.phony {
-            let vpath = self.vpath.clone();
             // An archive member is searched as `(member)`, which the
             // built-in `(%): %` rule matches.
+            let member;
             let subject = match archive::split_member(&name) {
-                Some((_, member)) => format!("({})", member),
-                None => name.clone(),
+                Some((_, m)) => {
+                    member = format!("({})", m);
+                    &member
+                }
+                None => &name,
             };
-            let found = Searcher::with_patterns(disk, &vpath, &self.mentioned, &self.patterns)
-                .search(db, &subject)?;
+            let found = Searcher::with_patterns(disk, &self.vpath, &self.mentioned, &self.patterns)
+                .search(db, subject)?;
             if let Some(m) = found {
                 return self.apply_match(db, disk, id, m);
             }
-            let is_target = target.as_ref().is_some_and(|t| t.is_target);
             if !is_target {
                 if let Some(r) = db.specials.default_recipe.clone() {
                     let n = &mut self.nodes[id];
@@ -306,14 +325,15 @@ impl Graph {
         Ok(())
     }
 
-    fn add_deps(
+    fn add_deps<'d>(
         &mut self,
         db: &Database,
         disk: &mut StatCache,
         id: NodeId,
-        deps: &[(String, bool)],
+        deps: impl ExactSizeIterator<Item = (&'d str, bool)>,
     ) {
         let mut after_wait = false;
+        self.nodes[id].deps.reserve_exact(deps.len());
         for (name, order_only) in deps {
             // `.WAIT` (GNU make 4.4) is a marker, not a file, unless a rule
             // makes it one.
@@ -325,7 +345,7 @@ impl Graph {
             self.resolve_path(db, disk, dep);
             self.nodes[id].deps.push(Edge {
                 node: dep,
-                order_only: *order_only,
+                order_only,
                 after_wait: std::mem::take(&mut after_wait),
             });
         }
@@ -335,6 +355,9 @@ impl Graph {
     pub fn resolve_path(&mut self, db: &Database, disk: &mut StatCache, id: NodeId) {
         let n = &self.nodes[id];
         if n.path != n.name || n.phony {
+            return;
+        }
+        if disk.exists(&n.name) {
             return;
         }
         if let Some(p) = resolve::locate(db, &self.vpath, disk, &n.name) {

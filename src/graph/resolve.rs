@@ -24,7 +24,17 @@ pub fn locate(db: &Database, vpath: &[String], disk: &mut StatCache, name: &str)
     if disk.exists(name) {
         return Some(name.to_string());
     }
-    if name.starts_with('/') {
+    locate_elsewhere(db, vpath, disk, name)
+}
+
+/// `locate` for a name known not to exist where it is named.
+fn locate_elsewhere(
+    db: &Database,
+    vpath: &[String],
+    disk: &mut StatCache,
+    name: &str,
+) -> Option<String> {
+    if name.starts_with('/') || (db.vpaths.is_empty() && vpath.is_empty()) {
         return None;
     }
     let join = |d: &str| format!("{}/{}", d.trim_end_matches('/'), name);
@@ -48,10 +58,16 @@ pub fn locate(db: &Database, vpath: &[String], disk: &mut StatCache, name: &str)
 /// Every name the makefiles mention as a prerequisite of an explicit rule.
 pub fn mentioned_prerequisites(db: &Database) -> HashSet<String> {
     let mut set = HashSet::default();
+    let mut add = |name: &String| {
+        // Names repeat (fan-in): clone each one once.
+        if !set.contains(name.as_str()) {
+            set.insert(name.clone());
+        }
+    };
     for t in db.targets.values() {
-        set.extend(t.deps.iter().map(|d| d.name.clone()));
+        t.deps.iter().for_each(|d| add(&d.name));
         for r in &t.double_colon {
-            set.extend(r.deps.iter().map(|d| d.name.clone()));
+            r.deps.iter().for_each(|d| add(&d.name));
         }
     }
     set
@@ -77,19 +93,35 @@ pub struct ImplicitDep {
     pub chain: Option<Box<ImplicitMatch>>,
 }
 
-struct Candidate {
+struct Candidate<'t> {
     rule: usize,
     target_index: usize,
-    dir: String,
-    stem: String,
+    /// The target's directory when the target pattern has none, else "".
+    dir: &'t str,
+    stem: &'t str,
 }
 
-/// The target patterns of every pattern rule, parsed once per build (the
-/// search runs for most files and would otherwise re-parse them each time).
-pub fn rule_patterns(db: &Database) -> Vec<Vec<Option<Pattern>>> {
+/// A pattern rule's patterns, parsed once per build: the search runs for
+/// most files and would otherwise parse them again each time.
+#[derive(Clone, Debug)]
+pub struct RulePatterns {
+    /// Per target pattern, and whether it has a directory part.
+    targets: Vec<(Option<Pattern>, bool)>,
+    /// Per prerequisite (not second-expansion text): its pattern, if any.
+    deps: Vec<Option<Pattern>>,
+}
+
+pub fn rule_patterns(db: &Database) -> Vec<RulePatterns> {
     db.pattern_rules
         .iter()
-        .map(|r| r.targets.iter().map(|t| Pattern::parse(t)).collect())
+        .map(|r| RulePatterns {
+            targets: r
+                .targets
+                .iter()
+                .map(|t| (Pattern::parse(t), t.contains('/')))
+                .collect(),
+            deps: r.deps.iter().map(|d| Pattern::parse(&d.name)).collect(),
+        })
         .collect()
 }
 
@@ -100,7 +132,9 @@ pub struct Searcher<'a> {
     /// Names the makefiles mention as a prerequisite: they "ought to exist".
     pub mentioned: &'a HashSet<String>,
     failed: HashSet<String>,
-    patterns: std::borrow::Cow<'a, [Vec<Option<Pattern>>]>,
+    patterns: std::borrow::Cow<'a, [RulePatterns]>,
+    /// Scratch space for candidate prerequisite names.
+    buf: String,
 }
 
 impl<'a> Searcher<'a> {
@@ -115,6 +149,7 @@ impl<'a> Searcher<'a> {
             mentioned,
             failed: HashSet::default(),
             patterns: std::borrow::Cow::Owned(Vec::new()),
+            buf: String::new(),
         }
     }
 
@@ -123,7 +158,7 @@ impl<'a> Searcher<'a> {
         disk: &'a mut StatCache,
         vpath: &'a [String],
         mentioned: &'a HashSet<String>,
-        patterns: &'a [Vec<Option<Pattern>>],
+        patterns: &'a [RulePatterns],
     ) -> Searcher<'a> {
         Searcher {
             patterns: std::borrow::Cow::Borrowed(patterns),
@@ -161,14 +196,10 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             for (ti, tpat) in rule.targets.iter().enumerate() {
-                let Some(Some(pat)) = self.patterns[ri].get(ti) else {
+                let Some((Some(pat), has_dir)) = self.patterns[ri].targets.get(ti) else {
                     continue;
                 };
-                let (subject, d) = if tpat.contains('/') {
-                    (target, "")
-                } else {
-                    (file, dir)
-                };
+                let (subject, d) = if *has_dir { (target, "") } else { (file, dir) };
                 let Some(stem) = stem_of(pat, subject) else {
                     continue;
                 };
@@ -182,8 +213,8 @@ impl<'a> Searcher<'a> {
                 cands.push(Candidate {
                     rule: ri,
                     target_index: ti,
-                    dir: d.to_string(),
-                    stem: stem.to_string(),
+                    dir: d,
+                    stem,
                 });
                 break;
             }
@@ -215,6 +246,14 @@ impl<'a> Searcher<'a> {
         Ok(None)
     }
 
+    /// Does `name` exist (here or through vpath), or ought it to exist?
+    fn known(&mut self, db: &Database, name: &str) -> bool {
+        db.targets.contains_key(name)
+            || self.mentioned.contains(name)
+            || self.disk.exists(name)
+            || locate_elsewhere(db, self.vpath, self.disk, name).is_some()
+    }
+
     fn try_rule(
         &mut self,
         db: &mut Database,
@@ -224,22 +263,44 @@ impl<'a> Searcher<'a> {
         depth: usize,
         in_use: &mut Vec<usize>,
     ) -> Result<Option<ImplicitMatch>> {
-        let full_stem = format!("{}{}", c.dir, c.stem);
-        let names = rule_deps(db, c.rule, target, &c.dir, &c.stem, &full_stem)?;
-        let mut deps = Vec::with_capacity(names.len());
-        for (name, order_only) in names {
-            if db.targets.contains_key(&name)
-                || self.mentioned.contains(&name)
-                || locate(db, self.vpath, self.disk, &name).is_some()
-            {
+        let rule = &db.pattern_rules[c.rule];
+        // Second-expansion text is expanded (with its side effects) before
+        // any prerequisite is looked at; plain ones are filled in one by one.
+        let expanded = if rule.deferred.is_empty() {
+            None
+        } else {
+            let full_stem = format!("{}{}", c.dir, c.stem);
+            Some(rule_deps(db, c.rule, target, c.dir, c.stem, &full_stem)?)
+        };
+        let count = expanded
+            .as_ref()
+            .map_or(db.pattern_rules[c.rule].deps.len(), Vec::len);
+        let mut deps = Vec::with_capacity(count);
+        for i in 0..count {
+            let mut name = std::mem::take(&mut self.buf);
+            name.clear();
+            let order_only = match &expanded {
+                Some(names) => {
+                    name.push_str(&names[i].0);
+                    names[i].1
+                }
+                None => {
+                    let d = &db.pattern_rules[c.rule].deps[i];
+                    fill_dep(&mut name, &d.name, &self.patterns[c.rule].deps[i], c);
+                    d.order_only
+                }
+            };
+            if self.known(db, &name) {
                 deps.push(ImplicitDep {
-                    name,
+                    name: name.clone(),
                     order_only,
                     chain: None,
                 });
+                self.buf = name;
                 continue;
             }
             if !allow_chain || depth >= 8 {
+                self.buf = name;
                 return Ok(None);
             }
             in_use.push(c.rule);
@@ -254,20 +315,44 @@ impl<'a> Searcher<'a> {
                 None => return Ok(None),
             }
         }
-        let rule = &db.pattern_rules[c.rule];
-        let also_make = rule
+        let also_make = self.patterns[c.rule]
             .targets
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != c.target_index)
-            .filter_map(|(_, t)| Pattern::parse(t).map(|p| with_dir(t, &c.dir, &p.fill(&c.stem))))
+            .filter_map(|(_, (p, has_dir))| {
+                let p = p.as_ref()?;
+                let filled = p.fill(c.stem);
+                Some(if *has_dir {
+                    filled
+                } else {
+                    format!("{}{}", c.dir, filled)
+                })
+            })
             .collect();
         Ok(Some(ImplicitMatch {
             rule: c.rule,
-            stem: full_stem,
+            stem: format!("{}{}", c.dir, c.stem),
             deps,
             also_make,
         }))
+    }
+}
+
+/// Prerequisite `word` of a pattern rule for candidate `c`, into `out`: the
+/// stem put in place of `%`, in the target's directory unless `word` has
+/// a directory part of its own.
+fn fill_dep(out: &mut String, word: &str, pattern: &Option<Pattern>, c: &Candidate) {
+    match pattern {
+        Some(p) => {
+            if !word.contains('/') {
+                out.push_str(c.dir);
+            }
+            out.push_str(&p.prefix);
+            out.push_str(c.stem);
+            out.push_str(&p.suffix);
+        }
+        None => out.push_str(word),
     }
 }
 
@@ -290,15 +375,6 @@ fn stem_of<'w>(pat: &Pattern, word: &'w str) -> Option<&'w str> {
         return None;
     }
     Some(&word[p.len()..word.len() - s.len()])
-}
-
-/// `dir` + `name` unless the pattern had its own directory part.
-fn with_dir(pattern: &str, dir: &str, name: &str) -> String {
-    if pattern.contains('/') {
-        name.to_string()
-    } else {
-        format!("{}{}", dir, name)
-    }
 }
 
 /// The prerequisites of pattern rule `ri` for `target` with this stem, the

@@ -19,6 +19,14 @@ impl Pattern {
     /// `None` if `pat` has no unescaped `%`.
     pub fn parse(pat: &str) -> Option<Pattern> {
         let bytes = pat.as_bytes();
+        // Most words have no `%`, and most patterns no backslash.
+        let first = bytes.iter().position(|&b| b == b'%')?;
+        if !bytes[..first].contains(&b'\\') {
+            return Some(Pattern {
+                prefix: pat[..first].to_string(),
+                suffix: pat[first + 1..].to_string(),
+            });
+        }
         let mut prefix = String::new();
         let mut i = 0;
         while i < bytes.len() {

@@ -78,11 +78,52 @@ impl Process {
     }
 }
 
+impl Process {
+    /// `/proc/self/root/x`, `/proc/PID/cwd/x`, `/proc/self/fd/N/x`: the
+    /// kernel follows these links to the file they name, and so must the
+    /// observer, or `cat /proc/self/root/etc/secret` would be reported as
+    /// a read of `/proc`, which is never judged. Other paths stand as they are.
+    fn through_proc_links(&self, path: PathBuf) -> PathBuf {
+        let Ok(rest) = path.strip_prefix("/proc") else {
+            return path;
+        };
+        let names: Vec<&std::ffi::OsStr> = rest.iter().collect();
+        let mut dir = match names.first().and_then(|n| n.to_str()) {
+            // The thread's own /proc entry serves for the process too.
+            Some("self") | Some("thread-self") => format!("/proc/{}", self.pid),
+            Some(n) if n.parse::<u32>().is_ok() => format!("/proc/{n}"),
+            _ => return path,
+        };
+        let mut i = 1;
+        if names.get(i).and_then(|n| n.to_str()) == Some("task") && names.len() > i + 1 {
+            dir = format!("{dir}/task/{}", names[i + 1].to_string_lossy());
+            i += 2;
+        }
+        let link = match names.get(i).and_then(|n| n.to_str()) {
+            Some(l @ ("root" | "cwd")) => {
+                i += 1;
+                format!("{dir}/{l}")
+            }
+            Some("fd") if names.len() > i + 1 => {
+                i += 2;
+                format!("{dir}/fd/{}", names[i - 1].to_string_lossy())
+            }
+            _ => return path,
+        };
+        match std::fs::read_link(&link) {
+            Ok(target) if target.is_absolute() => {
+                names[i..].iter().fold(target, |acc, n| acc.join(n))
+            }
+            _ => path,
+        }
+    }
+}
+
 impl Tracee for Process {
     fn path(&self, dirfd: Option<i32>, addr: u64) -> io::Result<PathBuf> {
         let raw = PathBuf::from(OsString::from_vec(self.cstring(addr)?));
         if raw.is_absolute() {
-            return Ok(raw);
+            return Ok(self.through_proc_links(raw));
         }
         let base = match dirfd {
             None | Some(libc::AT_FDCWD) => self.proc_link("cwd")?,

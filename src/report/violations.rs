@@ -74,6 +74,9 @@ impl fmt::Display for Violation {
         }
         if self.denied {
             write!(f, " (denied by sandbox)")?;
+        } else if self.kind == Kind::Delete {
+            // Landlock allowed it (next to a target): the file is gone.
+            write!(f, " (hbuild does not restore it)")?;
         }
         Ok(())
     }
@@ -121,7 +124,7 @@ pub fn check_step(
             }
             continue;
         }
-        if judge.declared_write(&abs) {
+        if judge.declared_write(&abs) || (kind == Kind::Mkdir && judge.holds_target(&abs)) {
             continue;
         }
         if !judge.landlock_allows(&abs, right) {
@@ -135,9 +138,16 @@ pub fn check_step(
             || acc.renames.iter().any(|(_, to)| to == path)
             || acc.mkdirs.contains(path);
         let exists = abs.symlink_metadata().is_ok();
+        // The observer sees requests, not results: an `O_TRUNC` open Landlock
+        // refused still shows as a write. In a compared directory, the
+        // comparison says whether the file really changed.
+        let unchanged =
+            judge.compared(&abs) && !acc.changes.iter().any(|c| c.paths().contains(&path));
         let outcome = match kind {
             Kind::Create | Kind::Link | Kind::Mkdir if exists => Some(kind),
-            Kind::Write | Kind::Truncate if exists && !made_here => Some(Kind::Modified),
+            Kind::Write | Kind::Truncate if exists && !made_here && !unchanged => {
+                Some(Kind::Modified)
+            }
             Kind::Delete if !exists && !made_here => Some(Kind::Delete),
             _ => None,
         };
@@ -175,6 +185,13 @@ pub fn check_step(
     }
     out.sort();
     out.dedup();
+    // Creating a file opens it for writing: one line for the creation.
+    let created: Vec<PathBuf> = out
+        .iter()
+        .filter(|v| v.kind == Kind::Create)
+        .map(|v| v.path.clone())
+        .collect();
+    out.retain(|v| v.kind != Kind::Write || !created.contains(&v.path));
     out
 }
 
@@ -237,6 +254,26 @@ impl Judge<'_> {
             Origin::Preset(_) | Origin::UnveilPreset(..) | Origin::Unveil(_) => {
                 e.rights.contains(Rights::WRITE) || e.rights.contains(Rights::CREATE)
             }
+        })
+    }
+
+    /// Whether `abs` is directly in a target's existing directory, which the
+    /// observer compares before and after the step.
+    fn compared(&self, abs: &Path) -> bool {
+        let Some(parent) = abs.parent() else {
+            return false;
+        };
+        self.policy.entries.iter().any(|e| {
+            e.origin == Origin::Target
+                && normalize(&self.root.join(&e.path)).parent() == Some(parent)
+                && parent.is_dir()
+        })
+    }
+
+    /// A directory a target is (or will be) in: `mkdir -p $(@D)` makes it.
+    fn holds_target(&self, abs: &Path) -> bool {
+        self.policy.entries.iter().any(|e| {
+            e.origin == Origin::Target && normalize(&self.root.join(&e.path)).starts_with(abs)
         })
     }
 
@@ -372,8 +409,51 @@ mod tests {
             v,
             vec![
                 "created undeclared file 'other/x' (denied by sandbox)".to_string(),
-                "deleted undeclared file 'out/sibling'".to_string()
+                "deleted undeclared file 'out/sibling' (hbuild does not restore it)".to_string()
             ]
         );
+    }
+    #[test]
+    fn one_line_per_path_and_no_false_modification() {
+        let (d, _) = policy(&["out/a"], &[]);
+        std::fs::write(d.path().join("out/a"), "a").unwrap();
+        std::fs::write(d.path().join("out/sib"), "s").unwrap();
+        let p = Policy::for_step(&StepDecl {
+            targets: vec![d.path().join("out/a")],
+            shell: PathBuf::from("/bin/sh"),
+            ..Default::default()
+        })
+        .unwrap();
+        // `echo x > out/sib` refused (no truncation): requested write and
+        // truncate, nothing changed on disk.
+        let mut a = acc(&[], &[], vec![]);
+        a.writes.insert("out/sib".into());
+        a.truncates.insert("out/sib".into());
+        let v: Vec<String> = check_step(&p, &a, d.path(), true, true)
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        assert_eq!(
+            v,
+            vec!["truncated undeclared file 'out/sib' (denied by sandbox)".to_string()]
+        );
+        // Creating elsewhere is one line, not a write and a creation.
+        let mut a = acc(&[], &["src/new"], vec![]);
+        a.writes.insert("src/new".into());
+        let v = check_step(&p, &a, d.path(), true, true);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].kind, Kind::Create);
+    }
+
+    #[test]
+    fn making_a_targets_directory_is_declared() {
+        let (d, p) = policy(&["out/deep/er/a.o"], &[]);
+        let mut a = acc(&[], &[], vec![]);
+        a.mkdirs.insert("out/deep".into());
+        a.mkdirs.insert("out/deep/er".into());
+        assert!(check_step(&p, &a, d.path(), false, true).is_empty());
+        a.mkdirs.insert("out/other".into());
+        std::fs::create_dir(d.path().join("out/other")).unwrap();
+        assert_eq!(check_step(&p, &a, d.path(), false, true).len(), 1);
     }
 }

@@ -21,12 +21,28 @@ static BUILDS: AtomicU64 = AtomicU64::new(0);
 impl BuildTmp {
     /// Create a fresh directory. `create_dir` (not `create_dir_all`) so a
     /// name planted by someone else in a shared /tmp is never reused.
+    ///
+    /// `$TMPDIR` is the last resort: an hbuild run by a sandboxed `$(MAKE)`
+    /// step may not write `/tmp`, only the TMPDIR its parent gave the step.
     pub fn new() -> io::Result<BuildTmp> {
-        let base = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .filter(|p| p.is_dir())
-            .unwrap_or_else(|| PathBuf::from("/tmp"));
-        Self::under(&base)
+        let env_dir = |name: &str| {
+            std::env::var_os(name)
+                .map(PathBuf::from)
+                .filter(|p| p.is_dir())
+        };
+        let bases = [
+            env_dir("XDG_RUNTIME_DIR"),
+            Some(PathBuf::from("/tmp")),
+            env_dir("TMPDIR"),
+        ];
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no temporary directory");
+        for base in bases.iter().flatten() {
+            match Self::under(base) {
+                Ok(b) => return Ok(b),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// Create it under `base`.
