@@ -184,11 +184,17 @@ impl Guard {
     ) -> Result<StepGuard, Fatal> {
         let recursive = step.lines.iter().any(|l| l.always);
         let inputs: Vec<&String> = step.prereqs.iter().chain(&step.order_only).collect();
-        // `.PHONY` targets are written like files: make lets a phony recipe
-        // write its target's name (`out: ; echo partial > out`). So a phony
-        // target at the top of the project opens the project directory
-        // (docs/sandbox.md); observation still fails what it writes undeclared.
-        let targets = &step.targets;
+        // A `.PHONY` target names no file: its recipe gets no write rights
+        // for it (otherwise `clean` at the top of the project would open the
+        // whole project directory for writing). `.UNSANDBOXED` is the way to
+        // let such a recipe touch files.
+        let targets: Vec<String> = step
+            .targets
+            .iter()
+            .filter(|t| !db.specials.phony.contains(*t))
+            .cloned()
+            .collect();
+        let targets = &targets;
         let mut policy = Self::policy_for(db, scope, targets, &inputs, shell)?;
         if recursive {
             // The sub-make reads its own makefiles and sandboxes its own steps:

@@ -109,18 +109,49 @@ pub struct RulePatterns {
     targets: Vec<(Option<Pattern>, bool)>,
     /// Per prerequisite (not second-expansion text): its pattern, if any.
     deps: Vec<Option<Pattern>>,
+    /// Per prerequisite: could any rule make such a file, through a chain?
+    /// False only when no rule's target pattern can match a name ending as
+    /// the prerequisite pattern does, so the chain search would find nothing.
+    chainable: Vec<bool>,
 }
 
 pub fn rule_patterns(db: &Database) -> Vec<RulePatterns> {
+    // The target-pattern suffixes a chain can reach (a match-anything rule
+    // is only tried there when terminal).
+    let mut suffixes: Vec<&str> = Vec::new();
+    let mut any_name = false;
+    for r in db.pattern_rules.iter().filter(|r| r.recipe.is_some()) {
+        for t in &r.targets {
+            if t == "%" {
+                any_name |= r.terminal;
+            } else if let Some(i) = t.find('%') {
+                suffixes.push(&t[i + 1..]);
+            }
+        }
+    }
+    let chainable = |dep: &Option<Pattern>| match dep {
+        Some(p) => {
+            any_name
+                || suffixes
+                    .iter()
+                    .any(|s| s.ends_with(p.suffix.as_str()) || p.suffix.ends_with(s))
+        }
+        None => true,
+    };
     db.pattern_rules
         .iter()
-        .map(|r| RulePatterns {
-            targets: r
-                .targets
-                .iter()
-                .map(|t| (Pattern::parse(t), t.contains('/')))
-                .collect(),
-            deps: r.deps.iter().map(|d| Pattern::parse(&d.name)).collect(),
+        .map(|r| {
+            let deps: Vec<Option<Pattern>> =
+                r.deps.iter().map(|d| Pattern::parse(&d.name)).collect();
+            RulePatterns {
+                targets: r
+                    .targets
+                    .iter()
+                    .map(|t| (Pattern::parse(t), t.contains('/')))
+                    .collect(),
+                chainable: deps.iter().map(chainable).collect(),
+                deps,
+            }
         })
         .collect()
 }
@@ -299,7 +330,8 @@ impl<'a> Searcher<'a> {
                 self.buf = name;
                 continue;
             }
-            if !allow_chain || depth >= 8 {
+            let hopeless = expanded.is_none() && !self.patterns[c.rule].chainable[i];
+            if !allow_chain || depth >= 8 || hopeless {
                 self.buf = name;
                 return Ok(None);
             }
