@@ -107,6 +107,53 @@ impl std::hash::Hasher for FastHasher {
 pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FastHasher>>;
 
+const MISSING: i64 = i64::MIN;
+
+/// A time as the cache keeps it; `None` for one that does not fit (then it
+/// is not cached: nanoseconds since 1970 fit until the year 2262).
+fn pack(t: MTime) -> Option<i64> {
+    match t {
+        None => Some(MISSING),
+        Some(t) => i64::try_from(t).ok().filter(|&t| t != MISSING),
+    }
+}
+
+fn unpack(t: i64) -> MTime {
+    (t != MISSING).then_some(t as i128)
+}
+
+fn name_hash(name: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FastHasher::default();
+    h.write(name);
+    h.finish()
+}
+
+/// The hashes of the names in directory `dir`, read without an allocation
+/// per entry (a directory of a big project holds thousands).
+fn read_listing(dir: &str) -> io::Result<FastSet<u64>> {
+    let path = std::ffi::CString::new(dir).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `path` is a valid C string; the stream is closed below and
+    // every entry is read before the next call to readdir.
+    unsafe {
+        let d = libc::opendir(path.as_ptr());
+        if d.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        let mut names = FastSet::default();
+        loop {
+            let e = libc::readdir64(d);
+            if e.is_null() {
+                break;
+            }
+            let name = std::ffi::CStr::from_ptr((*e).d_name.as_ptr());
+            names.insert(name_hash(name.to_bytes()));
+        }
+        libc::closedir(d);
+        Ok(names)
+    }
+}
+
 /// Caches `mtime` answers so each file is stat'ed once; a target's entry is
 /// dropped when its recipe runs so the new time is read afterwards.
 ///
@@ -116,9 +163,13 @@ pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault
 /// dropped as soon as anything may create files (a recipe starts, `-t`).
 pub struct StatCache {
     disk: Box<dyn Disk>,
-    cache: FastMap<String, MTime>,
-    /// Directory → its entries (`None`: the directory does not exist).
-    dirs: FastMap<String, Option<FastSet<String>>>,
+    /// Times packed in 8 bytes (`MISSING` for none): a big build has one
+    /// entry per file.
+    cache: FastMap<String, i64>,
+    /// Directory → hashes of its entries' names (`None`: the directory does
+    /// not exist). A hash that is absent proves a name absent; a present
+    /// one is only a hint, and the file is stat'ed.
+    dirs: FastMap<String, Option<FastSet<u64>>>,
     use_listings: bool,
 }
 
@@ -141,8 +192,8 @@ impl StatCache {
     }
 
     pub fn mtime(&mut self, path: &str) -> MTime {
-        if let Some(t) = self.cache.get(path) {
-            return *t;
+        if let Some(&t) = self.cache.get(path) {
+            return unpack(t);
         }
         if self.use_listings && self.listed_missing(path) {
             // The listing is the cache for what does not exist (most of what
@@ -150,7 +201,9 @@ impl StatCache {
             return None;
         }
         let t = self.disk.mtime(path);
-        self.cache.insert(path.to_string(), t);
+        if let Some(packed) = pack(t) {
+            self.cache.insert(path.to_string(), packed);
+        }
         t
     }
 
@@ -165,19 +218,8 @@ impl StatCache {
             return false;
         }
         if !self.dirs.contains_key(dir) {
-            let listing = match std::fs::read_dir(dir) {
-                Ok(rd) => {
-                    let mut names = FastSet::default();
-                    for e in rd {
-                        // A name that is not UTF-8 could be confused with
-                        // another: stat this directory's files instead.
-                        match e.ok().and_then(|e| e.file_name().into_string().ok()) {
-                            Some(n) => names.insert(n),
-                            None => return false,
-                        };
-                    }
-                    Some(names)
-                }
+            let listing = match read_listing(dir) {
+                Ok(names) => Some(names),
                 Err(e)
                     if e.kind() == io::ErrorKind::NotFound
                         || e.raw_os_error() == Some(libc::ENOTDIR) =>
@@ -191,7 +233,7 @@ impl StatCache {
         }
         match &self.dirs[dir] {
             None => true,
-            Some(names) => file != "." && file != ".." && !names.contains(file),
+            Some(names) => !names.contains(&name_hash(file.as_bytes())),
         }
     }
 
@@ -213,7 +255,8 @@ impl StatCache {
                 (n, t)
             })
             .collect();
-        self.cache.extend(found);
+        self.cache
+            .extend(found.into_iter().filter_map(|(n, t)| Some((n, pack(t)?))));
     }
 
     pub fn exists(&mut self, path: &str) -> bool {

@@ -60,7 +60,7 @@ pub struct Node {
     pub double_colon_rule: bool,
     pub prepared: bool,
     /// The pattern rule chosen while searching a chain for a parent.
-    pub pending_match: Option<ImplicitMatch>,
+    pub pending_match: Option<Box<ImplicitMatch>>,
 }
 
 /// All nodes considered so far.
@@ -74,11 +74,18 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(db: &mut Database) -> Graph {
+        let mentioned = resolve::mentioned_prerequisites(db);
+        // Room for every file the makefiles name, reserved at once: growing
+        // by doubling would copy the nodes and keep both copies at the peak
+        // (pages never used are never resident).
+        let files = db.targets.len() + mentioned.len();
+        let mut by_name = FastMap::default();
+        by_name.reserve(files);
         Graph {
-            nodes: Vec::new(),
-            by_name: FastMap::default(),
+            nodes: Vec::with_capacity(files),
+            by_name,
             vpath: resolve::vpath_dirs(db),
-            mentioned: resolve::mentioned_prerequisites(db),
+            mentioned,
             patterns: resolve::rule_patterns(db),
         }
     }
@@ -127,7 +134,7 @@ impl Graph {
         self.nodes[id].prepared = true;
         let name = self.nodes[id].name.clone();
         if let Some(m) = self.nodes[id].pending_match.take() {
-            return self.apply_match(db, disk, id, m);
+            return self.apply_match(db, disk, id, *m);
         }
         if self.nodes[id].double_colon_rule {
             return Ok(());
@@ -261,7 +268,7 @@ impl Graph {
                     && self.nodes[dep].pending_match.is_none()
                     && db.targets.get(&d.name).is_none_or(|t| t.recipe.is_none())
                 {
-                    self.nodes[dep].pending_match = Some(*chain);
+                    self.nodes[dep].pending_match = Some(chain);
                 }
             }
             self.resolve_path(db, _disk, dep);

@@ -852,17 +852,18 @@ impl Database {
 
     /// The entry for `name`, created if needed.
     pub fn target_entry(&mut self, name: &str) -> &mut Target {
-        if !self.targets.contains_key(name) {
-            self.target_order.push(name.to_string());
-            self.targets.insert(
-                name.to_string(),
-                Target {
+        use std::collections::hash_map::Entry;
+        // One hash lookup whether or not the entry exists.
+        match self.targets.entry(name.to_string()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
+                self.target_order.push(name.to_string());
+                v.insert(Target {
                     name: name.to_string(),
                     ..Default::default()
-                },
-            );
+                })
+            }
         }
-        self.targets.get_mut(name).expect("inserted above")
     }
 
     /// Record the pending rule, if any, now that its recipe is complete.
@@ -918,18 +919,21 @@ impl Database {
                     match p.matches(t) {
                         Some(stem) => {
                             let stem = stem.to_string();
-                            (fill_patterns(&rule.prereqs, &stem), Some(stem))
+                            (
+                                std::borrow::Cow::Owned(fill_patterns(&rule.prereqs, &stem)),
+                                Some(stem),
+                            )
                         }
                         None => {
                             message(
                                 &loc,
                                 &format!("target '{}' doesn't match the target pattern", t),
                             );
-                            (String::new(), None)
+                            (std::borrow::Cow::Borrowed(""), None)
                         }
                     }
                 }
-                None => (rule.prereqs.clone(), None),
+                None => (std::borrow::Cow::Borrowed(rule.prereqs.as_str()), None),
             };
             if self.special_target(t, &prereqs, recipe.as_ref())? {
                 continue;
@@ -1466,6 +1470,14 @@ fn split_deps(text: &str, second: bool, loc: &Loc) -> (Vec<Dep>, Vec<DeferredDep
 pub fn parse_deps(text: &str) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
     let mut order_only = false;
+    if !text.contains(['\\', '|']) {
+        // The usual list: plain words, one copy each.
+        deps.extend(words(text).map(|w| Dep {
+            name: w.to_string(),
+            order_only: false,
+        }));
+        return deps;
+    }
     for w in name_words(text) {
         let mut parts = w.split('|').peekable();
         while let Some(p) = parts.next() {
