@@ -188,6 +188,9 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             eprintln!("{}: {}: {}", diag::prog(), path, e);
         }
     }
+    // The process ends next: freeing tens of thousands of rules one by one
+    // would only cost time (a no-op build of 10k steps spends ~5% there).
+    std::mem::forget(db);
     status
 }
 

@@ -132,7 +132,8 @@ fn name_hash(name: &[u8]) -> u64 {
 /// The hashes of the names in directory `dir`, read without an allocation
 /// per entry (a directory of a big project holds thousands).
 fn read_listing(dir: &str) -> io::Result<FastSet<u64>> {
-    let path = std::ffi::CString::new(dir).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let path =
+        std::ffi::CString::new(dir).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: `path` is a valid C string; the stream is closed below and
     // every entry is read before the next call to readdir.
     unsafe {

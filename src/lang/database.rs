@@ -5,7 +5,10 @@
 use crate::diag::Loc;
 use crate::lang::rules::{PatternRule, PatternVars, Recipe, Target, VpathEntry};
 use crate::lang::vars::VarTable;
-use std::collections::{HashMap, HashSet};
+// Makefiles name tens of thousands of targets: a fast hash matters here
+// (SipHash's resistance to crafted keys buys nothing for a build's own files).
+use rustc_hash::FxHashMap;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -71,7 +74,7 @@ pub struct Database {
     pub opts: ReadOptions,
     pub globals: VarTable,
     /// Targets by name; `target_order` keeps the order of first mention.
-    pub targets: HashMap<String, Target>,
+    pub targets: FxHashMap<String, Target>,
     pub target_order: Vec<String>,
     /// Pattern rules, in the order they are searched (user rules before built-in).
     pub pattern_rules: Vec<PatternRule>,
