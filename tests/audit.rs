@@ -7,136 +7,13 @@
 
 mod common;
 
+use common::project::{rerun_unprivileged, Project, UNPRIV_ENV};
+
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, SystemTime};
 
-/// Set in the unprivileged re-run, so it runs the tests and does not recurse.
-const UNPRIV_ENV: &str = "HBUILD_TEST_UNPRIVILEGED";
-/// The hbuild binary to run (the re-run points it at a world-readable copy).
-const BIN_ENV: &str = "HBUILD_BIN";
-
-fn hbuild_bin() -> PathBuf {
-    std::env::var_os(BIN_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hbuild")))
-}
-
-fn fixture_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/audit")
-        .join(name)
-}
-
-/// What one hbuild run did.
-struct Run {
-    status: String,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn text(&self) -> String {
-        format!(
-            "status: {}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-
-    fn succeeded(&self) -> &Run {
-        assert_eq!(self.status, "exit 0", "{}", self.text());
-        self
-    }
-
-    /// The build failed (exit 2, not killed by a signal) and stderr holds `line`.
-    fn failed_with(&self, line: &str) -> &Run {
-        assert_eq!(self.status, "exit 2", "{}", self.text());
-        assert!(
-            self.stderr.contains(line),
-            "want {:?} in:\n{}",
-            line,
-            self.text()
-        );
-        self
-    }
-}
-
-/// A copy of a fixture in a temporary directory, with a private HOME.
-struct Project {
-    dir: tempfile::TempDir,
-    home: tempfile::TempDir,
-}
-
-impl Project {
-    fn new(fixture: &str) -> Project {
-        let dir = tempfile::Builder::new()
-            .prefix("hbuild-audit-")
-            .tempdir()
-            .unwrap();
-        // A fixed time in the past: whatever a recipe writes is newer.
-        let past = SystemTime::now() - Duration::from_secs(3600);
-        common::copy_fixture(&fixture_dir(fixture), dir.path(), &[], past);
-        let home = tempfile::Builder::new()
-            .prefix("hbuild-home-")
-            .tempdir()
-            .unwrap();
-        Project { dir, home }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn read(&self, rel: &str) -> Option<String> {
-        fs::read_to_string(self.path(rel)).ok()
-    }
-
-    fn exists(&self, rel: &str) -> bool {
-        self.path(rel).symlink_metadata().is_ok()
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        fs::write(self.path(rel), text).unwrap();
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_in(".", args)
-    }
-
-    /// Run hbuild in `sub` of the project with a clean environment.
-    fn run_in(&self, sub: &str, args: &[&str]) -> Run {
-        let env: Vec<(String, String)> = [
-            ("PATH", "/usr/bin:/bin"),
-            ("LC_ALL", "C"),
-            ("TMPDIR", "/tmp"),
-            ("HOME", &self.home.path().display().to_string()),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (status, stdout, stderr) = common::run_with_timeout(
-            &hbuild_bin().display().to_string(),
-            &args,
-            &self.path(sub),
-            &env,
-            Duration::from_secs(120),
-        );
-        Run {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Run a program the build made.
-    fn output_of(&self, program: &str) -> String {
-        let out = Command::new(self.path(program)).output().unwrap();
-        assert!(out.status.success(), "{program} failed");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
+/// A copy of `fixtures/audit/NAME` to run hbuild in.
+fn project(name: &str) -> Project {
+    Project::new(&format!("audit/{name}"))
 }
 
 // ------------------------------------------------------------ the faults
@@ -155,14 +32,14 @@ fn fault_in(
     enforce_line: &str,
     audit_line: &str,
 ) -> (Project, Project) {
-    let enforce = Project::new("faults");
+    let enforce = project("faults");
     let mut args = vec!["-j2"];
     args.extend_from_slice(vars);
     args.push(goal);
     enforce
         .run(&args)
         .failed_with(&format!("{target}] {enforce_line}"));
-    let audit = Project::new("faults");
+    let audit = project("faults");
     let mut args = vec!["--sandbox=audit", "-j2"];
     args.extend_from_slice(vars);
     args.push(goal);
@@ -289,7 +166,7 @@ fn writing_into_another_directory() {
 
 #[test]
 fn one_line_per_path_and_operation() {
-    let p = Project::new("faults");
+    let p = project("faults");
     let r = p.run(&["build/other.txt"]);
     let lines: Vec<&str> = r
         .stderr
@@ -301,9 +178,9 @@ fn one_line_per_path_and_operation() {
 
 #[test]
 fn order_only_prerequisite_read_is_named_by_audit() {
-    let p = Project::new("faults");
+    let p = project("faults");
     p.run(&["build/oo.txt"]).succeeded();
-    let a = Project::new("faults");
+    let a = project("faults");
     let r = a.run(&["--sandbox=audit", "build/oo.txt"]);
     assert_eq!(r.status, "exit 1", "{}", r.text());
     let block = audit_block(&r.stdout, "build/oo.txt").expect("a block");
@@ -316,7 +193,7 @@ fn order_only_prerequisite_read_is_named_by_audit() {
 
 #[test]
 fn unused_declared_prerequisite_is_informational() {
-    let a = Project::new("faults");
+    let a = project("faults");
     let r = a.run(&["--sandbox=audit", "build/unused.txt"]);
     r.succeeded();
     let block = audit_block(&r.stdout, "build/unused.txt").expect("a block");
@@ -337,7 +214,7 @@ fn unused_declared_prerequisite_is_informational() {
 
 #[test]
 fn fix_deps_loop_makes_the_build_hermetic() {
-    let p = Project::new("fixloop");
+    let p = project("fixloop");
     // Without header dependencies, enforce refuses the first compile.
     p.run(&[]).failed_with("read undeclared file 'include/");
     remove_outputs(&p);
@@ -399,47 +276,4 @@ fn all_tests_as_unprivileged_user() {
         out.contains("fix_deps_loop_makes_the_build_hermetic ... ok"),
         "{out}"
     );
-}
-
-/// Copy this binary and hbuild to a 0755 directory and run the binary there
-/// as nobody; returns its output, after requiring that every test passed.
-fn rerun_unprivileged(name: &str) -> String {
-    let dir = tempfile::Builder::new()
-        .prefix("hbuild-unpriv-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = |from: &Path, to: &str| {
-        let to = dir.path().join(to);
-        fs::copy(from, &to).unwrap();
-        fs::set_permissions(&to, fs::Permissions::from_mode(0o755)).unwrap();
-        to
-    };
-    let tests = copy(&std::env::current_exe().unwrap(), name);
-    let hbuild = copy(&hbuild_bin(), "hbuild");
-    let out = Command::new("/usr/bin/setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&tests)
-        .args([
-            "--skip",
-            "all_tests_as_unprivileged_user",
-            "--test-threads=2",
-        ])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", "/nonexistent")
-        .env("TMPDIR", "/tmp")
-        .env(UNPRIV_ENV, "1")
-        .env(BIN_ENV, &hbuild)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "unprivileged run failed:\n{text}");
-    assert!(text.contains("test result: ok"), "{text}");
-    text
 }

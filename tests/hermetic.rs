@@ -10,144 +10,23 @@
 
 mod common;
 
+use common::project::{rerun_unprivileged, Project, Run, UNPRIV_ENV};
+
 use std::fs;
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
-/// Set in the unprivileged re-run, so it runs the tests and does not recurse.
-const UNPRIV_ENV: &str = "HBUILD_TEST_UNPRIVILEGED";
-/// The hbuild binary to run (the re-run points it at a world-readable copy).
-const BIN_ENV: &str = "HBUILD_BIN";
-
-fn hbuild_bin() -> PathBuf {
-    std::env::var_os(BIN_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hbuild")))
-}
-
-fn fixture_dir(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/hermetic")
-        .join(name)
-}
-
-/// What one hbuild run did.
-struct Run {
-    status: String,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn text(&self) -> String {
-        format!(
-            "status: {}\n--- stdout\n{}--- stderr\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-
-    fn succeeded(&self) -> &Run {
-        assert_eq!(self.status, "exit 0", "{}", self.text());
-        self
-    }
-
-    /// The build failed (exit 2, not killed by a signal) and stderr holds `line`.
-    fn failed_with(&self, line: &str) -> &Run {
-        assert_eq!(self.status, "exit 2", "{}", self.text());
-        assert!(
-            self.stderr.contains(line),
-            "want {:?} in:\n{}",
-            line,
-            self.text()
-        );
-        self
-    }
-}
-
-/// A copy of a fixture in a temporary directory, with a private HOME.
-struct Project {
-    dir: tempfile::TempDir,
-    home: tempfile::TempDir,
-}
-
-impl Project {
-    fn new(fixture: &str) -> Project {
-        let dir = tempfile::Builder::new()
-            .prefix("hbuild-herm-")
-            .tempdir()
-            .unwrap();
-        // A fixed time in the past: whatever a recipe writes is newer.
-        let past = SystemTime::now() - Duration::from_secs(3600);
-        common::copy_fixture(&fixture_dir(fixture), dir.path(), &[], past);
-        let home = tempfile::Builder::new()
-            .prefix("hbuild-home-")
-            .tempdir()
-            .unwrap();
-        Project { dir, home }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn read(&self, rel: &str) -> Option<String> {
-        fs::read_to_string(self.path(rel)).ok()
-    }
-
-    fn exists(&self, rel: &str) -> bool {
-        self.path(rel).symlink_metadata().is_ok()
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        fs::write(self.path(rel), text).unwrap();
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_in(".", args)
-    }
-
-    /// Run hbuild in `sub` of the project with a clean environment.
-    fn run_in(&self, sub: &str, args: &[&str]) -> Run {
-        let env: Vec<(String, String)> = [
-            ("PATH", "/usr/bin:/bin"),
-            ("LC_ALL", "C"),
-            ("TMPDIR", "/tmp"),
-            ("HOME", &self.home.path().display().to_string()),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let (status, stdout, stderr) = common::run_with_timeout(
-            &hbuild_bin().display().to_string(),
-            &args,
-            &self.path(sub),
-            &env,
-            Duration::from_secs(120),
-        );
-        Run {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Run a program the build made.
-    fn output_of(&self, program: &str) -> String {
-        let out = Command::new(self.path(program)).output().unwrap();
-        assert!(out.status.success(), "{program} failed");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
+/// A copy of `fixtures/hermetic/NAME` to run hbuild in.
+fn project(name: &str) -> Project {
+    Project::new(&format!("hermetic/{name}"))
 }
 
 // ------------------------------------------------------------- recipes can
 
 #[test]
 fn c_and_cpp_project_compiles_assembles_archives_and_links() {
-    let p = Project::new("cproject");
+    let p = project("cproject");
     p.run(&[]).succeeded();
     assert_eq!(p.output_of("build/bin/app"), "app 9 84\n");
     assert_eq!(p.output_of("build/bin/tool"), "tool 8 42\n");
@@ -179,7 +58,7 @@ const TOOL_TARGETS: &[&str] = &[
 
 #[test]
 fn grouped_and_multi_target_rules_write_every_target() {
-    let p = Project::new("tools");
+    let p = project("tools");
     let r = p.run(&["out/g1", "out/a.up", "out/b.len"]);
     r.succeeded();
     assert_eq!(p.read("out/g1").as_deref(), Some("alpha\n"));
@@ -199,7 +78,7 @@ fn grouped_and_multi_target_rules_write_every_target() {
 
 #[test]
 fn tmpdir_is_usable_and_removed_afterwards() {
-    let p = Project::new("tools");
+    let p = project("tools");
     p.run(&["out/tmpuse"]).succeeded();
     let text = p.read("out/tmpuse").unwrap();
     let mut lines = text.lines();
@@ -211,14 +90,14 @@ fn tmpdir_is_usable_and_removed_afterwards() {
 
 #[test]
 fn directory_prerequisite_opens_its_subtree() {
-    let p = Project::new("tools");
+    let p = project("tools");
     p.run(&["out/tree.txt"]).succeeded();
     assert_eq!(p.read("out/tree.txt").as_deref(), Some("one\nthree\ntwo\n"));
 }
 
 #[test]
 fn sed_cp_install_and_ar_replace_existing_targets() {
-    let p = Project::new("tools");
+    let p = project("tools");
     p.run(TOOL_TARGETS).succeeded();
     assert_eq!(p.read("out/edited").as_deref(), Some("omega\n"));
     assert_eq!(p.read("out/installed").as_deref(), Some("beta\n"));
@@ -245,7 +124,7 @@ fn sed_cp_install_and_ar_replace_existing_targets() {
 
 #[test]
 fn nested_make_three_levels_each_compiles() {
-    let p = Project::new("nested");
+    let p = project("nested");
     let r = p.run(&[]);
     r.succeeded();
     for o in ["top.o", "l1/one.o", "l1/l2/two.o"] {
@@ -260,7 +139,7 @@ fn nested_make_three_levels_each_compiles() {
 
 #[test]
 fn nested_make_steps_are_still_sandboxed() {
-    let p = Project::new("nested");
+    let p = project("nested");
     let top = p.path("top.c").display().to_string();
     p.run(&["GOAL2=peek.txt"]).failed_with(&format!(
         "hbuild[2]: *** [Makefile:7: peek.txt] read undeclared file '{top}' (denied by sandbox)"
@@ -282,7 +161,7 @@ fn refused(p: &Project, target: &str, vars: &[String], line: &str) -> Run {
 
 #[test]
 fn cannot_read_an_undeclared_project_file() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     refused(
         &p,
         "out/direct",
@@ -297,7 +176,7 @@ fn cannot_read_an_undeclared_project_file() {
 
 #[test]
 fn cannot_read_through_a_symlink() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     refused(
         &p,
         "out/symlink",
@@ -308,7 +187,7 @@ fn cannot_read_through_a_symlink() {
 
 #[test]
 fn cannot_read_through_dot_dot() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     refused(
         &p,
         "out/dotdot",
@@ -319,7 +198,7 @@ fn cannot_read_through_dot_dot() {
 
 #[test]
 fn cannot_read_through_proc_self_root() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     refused(
         &p,
         "out/procroot",
@@ -330,7 +209,7 @@ fn cannot_read_through_proc_self_root() {
 
 #[test]
 fn cannot_read_home_or_tmp() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     let home_file = p.home.path().join(".netrc");
     fs::write(&home_file, "machine example login me\n").unwrap();
     let tmp = tempfile::Builder::new()
@@ -369,7 +248,7 @@ fn cannot_read_home_or_tmp() {
 
 #[test]
 fn cannot_write_outside_the_targets_directories() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     refused(
         &p,
         "out/elsewhere",
@@ -381,7 +260,7 @@ fn cannot_write_outside_the_targets_directories() {
 
 #[test]
 fn cannot_truncate_an_existing_sibling_of_an_existing_target() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     p.write("out/trunc", "old target\n");
     p.write("out/sibling", "keep\n");
     let r = refused(
@@ -413,7 +292,7 @@ fn was_connected(l: &TcpListener) -> bool {
 
 #[test]
 fn cannot_connect_to_tcp() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     let (l, port) = listener();
     let r = p.run(&[&port, "out/connect"]);
     r.failed_with("PermissionError");
@@ -428,7 +307,7 @@ fn cannot_connect_to_tcp() {
 /// in docs/sandbox.md; the connection itself never happens.
 #[test]
 fn swallowed_tcp_refusal_is_not_reported_but_nothing_connects() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     let (l, port) = listener();
     let r = p.run(&[&port, "out/connect-swallowed"]);
     r.succeeded();
@@ -438,7 +317,7 @@ fn swallowed_tcp_refusal_is_not_reported_but_nothing_connects() {
 
 #[test]
 fn cannot_signal_hbuild() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     // Had SIGUSR1 arrived, hbuild would have died of it (status "signal 10").
     refused(&p, "out/signal", &[], "Error 1");
     refused(&p, "out/signal0", &[], "Error 1");
@@ -448,7 +327,7 @@ fn cannot_signal_hbuild() {
 
 #[test]
 fn memory_limit_stops_a_large_allocation() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     refused(&p, "out/memory", &[], "Error 1");
     // The same allocation without .MEMORY works.
     p.run(&["out/memory-free"]).succeeded();
@@ -456,7 +335,7 @@ fn memory_limit_stops_a_large_allocation() {
 
 #[test]
 fn cpu_limit_stops_a_busy_loop() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     let start = Instant::now();
     refused(&p, "out/cpu", &[], "CPU time limit exceeded");
     assert!(start.elapsed() < Duration::from_secs(30));
@@ -464,7 +343,7 @@ fn cpu_limit_stops_a_busy_loop() {
 
 #[test]
 fn background_process_cannot_write_after_its_step() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     p.run(&["out/late"]).succeeded();
     std::thread::sleep(Duration::from_secs(2));
     assert!(p.exists("out/late"));
@@ -474,7 +353,7 @@ fn background_process_cannot_write_after_its_step() {
 // ------------------------------------------------------- makefile settings
 
 fn project_with_makefile(text: &str) -> Project {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     p.write("Makefile", text);
     p
 }
@@ -497,7 +376,7 @@ fn bad_strict_value_is_an_error_at_its_line() {
 
 #[test]
 fn unsandboxed_clean_removes_anything() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     // Sandboxed, a clean outside its target's directory is refused.
     p.write(
         "Makefile",
@@ -517,7 +396,7 @@ fn unsandboxed_clean_removes_anything() {
 
 #[test]
 fn explain_sandbox_names_each_path_and_its_origin() {
-    let p = Project::new("cannot");
+    let p = project("cannot");
     let r = p.run(&["--explain-sandbox", "out/unveiled"]);
     r.succeeded();
     let has = |rights: &str, path: &str, origin: &str| {
@@ -549,7 +428,7 @@ fn explain_sandbox_names_each_path_and_its_origin() {
 
 #[test]
 fn require_mode_works_and_info_lists_abi() {
-    let p = Project::new("cproject");
+    let p = project("cproject");
     p.run(&["--sandbox=require"]).succeeded();
     assert_eq!(p.output_of("build/bin/tool"), "tool 8 42\n");
     let r = p.run(&["--sandbox-info"]);
@@ -577,47 +456,4 @@ fn all_tests_as_unprivileged_user() {
         out.contains("c_and_cpp_project_compiles_assembles_archives_and_links ... ok"),
         "{out}"
     );
-}
-
-/// Copy this binary and hbuild to a 0755 directory and run the binary there
-/// as nobody; returns its output, after requiring that every test passed.
-fn rerun_unprivileged(name: &str) -> String {
-    let dir = tempfile::Builder::new()
-        .prefix("hbuild-unpriv-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = |from: &Path, to: &str| {
-        let to = dir.path().join(to);
-        fs::copy(from, &to).unwrap();
-        fs::set_permissions(&to, fs::Permissions::from_mode(0o755)).unwrap();
-        to
-    };
-    let tests = copy(&std::env::current_exe().unwrap(), name);
-    let hbuild = copy(&hbuild_bin(), "hbuild");
-    let out = Command::new("/usr/bin/setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&tests)
-        .args([
-            "--skip",
-            "all_tests_as_unprivileged_user",
-            "--test-threads=2",
-        ])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", "/nonexistent")
-        .env("TMPDIR", "/tmp")
-        .env(UNPRIV_ENV, "1")
-        .env(BIN_ENV, &hbuild)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "unprivileged run failed:\n{text}");
-    assert!(text.contains("test result: ok"), "{text}");
-    text
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod project;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
