@@ -1,13 +1,24 @@
 //! The one place that starts a process for a recipe command. Lines without
 //! shell syntax run directly (as make does when SHELL is /bin/sh), others
 //! through `$(SHELL) $(.SHELLFLAGS)`.
+//!
+//! Processes start with `clone(CLONE_VM | CLONE_VFORK)` ([`child`]): the
+//! child borrows hbuild's memory until its `execve`, so starting one costs
+//! the same whatever hbuild's size (a `fork` copies the page tables, which
+//! dominated large builds). What the child does before `execve` (the
+//! sandbox, the observer's filter) is prepared in hbuild and handed over as
+//! [`ChildHook`]s. `std::process::Command` remains the fallback.
+
+mod child;
 
 use nix::unistd::Pid;
+use std::cell::RefCell;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-
+use std::sync::Arc;
 /// How to run one command line.
 #[derive(Debug)]
 pub struct Invocation {
@@ -88,27 +99,130 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
-/// Start `inv` in a process group of its own; output goes to hbuild's own
-/// stdout and stderr unless `inv` says otherwise.
-pub fn start(inv: &Invocation) -> Started {
+/// Work a new process does between its creation and its `execve` (entering
+/// the sandbox, installing the observer's filter). It runs in a child that
+/// shares hbuild's memory: it must be async-signal-safe, allocate nothing,
+/// take no lock and never panic. An error (an errno value) makes the start
+/// fail.
+pub trait ChildHook: Send + Sync {
+    fn run_in_child(&self) -> Result<(), i32>;
+}
+
+/// What a step's sandbox and observer add to a process about to start.
+/// Implemented by `Command` (hooks become `pre_exec` closures) and by the
+/// engine's own start-up path.
+pub trait ProcessSetup {
+    fn set_env(&mut self, key: &str, value: &OsStr);
+    fn add_child_hook(&mut self, hook: Arc<dyn ChildHook>);
+}
+
+/// What [`ProcessSetup`] calls gathered for the clone path.
+#[derive(Default)]
+struct Collected {
+    env: Vec<(String, OsString)>,
+    hooks: Vec<Arc<dyn ChildHook>>,
+}
+
+thread_local! {
+    /// Set while [`collect`] runs: `Command`'s [`ProcessSetup`] calls on this
+    /// thread are gathered here instead of changing the command. The step
+    /// guard's `install` takes a `Command`; this is how its hooks reach the
+    /// clone path.
+    static COLLECTING: RefCell<Option<Collected>> = const { RefCell::new(None) };
+}
+
+/// Run `install` on a throw-away command and return what it set up.
+fn collect(install: impl FnOnce(&mut Command)) -> Collected {
+    COLLECTING.with(|c| *c.borrow_mut() = Some(Collected::default()));
+    install(&mut Command::new("/"));
+    COLLECTING
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_default()
+}
+
+/// Gather into the active collection, if any; false when there is none.
+fn collecting(add: impl FnOnce(&mut Collected)) -> bool {
+    COLLECTING.with(|c| match c.borrow_mut().as_mut() {
+        Some(col) => {
+            add(col);
+            true
+        }
+        None => false,
+    })
+}
+
+impl ProcessSetup for Command {
+    fn set_env(&mut self, key: &str, value: &OsStr) {
+        if !collecting(|c| c.env.push((key.to_string(), value.to_os_string()))) {
+            self.env(key, value);
+        }
+    }
+
+    fn add_child_hook(&mut self, hook: Arc<dyn ChildHook>) {
+        let mut hook = Some(hook);
+        if collecting(|c| c.hooks.extend(hook.take())) {
+            return;
+        }
+        let Some(hook) = hook else { return };
+        // SAFETY: `ChildHook::run_in_child` is async-signal-safe by contract.
+        unsafe {
+            self.pre_exec(move || {
+                hook.run_in_child()
+                    .map_err(std::io::Error::from_raw_os_error)
+            });
+        }
+    }
+}
+
+/// The program and arguments of `inv`: its words when it needs no shell.
+fn command_words(inv: &Invocation) -> Vec<String> {
     let direct =
         if inv.shell == "/bin/sh" && inv.shell_flags.iter().all(|f| f == "-c" || f == "-ec") {
             direct_argv(&inv.text)
         } else {
             None
         };
-    let mut cmd = match &direct {
-        Some(argv) => {
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            c
-        }
-        None => {
-            let mut c = Command::new(&inv.shell);
-            c.args(&inv.shell_flags).arg(&inv.text);
-            c
-        }
+    direct.unwrap_or_else(|| {
+        let mut words = vec![inv.shell.clone()];
+        words.extend(inv.shell_flags.iter().cloned());
+        words.push(inv.text.clone());
+        words
+    })
+}
+
+/// Start `inv` in a process group of its own; output goes to hbuild's own
+/// stdout and stderr unless `inv` says otherwise.
+pub fn start(inv: &Invocation) -> Started {
+    let argv = command_words(inv);
+    let setup = match &inv.guard {
+        Some(g) => collect(|cmd| g.install(cmd)),
+        None => Collected::default(),
     };
+    match child::start(inv, &argv, &setup) {
+        child::Outcome::Running(pid) => Started::Running(pid),
+        child::Outcome::Failed(errno) => failed(&argv[0], std::io::Error::from_raw_os_error(errno)),
+        child::Outcome::Unsupported => start_with_command(inv, &argv),
+    }
+}
+
+/// The start-up failure make reports: status 127 and `prog: reason`.
+fn failed(prog: &str, e: std::io::Error) -> Started {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    Started::Failed {
+        status: 127,
+        message: format!("{}: {}: {}", crate::diag::prog(), prog, reason),
+    }
+}
+
+/// The fallback: start `inv` with `std::process::Command` (which forks when
+/// there are hooks to run in the child).
+fn start_with_command(inv: &Invocation, argv: &[String]) -> Started {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
     if let Some(env) = &inv.env {
         cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
     }
@@ -132,33 +246,14 @@ pub fn start(inv: &Invocation) -> Started {
         // SAFETY: only fcntl(2), async-signal-safe, runs between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
-                for fd in [r, w] {
-                    let flags = libc::fcntl(fd, libc::F_GETFD);
-                    if flags >= 0 {
-                        libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-                    }
-                }
+                child::inherit_fds(&[r, w]);
                 Ok(())
             });
         }
     }
     match cmd.spawn() {
         Ok(child) => Started::Running(Pid::from_raw(child.id() as i32)),
-        Err(e) => {
-            let prog = direct
-                .as_ref()
-                .map(|a| a[0].clone())
-                .unwrap_or_else(|| inv.shell.clone());
-            let reason = match e.kind() {
-                std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
-                std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
-                _ => e.to_string(),
-            };
-            Started::Failed {
-                status: 127,
-                message: format!("{}: {}: {}", crate::diag::prog(), prog, reason),
-            }
-        }
+        Err(e) => failed(&argv[0], e),
     }
 }
 
