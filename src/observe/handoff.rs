@@ -92,6 +92,12 @@ impl ChildSetup {
     }
 }
 
+impl crate::engine::spawn::ChildHook for ChildSetup {
+    fn run_in_child(&self) -> Result<(), i32> {
+        ChildSetup::run_in_child(self).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
 fn errno() -> c_int {
     io::Error::last_os_error()
         .raw_os_error()

@@ -87,15 +87,14 @@ pub use snapshot::{Change, Snapshot, WatchDir};
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::engine::spawn::ProcessSetup;
 use handoff::{Channel, ChildSetup};
 use supervisor::{Request, Supervisor};
 
@@ -230,13 +229,8 @@ impl StepObservation {
     /// sandbox's: it only uses sendmsg/prctl/seccomp, which Landlock does not
     /// restrict, and both need (and set) NO_NEW_PRIVS. Adding it last keeps
     /// the other hooks' own syscalls out of the record.
-    pub fn install(&self, cmd: &mut Command) {
-        let setup = self.setup.clone();
-        // SAFETY: the hook only makes raw syscalls on data prepared here
-        // (no allocation, no locks), which is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || setup.run_in_child());
-        }
+    pub fn install(&self, cmd: &mut impl ProcessSetup) {
+        cmd.add_child_hook(self.setup.clone());
     }
 
     /// Call once every process the engine started for the step was reaped.

@@ -3,11 +3,12 @@
 //!
 //! The split matters: opening paths and building the ruleset allocates, which
 //! a forked child of a multi-threaded parent must not do. The child only
-//! makes four kinds of system calls: `setrlimit`, `prctl`, `landlock_restrict_self`.
+//! makes three kinds of system calls: `setrlimit`, `prctl`, `landlock_restrict_self`.
 
 use super::kernel::{KernelSupport, Mode};
 use super::policy::Policy;
 use crate::diag::Fatal;
+use crate::engine::spawn::{ChildHook, ProcessSetup};
 use landlock::{
     Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
     RulesetCreatedAttr, Scope, ABI,
@@ -15,9 +16,7 @@ use landlock::{
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 
 /// A step's sandbox, ready to enter: the ruleset descriptor and the limits.
@@ -212,15 +211,18 @@ fn errno() -> i32 {
     unsafe { *libc::__errno_location() }
 }
 
-/// Make `cmd` start inside the sandbox: a pre-exec hook enters it, and
-/// TMPDIR is set to the step's private directory. Call after the engine has
-/// set the environment (it may `env_clear`).
-pub fn install(cmd: &mut Command, prepared: Arc<Prepared>) {
+impl ChildHook for Prepared {
+    fn run_in_child(&self) -> Result<(), i32> {
+        apply_in_child(self)
+    }
+}
+
+/// Make `cmd` start inside the sandbox: a hook run before exec enters it,
+/// and TMPDIR is set to the step's private directory. Call after the engine
+/// has set the environment (it may `env_clear`).
+pub fn install(cmd: &mut impl ProcessSetup, prepared: Arc<Prepared>) {
     if let Some(t) = &prepared.tmpdir {
-        cmd.env("TMPDIR", t);
+        cmd.set_env("TMPDIR", t.as_os_str());
     }
-    // SAFETY: the hook only calls async-signal-safe functions (see apply_in_child).
-    unsafe {
-        cmd.pre_exec(move || apply_in_child(&prepared).map_err(std::io::Error::from_raw_os_error));
-    }
+    cmd.add_child_hook(prepared);
 }
