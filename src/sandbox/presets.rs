@@ -6,6 +6,7 @@
 use super::policy::{Entry, Origin};
 use super::rights::Rights;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 /// The names `.UNVEIL` accepts after `preset:`.
 pub const NAMES: &[&str] = &["system", "runtime", "tty", "dns", "certs", "vminfo", "tmp"];
@@ -158,6 +159,20 @@ const TMP: &[Item] = &[Item(
 /// The entries of preset `name` (one of [`NAMES`]), or `None` if unknown.
 /// `system` includes `runtime`.
 pub fn entries(name: &str) -> Option<Vec<Entry>> {
+    // Every step asks for the same presets; wildcards (`/etc/python3*`) are
+    // expanded by listing a directory, so the result is kept per process.
+    static CACHE: Mutex<Vec<(String, Vec<Entry>)>> = Mutex::new(Vec::new());
+    if let Some((_, e)) = CACHE.lock().ok()?.iter().find(|(n, _)| n == name) {
+        return Some(e.clone());
+    }
+    let e = build_entries(name)?;
+    if let Ok(mut c) = CACHE.lock() {
+        c.push((name.to_string(), e.clone()));
+    }
+    Some(e)
+}
+
+fn build_entries(name: &str) -> Option<Vec<Entry>> {
     let lists: &[&[Item]] = match name {
         "system" => &[RUNTIME, SYSTEM],
         "runtime" => &[RUNTIME],
