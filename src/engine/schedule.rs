@@ -2,6 +2,7 @@
 //! steps at once, the same decisions as a serial run. `start_step` is the one
 //! place a step begins and `reap` the one place a finished process is handled.
 
+use super::hermetic::{Guard, StepGuard};
 use crate::cli::Options;
 use crate::diag::{prog, Fatal, Loc};
 use crate::engine::output::{Capture, Sync};
@@ -20,7 +21,6 @@ use crate::lang::Database;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::os::fd::OwnedFd;
-use super::hermetic::{Guard, StepGuard};
 use std::sync::{Arc, Mutex};
 
 /// What a step may read and write, derivable for the sandbox.
@@ -632,7 +632,12 @@ impl<'a> Scheduler<'a> {
     }
 
     /// Set up the sandbox of a step (the build's guard on first use).
-    fn step_guard(&mut self, scope: &crate::lang::vars::Scope, step: &Step, shell: &str) -> Result<StepGuard, Fatal> {
+    fn step_guard(
+        &mut self,
+        scope: &crate::lang::vars::Scope,
+        step: &Step,
+        shell: &str,
+    ) -> Result<StepGuard, Fatal> {
         if self.guard.is_none() {
             self.guard = Some(Guard::new(self.opts)?);
         }
@@ -662,7 +667,9 @@ impl<'a> Scheduler<'a> {
                 .targets
                 .get(p)
                 .is_some_and(|t| t.recipe.is_some() || !t.double_colon.is_empty())
-                || graph.lookup(p).is_some_and(|n| graph.nodes[n].recipe.is_some());
+                || graph
+                    .lookup(p)
+                    .is_some_and(|n| graph.nodes[n].recipe.is_some());
             made.then(|| p.to_string())
         };
         let found = guard.end_step(sg, &job.step, &name, !job.concurrent, &producer);
@@ -679,7 +686,8 @@ impl<'a> Scheduler<'a> {
         let prog = crate::diag::prog();
         let at = Guard::report_loc(&job.step).clone();
         for v in &found {
-            job.capture.say_err(&format!("{}: *** [{}: {}] {}", prog, at, name, v));
+            job.capture
+                .say_err(&format!("{}: *** [{}: {}] {}", prog, at, name, v));
         }
         for f in crate::report::violations::created_files(&found) {
             let _ = std::fs::remove_file(f);
