@@ -971,57 +971,20 @@ pub mod shell_command {
         text.trim_end_matches('\n').replace('\n', " ")
     }
 
-    /// Shell built-ins and keywords: a command starting with one needs the shell.
-    const SHELL_WORDS: &[&str] = &[
-        ".", ":", "alias", "bg", "break", "case", "cd", "command", "continue", "eval", "exec",
-        "exit", "export", "fc", "fg", "for", "getopts", "hash", "if", "jobs", "login", "logout",
-        "read", "readonly", "return", "set", "shift", "times", "trap", "type", "ulimit", "umask",
-        "unalias", "unset", "wait", "while",
-    ];
-
-    /// Characters whose meaning only the shell knows.
-    const SHELL_CHARS: &str = "#;\"*?[]&|<>(){}$`^~!'\n";
-
-    /// Like make, run simple commands directly instead of through the default
-    /// shell: the words of `cmd` (backslash quotes the next character), or `None`
-    /// when the shell is needed. This is visible in error messages
-    /// (`hbuild: foo: No such file or directory` instead of the shell's words).
     pub fn direct_argv(shell: &str, flags: &str, cmd: &str) -> Option<Vec<String>> {
         if shell != "/bin/sh" || (flags != "-c" && flags != "-ec") {
             return None;
         }
-        if cmd.contains(|c| SHELL_CHARS.contains(c)) {
-            return None;
+        if cmd.trim_matches(is_space).is_empty() {
+            // Nothing to run at all.
+            return Some(Vec::new());
         }
-        let mut argv: Vec<String> = Vec::new();
-        let mut cur: Option<String> = None;
-        let mut chars = cmd.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => {
-                    let next = chars.next()?;
-                    cur.get_or_insert_with(String::new).push(next);
-                }
-                c if is_space(c) => argv.extend(cur.take()),
-                c => cur.get_or_insert_with(String::new).push(c),
-            }
-        }
-        argv.extend(cur);
-        match argv.first() {
-            Some(first) if SHELL_WORDS.contains(&first.as_str()) || first.contains('=') => None,
-            _ => Some(argv),
-        }
+        crate::lang::command_words::direct_argv(cmd)
     }
 }
 
 /// An I/O error as `strerror` words it, without Rust's `(os error N)`.
-fn io_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
+use crate::lang::eval::io_message as io_text;
 
 fn file(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
     let fail = |db: &Database, msg: String| Fatal::at(db.loc.as_ref(), msg);
@@ -1782,7 +1745,7 @@ mod tests {
         );
         assert_eq!(argv("  "), Some(vec![]));
         for needs_shell in [
-            "a;b", "a > b", "echo $$x", "cd /", "exit 1", "X=1 cmd", "a 'b'", "a \"b\"", "a\nb",
+            "a;b", "a > b", "echo $$x", "cd /", "exit 1", "X=1 cmd", "a \"b\"", "a\nb",
         ] {
             assert_eq!(argv(needs_shell), None, "{needs_shell}");
         }

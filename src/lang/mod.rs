@@ -1,6 +1,7 @@
 //! The Make language: reading makefiles into a `Database` of variables and rules.
 
 pub mod builtin;
+pub mod command_words;
 pub mod database;
 pub mod eval;
 pub mod expand;
