@@ -6,7 +6,7 @@
 //! makes three kinds of system calls: `setrlimit`, `prctl`, `landlock_restrict_self`.
 
 use super::kernel::{KernelSupport, Mode};
-use super::policy::Policy;
+use super::policy::{Origin, Policy};
 use crate::diag::Fatal;
 use crate::engine::spawn::{ChildHook, ProcessSetup};
 use landlock::{
@@ -128,15 +128,34 @@ pub fn prepare(policy: &Policy, k: &KernelSupport, mode: Mode) -> Result<Prepare
     // keeps a step with 100 paths well under a millisecond.
     let handled = AccessFs::from_all(abi);
     for e in &policy.entries {
-        let Some((anchor, is_dir)) = open_path(&e.path) else {
-            prepared.missing.push(e.path.clone());
-            continue;
+        // The system paths of presets are the same for every step: their
+        // descriptors are opened once per process.
+        let opened;
+        let (anchor, is_dir) = if matches!(e.origin, Origin::Preset(_)) {
+            match preset_anchor(&e.path) {
+                Some(a) => a,
+                None => {
+                    prepared.missing.push(e.path.clone());
+                    continue;
+                }
+            }
+        } else {
+            match open_path(&e.path) {
+                Some((fd, is_dir)) => {
+                    opened = fd;
+                    (opened.as_raw_fd(), is_dir)
+                }
+                None => {
+                    prepared.missing.push(e.path.clone());
+                    continue;
+                }
+            }
         };
         let access = e.rights.access_fs(is_dir) & handled;
         if access.is_empty() {
             continue;
         }
-        add_path_rule(&fd, &anchor, access.bits())
+        add_path_rule(&fd, anchor, access.bits())
             .map_err(|err| ruleset_error(format_args!("{}: {}", e.path.display(), err)))?;
     }
     prepared.ruleset = Some(fd);
@@ -152,10 +171,14 @@ struct PathBeneathAttr {
 
 const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
 
-fn add_path_rule(ruleset: &OwnedFd, anchor: &OwnedFd, access: u64) -> std::io::Result<()> {
+fn add_path_rule(
+    ruleset: &OwnedFd,
+    anchor: std::os::fd::RawFd,
+    access: u64,
+) -> std::io::Result<()> {
     let attr = PathBeneathAttr {
         allowed_access: access,
-        parent_fd: anchor.as_raw_fd(),
+        parent_fd: anchor,
     };
     // SAFETY: `attr` is a valid path-beneath attribute for the call's duration.
     let r = unsafe {
@@ -174,6 +197,34 @@ fn add_path_rule(ruleset: &OwnedFd, anchor: &OwnedFd, access: u64) -> std::io::R
 }
 
 /// Open `path` for use as a rule anchor (O_PATH: no read access needed).
+/// The `O_PATH` descriptor of a preset path, opened once per process and kept
+/// above the low descriptor numbers (GNU make's jobserver takes 3 and 4).
+fn preset_anchor(path: &std::path::Path) -> Option<(std::os::fd::RawFd, bool)> {
+    use std::sync::Mutex;
+    /// A path, and its descriptor and whether it is a directory (`None`: missing).
+    type Anchors = Vec<(PathBuf, Option<(OwnedFd, bool)>)>;
+    static ANCHORS: Mutex<Anchors> = Mutex::new(Vec::new());
+    let mut cache = ANCHORS.lock().ok()?;
+    if let Some((_, a)) = cache.iter().find(|(p, _)| p == path) {
+        return a.as_ref().map(|(fd, d)| (fd.as_raw_fd(), *d));
+    }
+    let opened = open_path(path).map(|(fd, is_dir)| {
+        // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own.
+        let high = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 64) };
+        if high < 0 {
+            return (fd, is_dir);
+        }
+        // SAFETY: `high` is a fresh descriptor owned by nobody else.
+        (
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(high) },
+            is_dir,
+        )
+    });
+    let result = opened.as_ref().map(|(fd, d)| (fd.as_raw_fd(), *d));
+    cache.push((path.to_path_buf(), opened));
+    result
+}
+
 fn open_path(path: &std::path::Path) -> Option<(OwnedFd, bool)> {
     let file = File::options()
         .read(true)
