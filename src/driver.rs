@@ -34,10 +34,7 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     if opts.trace_json.is_some() {
         crate::report::trace_json::enable();
     }
-    let level = std::env::var("MAKELEVEL")
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(0);
+    let level = make_level();
     diag::set_level(level);
     // `$(MAKE)` is argv[0], made absolute when it is a relative path with a slash
     // (so it still works after `-C` and in sub-directories).
@@ -390,10 +387,7 @@ fn read_all(
 /// rules, command-line variables, `-f`), without building: for tools that
 /// inspect the rules (`--check-repro`, `--graph`, `--explain-sandbox`).
 pub fn load_database(opts: &Options, inv: &Invocation) -> diag::Result<Database> {
-    let level = std::env::var("MAKELEVEL")
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(0);
+    let level = make_level();
     let cwd = std::env::current_dir()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| ".".to_string());
@@ -460,6 +454,14 @@ static START_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 /// The environment variable that tells sub-makes where the top-level build
 /// started: the project that recursive steps may use.
 pub const PROJECT_ROOT_ENV: &str = "HBUILD_PROJECT_ROOT";
+
+/// This make's recursion level, from `MAKELEVEL` (0 at the top).
+pub fn make_level() -> u32 {
+    std::env::var("MAKELEVEL")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0)
+}
 
 /// Where the top-level hbuild of this recursion started (before `-C`).
 pub fn project_root() -> PathBuf {

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::project::{rerun_unprivileged, Project, UNPRIV_ENV};
+use common::project::{rerun_as_unprivileged_user, Project};
 
 use std::fs;
 
@@ -263,15 +263,9 @@ fn remove_outputs(p: &Project) {
 /// test binary and hbuild are copied into a world-readable directory.
 #[test]
 fn all_tests_as_unprivileged_user() {
-    if std::env::var_os(UNPRIV_ENV).is_some() {
+    let Some(out) = rerun_as_unprivileged_user("audit-tests") else {
         return;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("already unprivileged: the other tests cover it");
-        return;
-    }
-    let out = rerun_unprivileged("audit-tests");
+    };
     assert!(
         out.contains("fix_deps_loop_makes_the_build_hermetic ... ok"),
         "{out}"

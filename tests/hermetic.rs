@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::project::{rerun_unprivileged, Project, Run, UNPRIV_ENV};
+use common::project::{rerun_as_unprivileged_user, Project, Run};
 
 use std::fs;
 use std::net::TcpListener;
@@ -443,15 +443,9 @@ fn require_mode_works_and_info_lists_abi() {
 /// test binary and hbuild are copied into a world-readable directory.
 #[test]
 fn all_tests_as_unprivileged_user() {
-    if std::env::var_os(UNPRIV_ENV).is_some() {
+    let Some(out) = rerun_as_unprivileged_user("hermetic-tests") else {
         return;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("already unprivileged: the other tests cover it");
-        return;
-    }
-    let out = rerun_unprivileged("hermetic-tests");
+    };
     assert!(
         out.contains("c_and_cpp_project_compiles_assembles_archives_and_links ... ok"),
         "{out}"

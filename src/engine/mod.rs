@@ -49,10 +49,7 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
     };
     let mut disk = StatCache::real();
     prefetch(db, &mut disk);
-    let level = std::env::var("MAKELEVEL")
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(0);
+    let level = crate::driver::make_level();
     let status_line = crate::ui::status::wanted(opts.progress.as_deref(), opts.silent, level);
     if status_line {
         crate::ui::status::install(crate::ui::status::Status::new(0, true));

@@ -136,6 +136,21 @@ impl Project {
     }
 }
 
+/// Re-run every test of this binary as user 65534 and return the output, or
+/// `None` when this already is that re-run or the tests are not run as root
+/// (then the ordinary run is the unprivileged one).
+pub fn rerun_as_unprivileged_user(name: &str) -> Option<String> {
+    if std::env::var_os(UNPRIV_ENV).is_some() {
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("already unprivileged: the other tests cover it");
+        return None;
+    }
+    Some(rerun_unprivileged(name))
+}
+
 /// Copy this binary and hbuild to a 0755 directory and run the binary there
 /// as nobody; returns its output, after requiring that every test passed.
 pub fn rerun_unprivileged(name: &str) -> String {
