@@ -111,7 +111,9 @@ fn redirect_to_an_existing_file_truncates() {
         "{acc:#?}"
     );
     assert!(acc.creates.is_empty(), "{acc:#?}");
-    assert_eq!(acc.changes, vec![Change::Modified("old".into())]);
+    // Same file (inode): the directory comparison sees no change; the
+    // observed write is what counts.
+    assert!(acc.changes.is_empty(), "{acc:#?}");
 }
 
 #[test]
@@ -137,7 +139,8 @@ fn rm_mv_cp_ln_mkdir() {
         Change::Created("hard".into()),
         Change::Created("soft".into()),
         Change::Deleted("gone".into()),
-        Change::Renamed("a".into(), "b".into()),
+        Change::Deleted("a".into()),
+        Change::Created("b".into()),
     ];
     want.sort();
     assert_eq!(acc.changes, want);
@@ -233,7 +236,7 @@ fn io_uring_setup_fails_with_enosys() {
 }
 
 #[test]
-fn write_through_inherited_fd_is_seen_by_snapshot_only() {
+fn write_through_inherited_fd_is_no_change() {
     let f = Fixture::new();
     f.write("log", "");
     let log = fs::OpenOptions::new()
@@ -243,9 +246,11 @@ fn write_through_inherited_fd_is_seen_by_snapshot_only() {
     let mut cmd = f.command("echo through-the-descriptor");
     cmd.stdout(Stdio::from(log));
     let acc = f.observe_cmd(cmd, Duration::ZERO);
+    // hbuild's own output redirected into a target's directory
+    // (`hbuild > out/log`) must not count against the steps.
     assert!(!has(&acc.writes, "log"), "no path syscall: {acc:#?}");
-    assert_eq!(acc.changes, vec![Change::Modified("log".into())]);
-    assert_eq!(acc.unexplained_changes().len(), 1);
+    assert!(acc.changes.is_empty(), "{acc:#?}");
+    assert!(acc.unexplained_changes().is_empty());
     assert_eq!(
         fs::read_to_string(f.root.join("log")).unwrap(),
         "through-the-descriptor\n"

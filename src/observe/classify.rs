@@ -7,14 +7,15 @@ use std::io;
 use std::path::PathBuf;
 
 use super::filter::Syscall;
-use super::record::Access;
+use super::record::{Access, FileStamp};
 
 /// What is at a path right now (final symlink followed, as open does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Found {
     Nothing,
     Dir,
-    File,
+    /// A file (or anything else that is not a directory), as it is now.
+    File(FileStamp),
 }
 
 /// The process that made the syscall, as the classifier needs it.
@@ -77,7 +78,9 @@ pub fn classify(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Ve
         Truncate => {
             let path = t.path(None, args[0])?;
             match t.found(&path) {
-                Found::File => vec![Access::Truncate(path)],
+                Found::File(stamp) => {
+                    vec![Access::Before(path.clone(), stamp), Access::Truncate(path)]
+                }
                 _ => vec![],
             }
         }
@@ -103,9 +106,15 @@ fn open(path: PathBuf, flags: u64, t: &impl Tracee) -> Vec<Access> {
         // Fails with EEXIST without touching the file.
         _ if creates && flags & libc::O_EXCL != 0 => vec![],
         Found::Dir if !writes => vec![Access::List(path)],
-        _ if writes && flags & libc::O_TRUNC != 0 => {
-            vec![Access::Write(path.clone()), Access::Truncate(path)]
+        Found::File(stamp) if writes && flags & libc::O_TRUNC != 0 => vec![
+            Access::Before(path.clone(), stamp),
+            Access::Write(path.clone()),
+            Access::Truncate(path),
+        ],
+        Found::File(stamp) if writes => {
+            vec![Access::Before(path.clone(), stamp), Access::Write(path)]
         }
+        // A directory opened for writing: the kernel refuses (EISDIR).
         _ if writes => vec![Access::Write(path)],
         _ => vec![Access::Read(path)],
     }
@@ -192,7 +201,7 @@ mod tests {
             if self.dirs.contains(&p) {
                 Found::Dir
             } else if self.files.contains(&p) {
-                Found::File
+                Found::File(STAMP)
             } else {
                 Found::Nothing
             }
@@ -209,6 +218,13 @@ mod tests {
             dirs: vec!["/w/sub"],
         }
     }
+
+    const STAMP: FileStamp = FileStamp {
+        ino: 1,
+        size: 0,
+        mtime_ns: 0,
+        ctime_ns: 0,
+    };
 
     fn openat(flags: i32, addr: u64) -> Vec<Access> {
         let args = [libc::AT_FDCWD as u64, addr, flags as u64, 0, 0, 0];
@@ -229,9 +245,16 @@ mod tests {
         );
         assert_eq!(
             openat(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 1),
-            vec![Access::Write(p("/w/old")), Access::Truncate(p("/w/old"))]
+            vec![
+                Access::Before(p("/w/old"), STAMP),
+                Access::Write(p("/w/old")),
+                Access::Truncate(p("/w/old"))
+            ]
         );
-        assert_eq!(openat(libc::O_RDWR, 4), vec![Access::Write(p("/abs"))]);
+        assert_eq!(
+            openat(libc::O_RDWR, 4),
+            vec![Access::Before(p("/abs"), STAMP), Access::Write(p("/abs"))]
+        );
         assert_eq!(
             openat(libc::O_RDONLY | libc::O_DIRECTORY, 3),
             vec![Access::List(p("/w/sub"))]
@@ -245,7 +268,10 @@ mod tests {
         let args = [libc::AT_FDCWD as u64, 1, libc::O_RDWR as u64, 24, 0, 0];
         assert_eq!(
             classify(Syscall::Openat2, &args, &fake()).unwrap(),
-            vec![Access::Write(p("/w/old"))]
+            vec![
+                Access::Before(p("/w/old"), STAMP),
+                Access::Write(p("/w/old"))
+            ]
         );
         let args = [7, 1, 0, 0, 0, 0];
         assert_eq!(
@@ -307,7 +333,10 @@ mod tests {
         );
         assert_eq!(
             run(Syscall::Truncate, [1, 0, 0, 0, 0, 0]),
-            vec![Access::Truncate(p("/w/old"))]
+            vec![
+                Access::Before(p("/w/old"), STAMP),
+                Access::Truncate(p("/w/old"))
+            ]
         );
     }
 }

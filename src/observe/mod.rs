@@ -9,8 +9,9 @@
 //!   (open, openat, openat2, creat, execve, execveat, unlink(at), rmdir,
 //!   rename(at|at2), link(at), symlink(at), mkdir(at), mknod(at), truncate) to
 //!   a listener; the filter is inherited, so the whole process tree is seen.
-//!   The listener goes to the parent over a socket pair; one supervisor thread
-//!   per build polls all listeners, reads each path from the child's memory,
+//!   The listener goes to the parent over a socket pair; a supervisor thread
+//!   (one per concurrently running step, from a pool) polls the step's
+//!   listeners, reads each path from the child's memory,
 //!   resolves it against the child's cwd or dirfd, classifies it and answers
 //!   "continue". It is racy (the child may change the memory after we read
 //!   it), so it only observes: Landlock enforces.
@@ -82,15 +83,15 @@ mod snapshot;
 mod supervisor;
 mod tracee;
 
-pub use record::{normalize, relative_to, Access, Operation, StepAccesses};
+pub use record::{normalize, relative_to, Access, FileStamp, Operation, StepAccesses};
 pub use snapshot::{Change, Snapshot, WatchDir};
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -98,13 +99,14 @@ use crate::engine::spawn::ProcessSetup;
 use handoff::{Channel, ChildSetup};
 use supervisor::{Request, Supervisor};
 
-/// What the observer and its steps share.
+/// What one supervisor thread and the steps it observes share.
 struct Shared {
     requests: Sender<Request>,
     /// Write end of the pipe that wakes the supervisor from `poll`.
     wake: OwnedFd,
     root: PathBuf,
-    program: Arc<Vec<libc::sock_filter>>,
+    /// Steps given to this supervisor and not finished yet.
+    active: AtomicUsize,
 }
 
 impl Shared {
@@ -115,23 +117,14 @@ impl Shared {
     }
 }
 
-/// The per-build observer: owns the supervisor thread.
-pub struct Observer {
+/// One supervisor thread.
+struct Worker {
     shared: Arc<Shared>,
-    next_id: AtomicU64,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Observer {
-    /// Start the supervisor. Paths inside `project_root` are reported relative
-    /// to it.
-    pub fn new(project_root: &Path) -> io::Result<Observer> {
-        if !filter::SUPPORTED {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "syscall observation is only implemented for x86_64 and aarch64",
-            ));
-        }
+impl Worker {
+    fn start(root: &Path) -> io::Result<Worker> {
         let mut pipe = [0; 2];
         // SAFETY: `pipe` has room for two descriptors.
         if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
@@ -140,23 +133,72 @@ impl Observer {
         // SAFETY: freshly created, owned here.
         let (wake_r, wake_w) =
             unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
-        let root = normalize(&std::path::absolute(project_root)?);
         let (tx, rx) = mpsc::channel();
-        let supervisor = Supervisor::new(rx, wake_r, root.clone());
+        let supervisor = Supervisor::new(rx, wake_r, root.to_path_buf());
         let thread = std::thread::Builder::new()
             .name("hbuild-observe".into())
             .spawn(move || supervisor.run())?;
-        let shared = Shared {
-            requests: tx,
-            wake: wake_w,
-            root,
-            program: Arc::new(filter::program()),
-        };
-        Ok(Observer {
-            shared: Arc::new(shared),
-            next_id: AtomicU64::new(1),
+        Ok(Worker {
+            shared: Arc::new(Shared {
+                requests: tx,
+                wake: wake_w,
+                root: root.to_path_buf(),
+                active: AtomicUsize::new(0),
+            }),
             thread: Some(thread),
         })
+    }
+}
+
+/// The per-build observer: a pool of supervisor threads, one per step that
+/// runs at the same time. A notification stops its process until it is
+/// answered; with one supervisor for all jobs, a step would wait while the
+/// notification of another is decoded, and `-j2` left a CPU idle.
+pub struct Observer {
+    root: PathBuf,
+    program: Arc<Vec<libc::sock_filter>>,
+    workers: Mutex<Vec<Worker>>,
+    next_id: AtomicU64,
+}
+
+impl Observer {
+    /// Start the first supervisor. Paths inside `project_root` are reported
+    /// relative to it.
+    pub fn new(project_root: &Path) -> io::Result<Observer> {
+        if !filter::SUPPORTED {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "syscall observation is only implemented for x86_64 and aarch64",
+            ));
+        }
+        let root = normalize(&std::path::absolute(project_root)?);
+        let program = Arc::new(filter::program());
+        let first = Worker::start(&root)?;
+        Ok(Observer {
+            root,
+            program,
+            workers: Mutex::new(vec![first]),
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// An idle supervisor, started if every one is busy.
+    fn worker(&self) -> io::Result<Arc<Shared>> {
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let idle = workers
+            .iter()
+            .find(|w| w.shared.active.load(Ordering::Acquire) == 0);
+        let shared = match idle {
+            Some(w) => w.shared.clone(),
+            None => {
+                let w = Worker::start(&self.root)?;
+                let shared = w.shared.clone();
+                workers.push(w);
+                shared
+            }
+        };
+        shared.active.fetch_add(1, Ordering::AcqRel);
+        Ok(shared)
     }
 
     /// Get ready to observe one step that may write in `write_dirs` (compared
@@ -182,17 +224,18 @@ impl Observer {
             })
             .collect::<io::Result<Vec<_>>>()?;
         let before = Snapshot::take(&dirs);
+        let shared = self.worker()?;
         let setup = Arc::new(ChildSetup {
-            program: self.shared.program.clone(),
+            program: self.program.clone(),
             socket: channel.child.as_raw_fd(),
         });
-        self.shared.send(Request::AddStep {
+        shared.send(Request::AddStep {
             id,
             socket: channel.parent,
         });
         Ok(StepObservation {
             id,
-            shared: self.shared.clone(),
+            shared,
             _child_socket: channel.child,
             setup,
             dirs,
@@ -204,9 +247,14 @@ impl Observer {
 
 impl Drop for Observer {
     fn drop(&mut self) {
-        self.shared.send(Request::Stop);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let workers = std::mem::take(self.workers.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for w in &workers {
+            w.shared.send(Request::Stop);
+        }
+        for mut w in workers {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -249,6 +297,7 @@ impl StepObservation {
             unobserved: Some("the observer stopped before the step finished".into()),
             ..StepAccesses::default()
         });
+        self.shared.active.fetch_sub(1, Ordering::AcqRel);
         let after = Snapshot::take(&self.dirs);
         accesses.changes = self.before.diff(&after, &self.shared.root);
         accesses
@@ -266,6 +315,7 @@ impl Drop for StepObservation {
     fn drop(&mut self) {
         if !self.finished {
             self.shared.send(Request::Forget { id: self.id });
+            self.shared.active.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }

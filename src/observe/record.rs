@@ -2,7 +2,7 @@
 //! changes, with paths normalised so the caller can compare them with the
 //! declared prerequisites and targets.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
@@ -35,6 +35,38 @@ pub enum Access {
     /// Tried to read or execute a path that did not exist (a search probe:
     /// the step's result may depend on its absence).
     Missing(PathBuf),
+    /// The state of an existing file about to be opened for writing or
+    /// truncated, so the judge can tell whether it really changed.
+    Before(PathBuf, FileStamp),
+}
+
+/// What identifies a file's content state cheaply (one `stat`): any write,
+/// truncation or replacement changes one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+impl FileStamp {
+    pub fn from_metadata(m: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+        }
+    }
+
+    /// The file at `path` now (not following a final symlink), if any.
+    pub fn of(path: &Path) -> Option<FileStamp> {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .map(|m| FileStamp::from_metadata(&m))
+    }
 }
 
 /// The kind of an operation, for messages (`target, path, operation`).
@@ -114,6 +146,9 @@ pub struct StepAccesses {
     pub symlinks: Vec<(PathBuf, PathBuf)>,
     /// What the before/after comparison of the watched directories found.
     pub changes: Vec<Change>,
+    /// Existing files the step opened for writing or truncated, as they
+    /// were the first time (before the kernel ran the request).
+    pub before: BTreeMap<PathBuf, FileStamp>,
     /// Why the step's processes were not observed at all (e.g. seccomp not
     /// available, or an outer observer already owns the listener).
     pub unobserved: Option<String>,
@@ -141,6 +176,9 @@ impl StepAccesses {
             Access::Rename(a, b) => self.renames.push((rel(a), rel(b))),
             Access::Link(a, b) => self.links.push((rel(a), rel(b))),
             Access::Symlink(l, t) => self.symlinks.push((rel(l), t)),
+            Access::Before(p, stamp) => {
+                self.before.entry(rel(p)).or_insert(stamp);
+            }
         }
     }
 

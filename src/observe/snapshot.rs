@@ -1,10 +1,14 @@
-//! Before/after pictures of the directories a step may write. They catch the
-//! changes no syscall observation can: writes through an inherited descriptor
-//! or a shared mapping, and anything done by unobserved processes.
+//! Before/after pictures of the directories a step may write: which names
+//! exist and which file (inode) each names. They catch what no observed
+//! syscall explains (files made or removed by processes whose paths could
+//! not be read). Content changes of a file that keeps its inode are judged
+//! from the observed write and the file's ctime instead (see
+//! `report::violations`): the picture is one `getdents` per directory, no
+//! `stat` per entry, because steps run next to hundreds of files.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::DirEntryExt;
 use std::path::{Path, PathBuf};
 
 use super::record::{normalize, relative_to};
@@ -32,35 +36,11 @@ impl WatchDir {
     }
 }
 
-/// What identifies a file's state cheaply (from one `lstat`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    mode: u32,
-}
-
-impl Entry {
-    fn of(m: &fs::Metadata) -> Entry {
-        Entry {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
-            mode: m.mode(),
-        }
-    }
-    fn is_dir(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFDIR
-    }
-}
-
-/// The entries of the watched directories, by absolute path.
+/// The entries of the watched directories, by absolute path: their inode
+/// number, as the directory listing gives it.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    entries: BTreeMap<PathBuf, Entry>,
+    entries: BTreeMap<PathBuf, u64>,
 }
 
 /// One difference between two snapshots (paths relative to the project root
@@ -69,22 +49,14 @@ pub struct Snapshot {
 pub enum Change {
     Created(PathBuf),
     Deleted(PathBuf),
-    /// Same file (inode), new size, mtime or mode. Directories are not
-    /// reported as modified: their mtime moves with every entry change.
-    Modified(PathBuf),
     /// The name now names another file (rename over it, or delete + create).
     Replaced(PathBuf),
-    /// A file disappeared under one name and appeared under another.
-    Renamed(PathBuf, PathBuf),
 }
 
 impl Change {
     pub fn paths(&self) -> Vec<&Path> {
         match self {
-            Change::Created(p) | Change::Deleted(p) | Change::Modified(p) | Change::Replaced(p) => {
-                vec![p]
-            }
-            Change::Renamed(a, b) => vec![a, b],
+            Change::Created(p) | Change::Deleted(p) | Change::Replaced(p) => vec![p],
         }
     }
 }
@@ -103,55 +75,31 @@ impl Snapshot {
     fn scan(&mut self, dir: &Path, recursive: bool) {
         let Ok(rd) = fs::read_dir(dir) else { return };
         for ent in rd.flatten() {
-            // Relative to the open directory, and never following a symlink.
-            let Ok(meta) = ent.metadata() else { continue };
             let path = ent.path();
-            let entry = Entry::of(&meta);
-            let descend = recursive && entry.is_dir();
-            if self.entries.insert(path.clone(), entry).is_none() && descend {
+            // The type comes with the listing on most file systems; a
+            // symlink is not followed.
+            let descend = recursive && ent.file_type().is_ok_and(|t| t.is_dir());
+            if self.entries.insert(path.clone(), ent.ino()).is_none() && descend {
                 self.scan(&path, true);
             }
         }
     }
 
-    /// What changed from `self` to `after`, in path order.
+    /// What changed from `self` to `after`, in path order. A rename shows
+    /// as a deletion and a creation: file systems reuse a freed inode
+    /// number at once, so the number alone cannot pair them.
     pub fn diff(&self, after: &Snapshot, root: &Path) -> Vec<Change> {
         let rel = |p: &Path| relative_to(p, root);
         let mut changes = Vec::new();
-        let mut gone: Vec<(&PathBuf, &Entry)> = Vec::new();
-        for (path, old) in &self.entries {
+        for (path, &old) in &self.entries {
             match after.entries.get(path) {
-                None => gone.push((path, old)),
-                Some(new) if (new.dev, new.ino) != (old.dev, old.ino) => {
-                    changes.push(Change::Replaced(rel(path)))
-                }
-                Some(new) if new != old && !new.is_dir() => {
-                    changes.push(Change::Modified(rel(path)))
-                }
+                None => changes.push(Change::Deleted(rel(path))),
+                Some(&new) if new != old => changes.push(Change::Replaced(rel(path))),
                 Some(_) => {}
             }
         }
-        // Files that appeared, by identity, to pair them with vanished ones.
-        // Size and mtime are part of the key: a rename keeps them, while a
-        // new file that got a freed inode number does not.
-        let mut appeared: HashMap<(u64, u64, u64, i128), &PathBuf> = after
-            .entries
-            .iter()
-            .filter(|(p, _)| !self.entries.contains_key(*p))
-            .map(|(p, e)| ((e.dev, e.ino, e.size, e.mtime_ns), p))
-            .collect();
-        let mut renamed_to = HashSet::new();
-        for (path, old) in gone {
-            match appeared.remove(&(old.dev, old.ino, old.size, old.mtime_ns)) {
-                Some(to) => {
-                    changes.push(Change::Renamed(rel(path), rel(to)));
-                    renamed_to.insert(to);
-                }
-                None => changes.push(Change::Deleted(rel(path))),
-            }
-        }
         for path in after.entries.keys() {
-            if !self.entries.contains_key(path) && !renamed_to.contains(path) {
+            if !self.entries.contains_key(path) {
                 changes.push(Change::Created(rel(path)));
             }
         }
@@ -188,12 +136,15 @@ mod tests {
         let changes = before.diff(&after, root);
         let want = vec![
             Change::Created(PathBuf::from("made")),
+            Change::Created(PathBuf::from("new")),
             Change::Deleted(PathBuf::from("gone")),
-            Change::Modified(PathBuf::from("edit")),
+            Change::Deleted(PathBuf::from("old")),
             Change::Replaced(PathBuf::from("over")),
-            Change::Renamed(PathBuf::from("old"), PathBuf::from("new")),
         ];
-        assert_eq!(changes, want, "flat: sub/inner is not watched");
+        assert_eq!(
+            changes, want,
+            "flat: sub/inner is not watched; edit kept its inode"
+        );
         let deep = [WatchDir::recursive(root)];
         let before = Snapshot::take(&deep);
         fs::write(p("sub/inner2"), "i").unwrap();

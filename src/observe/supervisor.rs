@@ -1,5 +1,5 @@
-//! The supervisor thread: one per build, polling every step's hand-off socket
-//! and every live seccomp listener. Each notification is decoded, recorded
+//! A supervisor thread: polling the hand-off sockets of the steps given to
+//! it and their live seccomp listeners. Each notification is decoded, recorded
 //! for its step and answered with "continue": observation only.
 //!
 //! It never waits on a child: sockets are non-blocking, RECV is only called

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use libc::c_void;
 
 use super::classify::{Found, Tracee};
+use super::record::FileStamp;
 
 const PATH_MAX: usize = 4096;
 const PAGE: u64 = 4096;
@@ -150,7 +151,7 @@ impl Tracee for Process {
     fn found(&self, path: &Path) -> Found {
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => Found::Dir,
-            Ok(_) => Found::File,
+            Ok(m) => Found::File(FileStamp::from_metadata(&m)),
             Err(_) => Found::Nothing,
         }
     }

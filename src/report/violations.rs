@@ -7,7 +7,7 @@
 //! behind, changed or deleted is not. Writes Landlock stopped are reported as
 //! denied.
 
-use crate::observe::{Change, Operation, StepAccesses};
+use crate::observe::{Change, FileStamp, Operation, StepAccesses};
 use crate::sandbox::{Origin, Policy, Rights};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -139,10 +139,12 @@ pub fn check_step(
             || acc.mkdirs.contains(path);
         let exists = abs.symlink_metadata().is_ok();
         // The observer sees requests, not results: an `O_TRUNC` open Landlock
-        // refused still shows as a write. In a compared directory, the
-        // comparison says whether the file really changed.
-        let unchanged =
-            judge.compared(&abs) && !acc.changes.iter().any(|c| c.paths().contains(&path));
+        // refused still shows as a write. The file as the observer saw it
+        // before the request says whether it really changed.
+        let unchanged = acc
+            .before
+            .get(path)
+            .is_some_and(|then| FileStamp::of(&abs).as_ref() == Some(then));
         let outcome = match kind {
             Kind::Create | Kind::Link | Kind::Mkdir if exists => Some(kind),
             Kind::Write | Kind::Truncate if exists && !made_here && !unchanged => {
@@ -160,24 +162,20 @@ pub fn check_step(
             });
         }
     }
-    // What only the before/after comparison saw (writes through inherited
-    // descriptors, mmap): blamed on this step only if it ran alone.
+    // What only the before/after comparison saw (processes whose paths
+    // could not be read): blamed on this step only if it ran alone.
     if alone {
         for change in acc.unexplained_changes() {
-            let (kind, path, to) = match change {
-                Change::Created(p) => (Kind::Create, p, None),
-                Change::Deleted(p) => (Kind::Delete, p, None),
-                Change::Modified(p) => (Kind::Modified, p, None),
-                Change::Replaced(p) => (Kind::Replaced, p, None),
-                Change::Renamed(a, b) => (Kind::Rename, a, Some(b)),
+            let (kind, path) = match change {
+                Change::Created(p) => (Kind::Create, p),
+                Change::Deleted(p) => (Kind::Delete, p),
+                Change::Replaced(p) => (Kind::Replaced, p),
             };
-            let from_ok = judge.declared_write(&judge.absolute(path));
-            let to_ok = to.is_none_or(|t| judge.declared_write(&judge.absolute(t)));
-            if !(from_ok && to_ok) {
+            if !judge.declared_write(&judge.absolute(path)) {
                 out.push(Violation {
                     kind,
                     path: path.clone(),
-                    to: to.cloned(),
+                    to: None,
                     denied: false,
                 });
             }
@@ -254,19 +252,6 @@ impl Judge<'_> {
             Origin::Preset(_) | Origin::UnveilPreset(..) | Origin::Unveil(_) => {
                 e.rights.contains(Rights::WRITE) || e.rights.contains(Rights::CREATE)
             }
-        })
-    }
-
-    /// Whether `abs` is directly in a target's existing directory, which the
-    /// observer compares before and after the step.
-    fn compared(&self, abs: &Path) -> bool {
-        let Some(parent) = abs.parent() else {
-            return false;
-        };
-        self.policy.entries.iter().any(|e| {
-            e.origin == Origin::Target
-                && normalize(&self.root.join(&e.path)).parent() == Some(parent)
-                && parent.is_dir()
         })
     }
 
@@ -429,13 +414,33 @@ mod tests {
         let mut a = acc(&[], &[], vec![]);
         a.writes.insert("out/sib".into());
         a.truncates.insert("out/sib".into());
-        let v: Vec<String> = check_step(&p, &a, d.path(), true, true)
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
+        let sib = d.path().join("out/sib");
+        let stamp = FileStamp::of(&sib).unwrap();
+        a.before.insert("out/sib".into(), stamp);
+        let lines = |a: &StepAccesses| -> Vec<String> {
+            check_step(&p, a, d.path(), true, true)
+                .iter()
+                .map(|v| v.to_string())
+                .collect()
+        };
         assert_eq!(
-            v,
+            lines(&a),
             vec!["truncated undeclared file 'out/sib' (denied by sandbox)".to_string()]
+        );
+        // The same request, but the file did change meanwhile.
+        a.before.insert(
+            "out/sib".into(),
+            FileStamp {
+                size: stamp.size + 1,
+                ..stamp
+            },
+        );
+        assert_eq!(
+            lines(&a),
+            vec![
+                "truncated undeclared file 'out/sib' (denied by sandbox)".to_string(),
+                "modified undeclared file 'out/sib'".to_string(),
+            ]
         );
         // Creating elsewhere is one line, not a write and a creation.
         let mut a = acc(&[], &["src/new"], vec![]);
