@@ -97,8 +97,9 @@ fn redirect_to_a_new_file_creates_and_writes() {
         !has(&acc.truncates, "new"),
         "new files are not truncated: {acc:#?}"
     );
-    assert_eq!(acc.changes, vec![Change::Created("new".into())]);
-    assert!(acc.unexplained_changes().is_empty());
+    // Every request was decoded: no directory comparison needed.
+    assert_eq!(acc.unresolved, 0);
+    assert!(acc.changes.is_empty(), "{acc:#?}");
 }
 
 #[test]
@@ -133,17 +134,7 @@ fn rm_mv_cp_ln_mkdir() {
     assert_eq!(acc.links, vec![("src".into(), "hard".into())]);
     assert!(has(&acc.mkdirs, "d"), "{acc:#?}");
     assert_eq!(acc.symlinks, vec![("soft".into(), "src".into())]);
-    let mut want = vec![
-        Change::Created("d".into()),
-        Change::Created("dst".into()),
-        Change::Created("hard".into()),
-        Change::Created("soft".into()),
-        Change::Deleted("gone".into()),
-        Change::Deleted("a".into()),
-        Change::Created("b".into()),
-    ];
-    want.sort();
-    assert_eq!(acc.changes, want);
+    assert!(acc.changes.is_empty(), "{acc:#?}");
     assert!(
         acc.unexplained_changes().is_empty(),
         "{:#?}",
@@ -167,7 +158,6 @@ fn gcc_reads_source_and_header_and_creates_object() {
     assert!(temp(&acc.creates) && temp(&acc.deletes), "{acc:#?}");
     assert!(acc.execs.iter().any(|p| p.ends_with("cc1")), "{acc:#?}");
     assert!(acc.execs.iter().any(|p| p.ends_with("as")), "{acc:#?}");
-    assert!(acc.changes.contains(&Change::Created("x.o".into())));
     let mut own = acc.clone();
     own.retain(|p| p.is_relative() && !p.starts_with("tmp"));
     assert_eq!(own.reads.len(), 2, "{own:#?}");
@@ -233,6 +223,42 @@ fn io_uring_setup_fails_with_enosys() {
     // Observed: ENOSYS, so the test can fail only through the filter.
     let acc = f.observe("./uring");
     assert!(has(&acc.execs, "uring"));
+}
+
+/// A process that made itself non-dumpable cannot have its paths read
+/// (unless the observer may ptrace anything, as root may): what it does
+/// to the watched directory is then found by comparing it before and after.
+#[test]
+fn gaps_in_observation_are_filled_by_the_directory_comparison() {
+    let f = Fixture::new();
+    f.write("gone", "g");
+    let script = "import ctypes, os\n\
+                  ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n\
+                  open('made', 'w').write('m')\n\
+                  os.unlink('gone')\n";
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg("-c").arg(script).current_dir(&f.root);
+    let acc = f.observe_cmd(cmd, Duration::ZERO);
+    if acc.unresolved == 0 {
+        // Root: the observer could still read the process.
+        assert!(
+            std::env::var_os(UNPRIV_ENV).is_none(),
+            "an unprivileged observer cannot read a non-dumpable process"
+        );
+        assert!(
+            has(&acc.creates, "made") && has(&acc.deletes, "gone"),
+            "{acc:#?}"
+        );
+        assert!(acc.changes.is_empty(), "{acc:#?}");
+    } else {
+        let mut want = vec![
+            Change::Created("made".into()),
+            Change::Deleted("gone".into()),
+        ];
+        want.sort();
+        assert_eq!(acc.changes, want);
+        assert_eq!(acc.unexplained_changes().len(), 2, "{acc:#?}");
+    }
 }
 
 #[test]

@@ -37,6 +37,50 @@ fn fd(arg: u64) -> Option<i32> {
     Some(arg as i32)
 }
 
+/// A request read out of the stopped process. Reading its paths must happen
+/// before the process is let go (its memory may change after); finding out
+/// what is at them may wait for read-only requests, which change nothing.
+pub enum Decoded {
+    Done(Vec<Access>),
+    /// A read-only open: path and flags.
+    ReadOpen(PathBuf, u64),
+    Exec(PathBuf),
+}
+
+impl Decoded {
+    /// The accesses, looking at the file system where still needed.
+    pub fn complete(self, t: &impl Tracee) -> Vec<Access> {
+        match self {
+            Decoded::Done(v) => v,
+            Decoded::ReadOpen(path, flags) => open(path, flags, t),
+            Decoded::Exec(path) => exec(path, t),
+        }
+    }
+}
+
+/// Decode `sys` called with `args`: everything that depends on the state
+/// before the syscall (what a creation, deletion or write finds) is looked
+/// at now; read-only opens and execs are left to [`Decoded::complete`].
+pub fn decode(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Decoded> {
+    use Syscall::*;
+    let open_request = |path: PathBuf, flags: u64| {
+        let f = flags as i32;
+        if f & (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC) == libc::O_RDONLY {
+            Decoded::ReadOpen(path, flags)
+        } else {
+            Decoded::Done(open(path, flags, t))
+        }
+    };
+    Ok(match sys {
+        Open => open_request(t.path(None, args[0])?, args[1]),
+        Openat => open_request(t.path(fd(args[0]), args[1])?, args[2]),
+        Openat2 => open_request(t.path(fd(args[0]), args[1])?, t.read_u64(args[2])?),
+        Execve => Decoded::Exec(t.path(None, args[0])?),
+        Execveat => Decoded::Exec(t.path(fd(args[0]), args[1])?),
+        _ => Decoded::Done(classify(sys, args, t)?),
+    })
+}
+
 /// The accesses `sys` called with `args` requests.
 pub fn classify(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Vec<Access>> {
     use Syscall::*;
@@ -75,6 +119,7 @@ pub fn classify(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Ve
         Mkdirat => make(t.path(fd(args[0]), args[1])?, t, Access::Mkdir),
         Mknod => make(t.path(None, args[0])?, t, Access::Create),
         Mknodat => make(t.path(fd(args[0]), args[1])?, t, Access::Create),
+        Chdir | Fchdir => vec![],
         Truncate => {
             let path = t.path(None, args[0])?;
             match t.found(&path) {

@@ -32,6 +32,9 @@ pub enum Syscall {
     Truncate,
     Mknod,
     Mknodat,
+    /// Not accesses: they tell the supervisor a cached cwd is stale.
+    Chdir,
+    Fchdir,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -58,6 +61,8 @@ fn table() -> Vec<(c_long, Syscall)> {
         (libc::SYS_mkdirat, Mkdirat),
         (libc::SYS_truncate, Truncate),
         (libc::SYS_mknodat, Mknodat),
+        (libc::SYS_chdir, Chdir),
+        (libc::SYS_fchdir, Fchdir),
     ];
     // Legacy entry points that newer architectures dropped.
     #[cfg(target_arch = "x86_64")]

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
-use super::classify::classify;
-use super::filter;
+use super::classify::{decode, Decoded};
+use super::filter::{self, Syscall};
 use super::handoff::{self, Received};
 use super::record::StepAccesses;
 use super::tracee::Process;
@@ -51,6 +51,8 @@ struct Listener {
     /// answered (closing the listener would make their syscalls fail).
     step: Option<u64>,
     dead: bool,
+    /// Working directories of its processes, by pid (see `Syscall::Chdir`).
+    cwds: HashMap<i32, PathBuf>,
 }
 
 pub struct Supervisor {
@@ -173,6 +175,7 @@ impl Supervisor {
                         fd,
                         step: Some(id),
                         dead: false,
+                        cwds: HashMap::new(),
                     })
                 }
                 Received::Failed { pid, error } => {
@@ -292,27 +295,36 @@ impl Supervisor {
         let step = self.listeners[i]
             .step
             .filter(|id| self.steps.contains_key(id));
-        let decoded = step.map(|_| {
-            let process = Process {
-                pid: req.pid as i32,
-            };
-            match filter::lookup(req.data.nr) {
-                Some(sys) => classify(sys, &req.data.args, &process),
-                None => Ok(vec![]),
-            }
+        let pid = req.pid as i32;
+        let sys = filter::lookup(req.data.nr);
+        let process = Process::new(pid, self.listeners[i].cwds.get(&pid).cloned());
+        let decoded = step.map(|_| match sys {
+            Some(sys) => decode(sys, &req.data.args, &process),
+            None => Ok(Decoded::Done(vec![])),
         });
-        // The pid may have been reused if the caller died meanwhile: what we
-        // read is only trusted if the notification is still pending.
-        // SAFETY: ID_VALID reads the u64 id.
-        let valid = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) } == 0;
         let resp = libc::seccomp_notif_resp {
             id: req.id,
             val: 0,
             error: 0,
             flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
         };
-        // SAFETY: SEND reads `resp`. ENOENT (caller gone) needs no handling.
-        unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+        // SAFETY: SEND reads `resp`. It fails (ENOENT) if the caller died
+        // meanwhile: its pid may have been reused, so what we read from it
+        // is not trusted then.
+        let valid = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) } == 0;
+        let cwds = &mut self.listeners[i].cwds;
+        match sys {
+            Some(Syscall::Chdir | Syscall::Fchdir) => cwds.clear(),
+            // A new program (or a new process that got a reused pid).
+            Some(Syscall::Execve | Syscall::Execveat) => {
+                cwds.remove(&pid);
+            }
+            _ => {
+                if let Some(cwd) = process.known_cwd() {
+                    cwds.insert(pid, cwd);
+                }
+            }
+        }
         let (Some(id), Some(decoded), true) = (step, decoded, valid) else {
             return;
         };
@@ -320,8 +332,10 @@ impl Supervisor {
             return;
         };
         match decoded {
-            Ok(accesses) => {
-                for a in accesses {
+            Ok(decoded) => {
+                // Read-only requests are completed after the process was let
+                // go: the step's next request waits for this thread anyway.
+                for a in decoded.complete(&Process::new(pid, None)) {
                     step.accesses.record(a, &self.root);
                 }
             }

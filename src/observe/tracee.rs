@@ -3,6 +3,7 @@
 //! Both need the same permission as ptrace, which a parent has over its own
 //! descendants running as the same user.
 
+use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStringExt;
@@ -21,9 +22,33 @@ const CHUNK: usize = 256;
 /// The thread (`pid` as the notification gives it) that made the syscall.
 pub struct Process {
     pub pid: i32,
+    /// Its working directory, read from /proc at most once (the supervisor
+    /// keeps it between syscalls until the process changes directory).
+    cwd: OnceCell<PathBuf>,
 }
 
 impl Process {
+    pub fn new(pid: i32, cwd: Option<PathBuf>) -> Process {
+        Process {
+            pid,
+            cwd: cwd.map(OnceCell::from).unwrap_or_default(),
+        }
+    }
+
+    /// The working directory, if it was known or looked up.
+    pub fn known_cwd(self) -> Option<PathBuf> {
+        self.cwd.into_inner()
+    }
+
+    fn cwd(&self) -> io::Result<PathBuf> {
+        if let Some(c) = self.cwd.get() {
+            return Ok(c.clone());
+        }
+        let c = self.proc_link("cwd")?;
+        let _ = self.cwd.set(c.clone());
+        Ok(c)
+    }
+
     /// Copy `buf.len()` bytes at `addr`, or fewer at an unmapped boundary.
     fn read(&self, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
         let local = libc::iovec {
@@ -127,7 +152,7 @@ impl Tracee for Process {
             return Ok(self.through_proc_links(raw));
         }
         let base = match dirfd {
-            None | Some(libc::AT_FDCWD) => self.proc_link("cwd")?,
+            None | Some(libc::AT_FDCWD) => self.cwd()?,
             Some(fd) => self.proc_link(&format!("fd/{fd}"))?,
         };
         if raw.as_os_str().is_empty() {

@@ -10,6 +10,7 @@
 use crate::observe::{Change, FileStamp, Operation, StepAccesses};
 use crate::sandbox::{Origin, Policy, Rights};
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 /// What an undeclared access did.
@@ -95,8 +96,12 @@ pub fn check_step(
     alone: bool,
 ) -> Vec<Violation> {
     let judge = Judge {
-        policy,
         root,
+        entries: policy
+            .entries
+            .iter()
+            .map(|e| (normalize(&root.join(&e.path)), e))
+            .collect(),
         enforced: enforced && !policy.unsandboxed,
     };
     let mut out: Vec<Violation> = Vec::new();
@@ -204,9 +209,18 @@ pub fn created_files(violations: &[Violation]) -> Vec<&Path> {
 }
 
 struct Judge<'a> {
-    policy: &'a Policy,
     root: &'a Path,
+    /// The policy's entries with their paths absolute and normalised once.
+    entries: Vec<(PathBuf, &'a crate::sandbox::Entry)>,
     enforced: bool,
+}
+
+/// Whether normalised absolute `path` is `dir` or below it: a byte prefix
+/// at a component boundary (what `Path::starts_with` says, without parsing
+/// components; this runs for every access against every policy entry).
+fn is_under(path: &Path, dir: &Path) -> bool {
+    let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    p.starts_with(d) && (p.len() == d.len() || d.ends_with(b"/") || p[d.len()] == b'/')
 }
 
 impl Judge<'_> {
@@ -224,13 +238,14 @@ impl Judge<'_> {
     }
 
     /// Entries whose path covers `abs` (the path itself or a directory above it).
-    fn covering(&self, abs: &Path) -> impl Iterator<Item = &crate::sandbox::Entry> {
-        let abs = abs.to_path_buf();
-        let root = self.root.to_path_buf();
-        self.policy
-            .entries
+    fn covering<'s>(
+        &'s self,
+        abs: &'s Path,
+    ) -> impl Iterator<Item = &'s crate::sandbox::Entry> + 's {
+        self.entries
             .iter()
-            .filter(move |e| abs.starts_with(normalize(&root.join(&e.path))))
+            .filter(move |(path, _)| is_under(abs, path))
+            .map(|(_, e)| *e)
     }
 
     /// Declared for reading: anything in the policy but the target
@@ -257,9 +272,9 @@ impl Judge<'_> {
 
     /// A directory a target is (or will be) in: `mkdir -p $(@D)` makes it.
     fn holds_target(&self, abs: &Path) -> bool {
-        self.policy.entries.iter().any(|e| {
-            e.origin == Origin::Target && normalize(&self.root.join(&e.path)).starts_with(abs)
-        })
+        self.entries
+            .iter()
+            .any(|(path, e)| e.origin == Origin::Target && is_under(path, abs))
     }
 
     fn landlock_allows(&self, abs: &Path, right: Rights) -> bool {

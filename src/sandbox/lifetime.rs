@@ -22,14 +22,23 @@ pub fn become_subreaper() -> io::Result<()> {
     Ok(())
 }
 
-/// The current children of this process (every thread's).
+/// The current children of this process that matter here: those of the
+/// calling thread (the one that starts and reaps the steps) and those of
+/// the main thread (where the kernel re-parents orphans). hbuild's other
+/// threads start no processes; skipping them keeps this at two reads.
 pub fn children() -> Vec<Pid> {
     let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
+    let leader = format!("/proc/self/task/{}/children", std::process::id());
+    let current = "/proc/thread-self/children";
+    // SAFETY: gettid has no arguments and no memory effects.
+    let on_leader = unsafe { libc::gettid() } as u32 == std::process::id();
+    let files: &[&str] = if on_leader {
+        &[current]
+    } else {
+        &[current, &leader]
     };
-    for t in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+    for f in files {
+        if let Ok(text) = std::fs::read_to_string(f) {
             out.extend(
                 text.split_whitespace()
                     .filter_map(|w| w.parse().ok())

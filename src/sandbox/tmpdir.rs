@@ -1,12 +1,16 @@
 //! Private temporary directories: one per build (owned by hbuild, mode 0700)
-//! and one per step beneath it, exported to the step as TMPDIR and removed
+//! and one per step beneath it, exported to the step as TMPDIR and emptied
 //! when the step ends, so steps cannot see each other's temporary files.
+//! A directory its step left empty is handed to the next step instead of
+//! being removed and made again: on a journalled file system the pair costs
+//! more than the rest of a trivial step's set-up.
 
 use std::fs::{self, DirBuilder};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The per-build directory (`$XDG_RUNTIME_DIR/hbuild-PID-N` or
 /// `/tmp/hbuild-PID-N`), removed with everything in it on drop.
@@ -14,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct BuildTmp {
     root: PathBuf,
     next: AtomicU64,
+    /// Step directories that were left empty, ready for another step.
+    free: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 static BUILDS: AtomicU64 = AtomicU64::new(0);
@@ -56,6 +62,7 @@ impl BuildTmp {
                     return Ok(BuildTmp {
                         root,
                         next: AtomicU64::new(0),
+                        free: Arc::default(),
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -72,12 +79,22 @@ impl BuildTmp {
         &self.root
     }
 
-    /// A new private directory for one step.
+    /// An empty private directory for one step.
     pub fn step(&self) -> io::Result<StepTmp> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let path = self.root.join(format!("step-{}", n));
-        DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(StepTmp { path })
+        let reused = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let path = match reused {
+            Some(p) => p,
+            None => {
+                let n = self.next.fetch_add(1, Ordering::Relaxed);
+                let path = self.root.join(format!("step-{}", n));
+                DirBuilder::new().mode(0o700).create(&path)?;
+                path
+            }
+        };
+        Ok(StepTmp {
+            path,
+            free: self.free.clone(),
+        })
     }
 }
 
@@ -87,10 +104,11 @@ impl Drop for BuildTmp {
     }
 }
 
-/// A step's TMPDIR; removed on drop (after the step's processes are gone).
+/// A step's TMPDIR; emptied on drop (after the step's processes are gone).
 #[derive(Debug)]
 pub struct StepTmp {
     path: PathBuf,
+    free: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl StepTmp {
@@ -100,8 +118,21 @@ impl StepTmp {
 }
 
 impl Drop for StepTmp {
+    /// Back to the pool if the step left it as it got it (empty, 0700);
+    /// otherwise removed with what is in it.
     fn drop(&mut self) {
-        remove_tree(&self.path);
+        let pristine = fs::symlink_metadata(&self.path)
+            .is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o7777 == 0o700)
+            && fs::read_dir(&self.path).is_ok_and(|mut rd| rd.next().is_none());
+        if pristine {
+            let path = std::mem::take(&mut self.path);
+            self.free
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(path);
+        } else {
+            remove_tree(&self.path);
+        }
     }
 }
 
@@ -146,6 +177,16 @@ mod tests {
         drop(step);
         assert!(!p.exists());
         assert_ne!(build.step().unwrap().path(), p);
+        // A directory left empty serves the next step; one with a changed
+        // mode does not.
+        let step = build.step().unwrap();
+        let q = step.path().to_path_buf();
+        drop(step);
+        let step = build.step().unwrap();
+        assert_eq!(step.path(), q);
+        fs::set_permissions(&q, fs::Permissions::from_mode(0o755)).unwrap();
+        drop(step);
+        assert!(!q.exists());
         drop(build);
         assert!(!root.exists());
     }
