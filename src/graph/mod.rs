@@ -68,7 +68,7 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     by_name: FastMap<String, NodeId>,
     pub vpath: Vec<String>,
-    mentioned: FastSet<String>,
+    mentioned: std::sync::Arc<FastSet<String>>,
     patterns: Vec<resolve::RulePatterns>,
 }
 
@@ -96,7 +96,7 @@ impl Graph {
             nodes: Vec::new(),
             by_name: FastMap::default(),
             vpath: Vec::new(),
-            mentioned: FastSet::default(),
+            mentioned: Default::default(),
             patterns: Vec::new(),
         }
     }

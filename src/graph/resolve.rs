@@ -56,7 +56,13 @@ fn locate_elsewhere(
 }
 
 /// Every name the makefiles mention as a prerequisite of an explicit rule.
-pub fn mentioned_prerequisites(db: &Database) -> HashSet<String> {
+pub fn mentioned_prerequisites(db: &Database) -> std::sync::Arc<HashSet<String>> {
+    db.mentioned
+        .get_or_init(|| std::sync::Arc::new(collect_mentioned(db)))
+        .clone()
+}
+
+fn collect_mentioned(db: &Database) -> HashSet<String> {
     let mut set = HashSet::default();
     let mut add = |name: &String| {
         // Names repeat (fan-in): clone each one once.

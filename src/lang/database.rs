@@ -109,6 +109,10 @@ pub struct Database {
     /// Environment entries recipes get regardless of variables (`MAKELEVEL`
     /// one deeper than this make's own).
     pub child_env: Vec<(String, String)>,
+    /// Every prerequisite name of an explicit rule, computed on first use
+    /// (the makefile remake check and the build both need it) and dropped
+    /// whenever a rule is recorded.
+    pub mentioned: std::sync::OnceLock<Arc<crate::graph::disk::FastSet<String>>>,
 }
 
 #[derive(Clone, Debug)]

@@ -1,11 +1,14 @@
 //! `$(shell ...)` while makefiles are read (and in recipe expansion): it may
 //! read what the system preset and the project hold, and write only a private
-//! temporary directory. Set up once per run by the driver.
+//! temporary directory. The driver says once per run which mode applies; the
+//! sandbox itself is built at the first `$(shell)`, so a makefile without one
+//! (the common no-op build) pays nothing for it.
 
 use super::apply::{install as install_prepared, prepare, Prepared};
 use super::kernel::{KernelSupport, Mode};
 use super::policy::Policy;
 use super::tmpdir::BuildTmp;
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -14,47 +17,61 @@ struct ParseShell {
     _tmp: BuildTmp,
 }
 
-static STATE: Mutex<Option<ParseShell>> = Mutex::new(None);
+enum State {
+    Unsandboxed,
+    /// Enforcing, not built yet: the mode and the project directory.
+    Pending(Mode, PathBuf),
+    Ready(ParseShell),
+}
 
-/// Prepare the sandbox of `$(shell)` for this run (nothing when `mode` does
-/// not enforce, or the kernel has no Landlock).
+static STATE: Mutex<State> = Mutex::new(State::Unsandboxed);
+
+/// Say which sandbox `$(shell)` gets in this run (none when `mode` does not
+/// enforce).
 pub fn configure(mode: Mode) {
-    if !mode.enforces() {
-        return;
+    let state = match std::env::current_dir() {
+        Ok(cwd) if mode.enforces() => State::Pending(mode, cwd),
+        _ => State::Unsandboxed,
+    };
+    if let Ok(mut s) = STATE.lock() {
+        *s = state;
     }
+}
+
+/// Build the sandbox (nothing if the kernel has no Landlock).
+fn build(mode: Mode, cwd: &std::path::Path) -> Option<ParseShell> {
     let kernel = KernelSupport::detect();
-    let Ok(cwd) = std::env::current_dir() else {
-        return;
-    };
-    let Ok(tmp) = BuildTmp::new() else {
-        return;
-    };
-    let policy = Policy::for_parse_shell(&cwd, Some(tmp.path()));
-    if let Ok(mut prepared) = prepare(&policy, &kernel, mode) {
-        prepared.move_fd_high();
-        if let Ok(mut s) = STATE.lock() {
-            *s = Some(ParseShell {
-                prepared: Arc::new(prepared),
-                _tmp: tmp,
-            });
-        }
-    }
+    let tmp = BuildTmp::new().ok()?;
+    let policy = Policy::for_parse_shell(cwd, Some(tmp.path()));
+    let mut prepared = prepare(&policy, &kernel, mode).ok()?;
+    prepared.move_fd_high();
+    Some(ParseShell {
+        prepared: Arc::new(prepared),
+        _tmp: tmp,
+    })
 }
 
 /// Put the `$(shell)` sandbox on `cmd`, if one is configured.
 pub fn install(cmd: &mut Command) {
-    let prepared = STATE
-        .lock()
-        .ok()
-        .and_then(|s| s.as_ref().map(|p| p.prepared.clone()));
-    if let Some(p) = prepared {
-        install_prepared(cmd, p);
-    }
+    let prepared = {
+        let Ok(mut s) = STATE.lock() else { return };
+        if let State::Pending(mode, cwd) = &*s {
+            *s = match build(*mode, cwd) {
+                Some(p) => State::Ready(p),
+                None => State::Unsandboxed,
+            };
+        }
+        match &*s {
+            State::Ready(p) => p.prepared.clone(),
+            _ => return,
+        }
+    };
+    install_prepared(cmd, prepared);
 }
 
 /// Remove the temporary directory at the end of the run.
 pub fn finish() {
     if let Ok(mut s) = STATE.lock() {
-        s.take();
+        *s = State::Unsandboxed;
     }
 }
