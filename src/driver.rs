@@ -55,6 +55,10 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     if opts.check_repro {
         return crate::repro::run(&opts, inv);
     }
+    if opts.report.is_some() {
+        let mode = crate::engine::hermetic::mode_of(&opts);
+        crate::report::build_report::enable(mode.name());
+    }
     if opts.sandbox_info {
         print!(
             "{}",
@@ -103,6 +107,11 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     crate::sandbox::parse_shell::configure(crate::engine::hermetic::mode_of(&opts));
     let status = build(&opts, &make_command, &cwd, level, inv);
     crate::sandbox::parse_shell::finish();
+    if let (Some(path), Some(r)) = (&opts.report, crate::report::build_report::active()) {
+        if let Err(e) = r.write(Path::new(path), status) {
+            eprintln!("{}: {}: {}", diag::prog(), path, e);
+        }
+    }
     if once {
         println!("{}: Leaving directory '{}'", diag::prog(), cwd);
     }

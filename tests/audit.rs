@@ -257,6 +257,130 @@ fn remove_outputs(p: &Project) {
     let _ = fs::remove_file(p.path("gen/version.h"));
 }
 
+// ------------------------------------------------------------ --report
+
+/// The `--report` JSON of a run, and the record of the step making `target`.
+fn report_of(p: &Project, file: &str, target: &str) -> (serde_json::Value, serde_json::Value) {
+    let text = p
+        .read(file)
+        .unwrap_or_else(|| panic!("no report {file} written"));
+    let report: serde_json::Value = serde_json::from_str(&text).expect("the report is JSON");
+    let step = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["targets"].as_array().unwrap().iter().any(|t| t == target))
+        .unwrap_or_else(|| panic!("no step for {target} in {text}"))
+        .clone();
+    (report, step)
+}
+
+#[test]
+fn report_names_the_violation_of_a_step_that_exited_0() {
+    let p = project("faults");
+    p.run(&["--report=r.json", "build/ignored.txt"])
+        .failed_with("build/ignored.txt] read undeclared file 'include/hdr.h'");
+    let (report, step) = report_of(&p, "r.json", "build/ignored.txt");
+    assert_eq!(report["schema"], 1);
+    assert_eq!(report["sandbox_mode"], "enforce");
+    assert_eq!(report["exit_status"], 2);
+    assert_eq!(step["rule"], "Makefile:22");
+    assert_eq!(
+        step["commands"],
+        serde_json::json!([
+            "cat include/hdr.h > /dev/null 2>&1 || true",
+            "echo done > build/ignored.txt"
+        ])
+    );
+    // The recipe succeeded; the sandbox failed the step.
+    assert_eq!(step["exit_status"], 0);
+    assert_eq!(step["result"], "failed");
+    let v = &step["violations"][0];
+    assert_eq!(v["operation"], "read");
+    assert_eq!(v["path"], "include/hdr.h");
+    assert_eq!(v["denied"], true);
+    assert!(step["end"].as_f64().unwrap() >= step["start"].as_f64().unwrap());
+    let sandbox = &step["sandbox"];
+    assert_eq!(sandbox["landlock"], true);
+    assert_eq!(sandbox["observed"], true);
+    assert!(sandbox["presets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "system"));
+    let target = sandbox["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["origin"] == "target")
+        .expect("the target is in the policy");
+    assert_eq!(target["path"], "build/ignored.txt");
+    assert!(
+        step.get("accesses").is_none(),
+        "accesses in audit mode only"
+    );
+}
+
+#[test]
+fn audit_report_lists_every_access() {
+    let p = project("faults");
+    let r = p.run(&[
+        "--sandbox=audit",
+        "--report=r.json",
+        "build/oo.txt",
+        "build/unused.txt",
+    ]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let (report, step) = report_of(&p, "r.json", "build/oo.txt");
+    assert_eq!(report["sandbox_mode"], "audit");
+    assert_eq!(report["exit_status"], 1);
+    assert_eq!(step["result"], "ok");
+    assert_eq!(step["sandbox"]["landlock"], false);
+    let acc = &step["accesses"];
+    assert!(
+        acc["read"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "src/oo.txt"),
+        "{acc}"
+    );
+    assert!(
+        acc["exec"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "/bin/sh"),
+        "{acc}"
+    );
+    assert!(
+        acc["create"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "build/oo.txt"),
+        "{acc}"
+    );
+    let (_, unused) = report_of(&p, "r.json", "build/unused.txt");
+    let reads = unused["accesses"]["read"].as_array().unwrap();
+    assert!(!reads.iter().any(|p| p == "src/unused.txt"), "{unused}");
+}
+
+#[test]
+fn report_without_sandbox_and_for_a_failed_command() {
+    let p = project("faults");
+    p.write("Makefile.fail", "bad:\n\tsh -c 'exit 3'\n");
+    let r = p.run(&["--sandbox=off", "--report=r.json", "-f", "Makefile.fail"]);
+    assert_eq!(r.status, "exit 2", "{}", r.text());
+    let (report, step) = report_of(&p, "r.json", "bad");
+    assert_eq!(report["sandbox_mode"], "off");
+    assert_eq!(step["exit_status"], 3);
+    assert_eq!(step["result"], "failed");
+    assert_eq!(step["sandbox"]["landlock"], false);
+    assert_eq!(step["sandbox"]["observed"], false);
+    assert_eq!(step["violations"], serde_json::json!([]));
+}
+
 // ------------------------------------------------------- as a real user
 
 /// Re-run every test of this binary as user 65534. /root is 0700, so the

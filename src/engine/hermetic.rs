@@ -10,6 +10,7 @@ use crate::lang::vars::Scope;
 use crate::lang::Database;
 use crate::observe::{Observer, StepObservation};
 use crate::report::audit::{self, StepFacts, TargetAudit};
+use crate::report::build_report;
 use crate::report::violations::{self, Violation};
 use crate::sandbox::{self, BuildTmp, KernelSupport, Mode, Policy, Prepared, StepDecl, StepTmp};
 use std::path::{Path, PathBuf};
@@ -45,6 +46,9 @@ pub struct Guard {
     exe: Option<PathBuf>,
     /// `--sandbox=audit`: one entry per step that ran.
     pub audits: Vec<TargetAudit>,
+    /// For `--report`: what the last judged step did undeclared, and in
+    /// audit mode everything it was seen doing.
+    report: (Vec<serde_json::Value>, Option<serde_json::Value>),
 }
 
 /// What one running step holds: its policy, its sandbox, its TMPDIR and its
@@ -81,6 +85,15 @@ impl std::fmt::Debug for StepGuard {
 }
 
 impl StepGuard {
+    /// The step's sandbox as `--report` describes it.
+    pub fn report_summary(&self) -> serde_json::Value {
+        build_report::policy_summary(
+            &self.policy,
+            self.prepared.enforced(),
+            self.observation.is_some(),
+        )
+    }
+
     /// Put the step's sandbox and observer on a command about to start.
     pub fn install(&self, cmd: &mut Command) {
         // Nothing to do in the child (sandbox off, no limits): no hook, so the
@@ -120,6 +133,7 @@ impl Guard {
             root,
             exe: std::env::current_exe().ok(),
             audits: Vec::new(),
+            report: Default::default(),
         };
         if mode != Mode::Off {
             let _ = sandbox::become_subreaper();
@@ -146,6 +160,7 @@ impl Guard {
             root: PathBuf::from("."),
             exe: None,
             audits: Vec::new(),
+            report: Default::default(),
         }
     }
 
@@ -268,7 +283,14 @@ impl Guard {
         }
         let found =
             violations::check_step(&sg.policy, &acc, &self.root, sg.prepared.enforced(), alone);
+        let reporting = build_report::active().is_some();
         if self.mode == Mode::Audit {
+            if reporting {
+                self.report = (
+                    found.iter().map(build_report::violation_json).collect(),
+                    Some(build_report::accesses_json(&acc)),
+                );
+            }
             let paths = |v: &[String]| -> Vec<PathBuf> {
                 v.iter().map(|p| PathBuf::from(member_file(p))).collect()
             };
@@ -295,10 +317,22 @@ impl Guard {
         // Listing a directory shows names only (shell globs do it all the
         // time, `echo [x]` included); Landlock refuses undeclared ones, and
         // audit reports them, but they do not fail a step.
-        found
+        let failing: Vec<Violation> = found
             .into_iter()
             .filter(|v| v.kind != violations::Kind::List)
-            .collect()
+            .collect();
+        if reporting {
+            self.report = (
+                failing.iter().map(build_report::violation_json).collect(),
+                None,
+            );
+        }
+        failing
+    }
+
+    /// The report's part of the step `end_step` judged last (taken once).
+    pub fn take_report(&mut self) -> (Vec<serde_json::Value>, Option<serde_json::Value>) {
+        std::mem::take(&mut self.report)
     }
 
     /// Where violations of a step are reported: its recipe's first line.

@@ -18,6 +18,7 @@ use crate::graph::{Graph, NodeId};
 use crate::lang::rules::Recipe;
 use crate::lang::text::Pattern;
 use crate::lang::Database;
+use crate::report::build_report;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::os::fd::OwnedFd;
@@ -72,6 +73,8 @@ struct Job {
     env: Option<Vec<(String, String)>>,
     /// Slot and start time for `--trace-json`.
     trace: Option<crate::report::trace_json::StepStart>,
+    /// What `--report` will say about the step.
+    report: Option<Box<build_report::Draft>>,
     /// The step's sandbox and observation (absent under `-n`/`-t`/`-q`).
     guard: Option<Arc<StepGuard>>,
     /// Another step ran at some point while this one did.
@@ -613,6 +616,7 @@ impl<'a> Scheduler<'a> {
             before,
             capture: Capture::new(self.sync),
             trace: crate::report::trace_json::active().map(|t| t.begin_step()),
+            report: build_report::active().map(|_| Box::default()),
             ran_recursive: false,
             shell,
             shell_flags,
@@ -672,7 +676,15 @@ impl<'a> Scheduler<'a> {
                     .is_some_and(|n| graph.nodes[n].recipe.is_some());
             made.then(|| p.to_string())
         };
+        if let Some(d) = &mut job.report {
+            d.sandbox = Some(sg.report_summary());
+        }
         let found = guard.end_step(sg, &job.step, &name, !job.concurrent, &producer);
+        if let Some(d) = &mut job.report {
+            let (violations, accesses) = guard.take_report();
+            d.violations = violations;
+            d.accesses = accesses;
+        }
         // hbuild is the subreaper of its steps (not with `--sandbox=off`):
         // stray background processes of finished steps are killed and reaped.
         if guard.mode != crate::sandbox::Mode::Off {
@@ -965,6 +977,13 @@ impl<'a> Scheduler<'a> {
         let Some(j) = self.jobs.iter().position(|job| job.pid == Some(pid)) else {
             return;
         };
+        if let Some(d) = &mut self.jobs[j].report {
+            d.exit = match status {
+                WaitStatus::Exited(_, code) => build_report::Exit::Code(code),
+                WaitStatus::Signaled(_, sig, _) => build_report::Exit::Signal(sig.to_string()),
+                _ => build_report::Exit::NotRun,
+            };
+        }
         self.jobs[j].pid = None;
         self.jobs[j].pidfd = None;
         if self.interrupted.is_some() {
@@ -992,6 +1011,20 @@ impl<'a> Scheduler<'a> {
     fn step_over(&self, job: &Job, result: &str) {
         let name = &self.graph.nodes[job.step.node].name;
         crate::ui::status::with(|s| s.step_finished(name, result == "ok"));
+        if let (Some(r), Some(d)) = (build_report::active(), &job.report) {
+            r.step(build_report::StepRecord {
+                targets: job.step.targets.clone(),
+                rule: job.step.loc.to_string(),
+                commands: job.step.lines.iter().map(|l| l.text.clone()).collect(),
+                start: d.start,
+                end: std::time::Instant::now(),
+                exit: d.exit.clone(),
+                result: result.to_string(),
+                sandbox: d.sandbox.clone(),
+                violations: d.violations.clone(),
+                accesses: d.accesses.clone(),
+            });
+        }
         if let (Some(t), Some(started)) = (crate::report::trace_json::active(), job.trace) {
             let command: Vec<&str> = job.step.lines.iter().map(|l| l.text.as_str()).collect();
             let mode = self.opts.sandbox.as_deref().unwrap_or("enforce");

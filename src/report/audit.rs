@@ -179,7 +179,6 @@ fn kind_word(kind: Kind) -> &'static str {
     match kind {
         Kind::Write | Kind::Truncate | Kind::Modified | Kind::Replaced => "modified",
         Kind::Delete => "deleted",
-        Kind::Rename => "renamed",
         Kind::Link => "linked",
         Kind::Mkdir => "directory created",
         _ => "created",

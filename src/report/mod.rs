@@ -1,6 +1,7 @@
 //! Files hbuild writes about a build for other tools to read.
 
 pub mod audit;
+pub mod build_report;
 pub mod graph_export;
 pub mod trace_json;
 pub mod violations;

@@ -24,7 +24,6 @@ pub enum Kind {
     Truncate,
     Delete,
     Mkdir,
-    Rename,
     Link,
     /// Seen only by comparing the directory before and after the step.
     Modified,
@@ -37,7 +36,24 @@ impl Kind {
         !matches!(self, Kind::Read | Kind::Exec | Kind::List)
     }
 
-    fn verb(self) -> &'static str {
+    /// The operation in one word, for machine-readable reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Read => "read",
+            Kind::Exec => "exec",
+            Kind::List => "list",
+            Kind::Write => "write",
+            Kind::Create => "create",
+            Kind::Truncate => "truncate",
+            Kind::Delete => "delete",
+            Kind::Mkdir => "mkdir",
+            Kind::Link => "link",
+            Kind::Modified => "modified",
+            Kind::Replaced => "replaced",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
         match self {
             Kind::Read => "read undeclared file",
             Kind::Exec => "executed undeclared file",
@@ -47,7 +63,6 @@ impl Kind {
             Kind::Truncate => "truncated undeclared file",
             Kind::Delete => "deleted undeclared file",
             Kind::Mkdir => "created undeclared directory",
-            Kind::Rename => "renamed undeclared file",
             Kind::Link => "linked undeclared file",
             Kind::Modified => "modified undeclared file",
             Kind::Replaced => "replaced undeclared file",

@@ -13,8 +13,7 @@ pub enum Mode {
     Require,
     /// No sandbox (limits still apply); says so once.
     Off,
-    /// Run without denials to observe what steps touch (observation is a
-    /// later addition: for now this runs like `Off`).
+    /// Run without denials, observing what steps touch.
     Audit,
 }
 
@@ -27,6 +26,16 @@ impl Mode {
             "audit" => Mode::Audit,
             _ => return None,
         })
+    }
+
+    /// The name `--sandbox` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Require => "require",
+            Mode::Off => "off",
+            Mode::Audit => "audit",
+        }
     }
 
     /// Whether Landlock rules are applied in this mode.
