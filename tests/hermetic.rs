@@ -88,6 +88,20 @@ fn tmpdir_is_usable_and_removed_afterwards() {
     assert!(!Path::new(tmpdir).exists(), "{tmpdir} still exists");
 }
 
+/// A TMPDIR a step left empty serves the next step, empty: the step's stray
+/// background process is killed before the directory is handed on.
+#[test]
+fn a_reused_tmpdir_is_empty_even_after_a_background_writer() {
+    let p = project_with_makefile(
+        "out/first:\n\t(sleep 0.3; echo late > $$TMPDIR/late) & echo $$TMPDIR > $@\n\
+         out/second: out/first\n\tls -A $$TMPDIR > $@; echo $$TMPDIR >> $@\n",
+    );
+    p.run(&["-j1", "out/second"]).succeeded();
+    let first = p.read("out/first").unwrap();
+    let second = p.read("out/second").unwrap();
+    assert_eq!(second, first, "the same directory, and nothing in it");
+}
+
 #[test]
 fn directory_prerequisite_opens_its_subtree() {
     let p = project("tools");

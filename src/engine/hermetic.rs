@@ -56,7 +56,7 @@ pub struct Guard {
 pub struct StepGuard {
     policy: Policy,
     prepared: Arc<Prepared>,
-    _tmp: Option<StepTmp>,
+    tmp: Option<StepTmp>,
     observation: Option<Arc<StepObservation>>,
     /// A step that runs `$(MAKE)`: the sub-make sandboxes its own steps.
     recursive: bool,
@@ -85,6 +85,12 @@ impl std::fmt::Debug for StepGuard {
 }
 
 impl StepGuard {
+    /// The step's TMPDIR, for the caller to release once nothing of the
+    /// step can write to it any more.
+    pub fn take_tmp(&mut self) -> Option<StepTmp> {
+        self.tmp.take()
+    }
+
     /// The step's sandbox as `--report` describes it.
     pub fn report_summary(&self) -> serde_json::Value {
         build_report::policy_summary(
@@ -249,7 +255,7 @@ impl Guard {
         Ok(StepGuard {
             policy,
             prepared,
-            _tmp: tmp,
+            tmp,
             observation,
             recursive,
             made_dirs,

@@ -656,9 +656,12 @@ impl<'a> Scheduler<'a> {
         let Some(sg) = job.guard.take() else {
             return false;
         };
-        let Ok(sg) = Arc::try_unwrap(sg) else {
+        let Ok(mut sg) = Arc::try_unwrap(sg) else {
             return false;
         };
+        // The TMPDIR is emptied (or handed to another step) only once the
+        // step's stray processes are gone, below.
+        let tmp = sg.take_tmp();
         let Some(mut guard) = self.guard.take() else {
             return false;
         };
@@ -691,6 +694,7 @@ impl<'a> Scheduler<'a> {
             let running: Vec<Pid> = self.jobs.iter().filter_map(|j| j.pid).collect();
             crate::sandbox::reap_orphans(&running);
         }
+        drop(tmp);
         self.guard = Some(guard);
         if found.is_empty() {
             return false;
