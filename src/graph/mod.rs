@@ -78,7 +78,13 @@ impl Graph {
         // Room for every file the makefiles name, reserved at once: growing
         // by doubling would copy the nodes and keep both copies at the peak
         // (pages never used are never resident).
-        let files = db.targets.len() + mentioned.len();
+        // Most targets are also prerequisites: count each name once (a
+        // hash table's pages are all touched, reserved or not).
+        let files = mentioned.len()
+            + db.targets
+                .keys()
+                .filter(|t| !mentioned.contains(t.as_str()))
+                .count();
         let mut by_name = FastMap::default();
         by_name.reserve(files);
         Graph {

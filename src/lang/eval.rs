@@ -879,8 +879,12 @@ impl Database {
         let recipe = if rule.recipe.is_empty() {
             None
         } else {
+            // Kept for the whole run, once per rule: no spare capacity (a
+            // one-line recipe would otherwise hold room for four).
+            let mut lines = rule.recipe;
+            lines.shrink_to_fit();
             Some(Arc::new(Recipe {
-                lines: rule.recipe,
+                lines,
                 loc: rule.loc.clone(),
             }))
         };
@@ -1502,6 +1506,8 @@ pub fn parse_deps(text: &str) -> Vec<Dep> {
 fn merge_deps(existing: &mut Vec<Dep>, new: Vec<Dep>, has_recipe: bool) {
     if existing.is_empty() {
         *existing = new;
+        // Most targets get their one list here and keep it: exact size.
+        existing.shrink_to_fit();
     } else if has_recipe {
         let old = std::mem::replace(existing, new);
         existing.extend(old);
