@@ -440,11 +440,11 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
             status = 2;
             continue;
         }
-        let mut targets = vec![n.path.clone()];
-        targets.extend(n.siblings.iter().map(|s| graph.nodes[*s].path.clone()));
+        let mut targets = vec![n.path.to_string()];
+        targets.extend(n.siblings.iter().map(|s| graph.nodes[*s].path.to_string()));
         let inputs: Vec<String> = deps
             .iter()
-            .map(|d| graph.nodes[d.node].path.clone())
+            .map(|d| graph.nodes[d.node].path.to_string())
             .collect();
         let inputs: Vec<&String> = inputs.iter().collect();
         let scope = graph.scope_with(db, id, crate::lang::vars::VarTable::default());

@@ -117,15 +117,15 @@ fn prefetch(db: &Database, disk: &mut StatCache) {
         return;
     }
     // Names repeat (fan-in): a set, not a sort, finds the distinct ones.
-    let mut seen: crate::graph::disk::FastSet<&str> = Default::default();
+    let mut seen: crate::graph::disk::FastSet<&crate::lang::names::Name> = Default::default();
     seen.reserve(n * 2);
     for (name, t) in &db.targets {
         seen.insert(name);
-        seen.extend(t.deps.iter().map(|d| d.name.as_str()));
+        seen.extend(t.deps.iter().map(|d| &d.name));
     }
     n = seen.len();
     if n >= PREFETCH_MIN {
-        disk.prefetch(seen.into_iter().map(str::to_string).collect());
+        disk.prefetch(seen.into_iter().cloned().collect());
     }
 }
 
@@ -174,7 +174,7 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
             let has_recipe = n.recipe.is_some()
                 || s.db
                     .targets
-                    .get(&n.name)
+                    .get(&*n.name)
                     .is_some_and(|t| t.recipe.is_some());
             output::in_block(|| {
                 if has_recipe && !n.phony {

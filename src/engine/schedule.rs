@@ -467,7 +467,7 @@ impl<'a> Scheduler<'a> {
     /// newer than the target that needs it.
     fn skip_intermediate(&mut self, id: NodeId, mtime: MTime) -> bool {
         let n = &self.graph.nodes[id];
-        let secondary = self.db.specials.secondary.names.contains(&n.name);
+        let secondary = self.db.specials.secondary.names.contains(&*n.name);
         if mtime.is_some() || !(n.intermediate || secondary) || self.opts.always_make {
             return false;
         }
@@ -500,9 +500,10 @@ impl<'a> Scheduler<'a> {
             .collect();
         let (target, member) =
             crate::graph::archive::split_member(&n.name).unwrap_or((&n.name, ""));
+        let stem = self.graph.stem(self.db, id);
         let autos = autovars::table(&AutoInputs {
             target,
-            stem: &n.stem,
+            stem: &stem,
             member,
             deps,
             order_only: oo,
@@ -553,8 +554,12 @@ impl<'a> Scheduler<'a> {
                 return;
             }
         };
-        let mut targets = vec![n.path.clone()];
-        targets.extend(n.siblings.iter().map(|s| self.graph.nodes[*s].path.clone()));
+        let mut targets = vec![n.path.to_string()];
+        targets.extend(
+            n.siblings
+                .iter()
+                .map(|s| self.graph.nodes[*s].path.to_string()),
+        );
         let step = Step {
             node: id,
             targets,
@@ -562,13 +567,13 @@ impl<'a> Scheduler<'a> {
                 .deps
                 .iter()
                 .filter(|e| !e.order_only)
-                .map(|e| self.graph.nodes[e.node].path.clone())
+                .map(|e| self.graph.nodes[e.node].path.to_string())
                 .collect(),
             order_only: n
                 .deps
                 .iter()
                 .filter(|e| e.order_only)
-                .map(|e| self.graph.nodes[e.node].path.clone())
+                .map(|e| self.graph.nodes[e.node].path.to_string())
                 .collect(),
             recipe,
             loc,

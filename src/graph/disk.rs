@@ -166,7 +166,7 @@ pub struct StatCache {
     disk: Box<dyn Disk>,
     /// Times packed in 8 bytes (`MISSING` for none): a big build has one
     /// entry per file.
-    cache: FastMap<String, i64>,
+    cache: FastMap<crate::lang::names::Name, i64>,
     /// Directory → hashes of its entries' names (`None`: the directory does
     /// not exist). A hash that is absent proves a name absent; a present
     /// one is only a hint, and the file is stat'ed.
@@ -203,7 +203,7 @@ impl StatCache {
         }
         let t = self.disk.mtime(path);
         if let Some(packed) = pack(t) {
-            self.cache.insert(path.to_string(), packed);
+            self.cache.insert(path.into(), packed);
         }
         t
     }
@@ -240,16 +240,18 @@ impl StatCache {
 
     /// Stat `names` in parallel (on the real disk) and remember the answers:
     /// the initial up-to-date analysis then never waits on the file system.
-    pub fn prefetch(&mut self, names: Vec<String>) {
+    /// The names are shared with the makefiles' (see `lang::names`), so the
+    /// cache adds no copy of them.
+    pub fn prefetch(&mut self, names: Vec<crate::lang::names::Name>) {
         use rayon::prelude::*;
         if !self.use_listings {
             return;
         }
-        let todo: Vec<String> = names
+        let todo: Vec<crate::lang::names::Name> = names
             .into_iter()
-            .filter(|n| !self.cache.contains_key(n.as_str()))
+            .filter(|n| !self.cache.contains_key(&**n))
             .collect();
-        let found: Vec<(String, MTime)> = todo
+        let found: Vec<(crate::lang::names::Name, MTime)> = todo
             .into_par_iter()
             .map(|n| {
                 let t = RealDisk.mtime(&n);

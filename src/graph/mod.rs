@@ -10,6 +10,7 @@ pub mod disk;
 pub mod resolve;
 
 use crate::diag::{Loc, Result};
+use crate::lang::names::Name;
 use crate::lang::rules::Recipe;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Scope, VarTable};
@@ -37,20 +38,23 @@ pub struct Edge {
 #[derive(Clone, Debug, Default)]
 pub struct Node {
     /// The target name as the makefiles name it.
-    pub name: String,
+    pub name: Name,
     /// Where the file is: `name`, or where `vpath` found it.
-    pub path: String,
+    pub path: Name,
     pub deps: Vec<Edge>,
     pub recipe: Option<Arc<Recipe>>,
     /// The rule's location, for `--trace`.
     pub rule_loc: Option<Loc>,
     pub stem: String,
+    /// `$*` is the name minus a known suffix (an explicit rule): worked out
+    /// when a recipe needs it rather than stored for every target.
+    pub suffix_stem: bool,
     /// Target-specific variables.
     pub vars: Option<Arc<VarTable>>,
     /// The target whose prerequisite this first was (for inherited variables).
     pub parent: Option<NodeId>,
     /// Other nodes made by the same recipe run (grouped or multi-target pattern).
-    pub siblings: Vec<NodeId>,
+    pub siblings: thin_vec::ThinVec<NodeId>,
     /// Mentioned as a target, or matched by an implicit rule.
     pub has_rule: bool,
     pub phony: bool,
@@ -66,9 +70,9 @@ pub struct Node {
 /// All nodes considered so far.
 pub struct Graph {
     pub nodes: Vec<Node>,
-    by_name: FastMap<String, NodeId>,
+    by_name: FastMap<Name, NodeId>,
     pub vpath: Vec<String>,
-    mentioned: std::sync::Arc<FastSet<String>>,
+    mentioned: std::sync::Arc<FastSet<crate::lang::names::Name>>,
     patterns: Vec<resolve::RulePatterns>,
 }
 
@@ -83,7 +87,7 @@ impl Graph {
         let files = mentioned.len()
             + db.targets
                 .keys()
-                .filter(|t| !mentioned.contains(t.as_str()))
+                .filter(|t| !mentioned.contains(&***t))
                 .count();
         let mut by_name = FastMap::default();
         by_name.reserve(files);
@@ -118,16 +122,18 @@ impl Graph {
         }
         let id = self.nodes.len();
         let t = db.targets.get(name);
+        // The makefiles' own copy of the name when they have one.
+        let shared = db.names.get(name).unwrap_or_else(|| Name::from(name));
         self.nodes.push(Node {
-            name: name.to_string(),
-            path: name.to_string(),
+            name: shared.clone(),
+            path: shared.clone(),
             parent,
             phony: db.specials.phony.contains(name),
             has_rule: t.is_some_and(|t| t.is_target),
             intermediate: db.specials.intermediate.contains(name),
             ..Default::default()
         });
-        self.by_name.insert(name.to_string(), id);
+        self.by_name.insert(shared, id);
         id
     }
 
@@ -145,34 +151,34 @@ impl Graph {
         if self.nodes[id].double_colon_rule {
             return Ok(());
         }
-        if let Some(t) = db.targets.get(&name) {
+        if let Some(t) = db.targets.get(&*name) {
             let n = &mut self.nodes[id];
             n.recipe = t.recipe.clone();
             n.rule_loc = t.recipe.as_ref().map(|r| r.loc.clone()).or(t.loc.clone());
             n.vars = t.vars.clone();
-            n.stem = t
-                .static_stem
-                .clone()
-                .unwrap_or_else(|| suffix_stem(db, &name));
+            match &t.static_stem {
+                Some(s) => n.stem = s.to_string(),
+                None => n.suffix_stem = true,
+            }
             if t.deferred.is_empty() {
                 // The common case needs no copy of the prerequisite names.
-                let deps = t.deps.iter().map(|d| (d.name.as_str(), d.order_only));
+                let deps = t.deps.iter().map(|d| (&*d.name, d.order_only));
                 self.add_deps(db, disk, id, deps);
             }
         }
         // Only second expansion needs the database mutably (and a copy).
         let target = db
             .targets
-            .get(&name)
+            .get(&*name)
             .filter(|t| !t.deferred.is_empty() || !t.double_colon.is_empty() || t.group.is_some())
             .cloned();
-        let is_target = db.targets.get(&name).is_some_and(|t| t.is_target);
+        let is_target = db.targets.get(&*name).is_some_and(|t| t.is_target);
         if let Some(t) = &target {
             if !t.deferred.is_empty() {
                 let mut deps: Vec<(String, bool)> = t
                     .deps
                     .iter()
-                    .map(|d| (d.name.clone(), d.order_only))
+                    .map(|d| (d.name.to_string(), d.order_only))
                     .collect();
                 for d in &t.deferred {
                     self.second_expansion(db, disk, id, &d.text, &d.loc, &mut deps)?;
@@ -183,10 +189,10 @@ impl Graph {
             if let Some(group) = &t.group {
                 let sibs: Vec<NodeId> = group
                     .iter()
-                    .filter(|g| **g != name)
+                    .filter(|g| g.as_str() != &*name)
                     .map(|g| self.node(db, g, None))
                     .collect();
-                self.nodes[id].siblings = sibs;
+                self.nodes[id].siblings = sibs.into();
             }
             if !t.double_colon.is_empty() {
                 for rule in &t.double_colon {
@@ -199,6 +205,7 @@ impl Graph {
                         rule_loc: Some(rule.loc.clone()),
                         vars: t.vars.clone(),
                         stem: self.nodes[id].stem.clone(),
+                        suffix_stem: self.nodes[id].suffix_stem,
                         has_rule: true,
                         double_colon_rule: true,
                         prepared: true,
@@ -207,7 +214,7 @@ impl Graph {
                     let mut deps: Vec<(String, bool)> = rule
                         .deps
                         .iter()
-                        .map(|d| (d.name.clone(), d.order_only))
+                        .map(|d| (d.name.to_string(), d.order_only))
                         .collect();
                     for d in &rule.deferred {
                         self.second_expansion(db, disk, sub, &d.text, &d.loc, &mut deps)?;
@@ -231,9 +238,9 @@ impl Graph {
             let subject = match archive::split_member(&name) {
                 Some((_, m)) => {
                     member = format!("({})", m);
-                    &member
+                    member.as_str()
                 }
-                None => &name,
+                None => &*name,
             };
             let found = Searcher::with_patterns(disk, &self.vpath, &self.mentioned, &self.patterns)
                 .search(db, subject)?;
@@ -267,12 +274,15 @@ impl Graph {
             let existed = self.lookup(&d.name).is_some();
             let dep = self.node(db, &d.name, Some(id));
             if let Some(chain) = d.chain {
-                if !existed && !db.targets.contains_key(&d.name) {
+                if !existed && !db.targets.contains_key(d.name.as_str()) {
                     self.nodes[dep].intermediate = true;
                 }
                 if !self.nodes[dep].prepared
                     && self.nodes[dep].pending_match.is_none()
-                    && db.targets.get(&d.name).is_none_or(|t| t.recipe.is_none())
+                    && db
+                        .targets
+                        .get(d.name.as_str())
+                        .is_none_or(|t| t.recipe.is_none())
                 {
                     self.nodes[dep].pending_match = Some(chain);
                 }
@@ -290,6 +300,7 @@ impl Graph {
         n.recipe = rule.recipe.clone();
         n.rule_loc = Some(rule.loc.clone());
         n.stem = m.stem;
+        n.suffix_stem = false;
         n.has_rule = true;
         let sibs: Vec<NodeId> = m.also_make.iter().map(|s| self.node(db, s, None)).collect();
         for &s in &sibs {
@@ -298,7 +309,7 @@ impl Graph {
             sn.prepared = true;
             sn.recipe = rule.recipe.clone();
         }
-        self.nodes[id].siblings = sibs;
+        self.nodes[id].siblings = sibs.into();
         Ok(())
     }
 
@@ -316,9 +327,10 @@ impl Graph {
         let n = &self.nodes[id];
         let normal: Vec<&str> = deps.iter().filter(|d| !d.1).map(|d| d.0.as_str()).collect();
         let oo: Vec<&str> = deps.iter().filter(|d| d.1).map(|d| d.0.as_str()).collect();
+        let stem = self.stem(db, id);
         let autos = autovars::table(&autovars::AutoInputs {
             target: &n.name,
-            stem: &n.stem,
+            stem: &stem,
             deps: normal,
             order_only: oo,
             ..Default::default()
@@ -374,7 +386,7 @@ impl Graph {
             return;
         }
         if let Some(p) = resolve::locate(db, &self.vpath, disk, &n.name) {
-            self.nodes[id].path = p;
+            self.nodes[id].path = p.into();
         }
     }
 
@@ -425,6 +437,18 @@ pub fn pattern_vars(db: &Database, name: &str) -> Vec<Arc<VarTable>> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     found.into_iter().map(|f| f.2).collect()
+}
+
+impl Graph {
+    /// `$*` of node `id`.
+    pub fn stem(&self, db: &Database, id: NodeId) -> std::borrow::Cow<'_, str> {
+        let n = &self.nodes[id];
+        if n.suffix_stem {
+            std::borrow::Cow::Owned(suffix_stem(db, &n.name))
+        } else {
+            std::borrow::Cow::Borrowed(&n.stem)
+        }
+    }
 }
 
 /// `$*` of an explicit rule: the name minus a known suffix, else empty.

@@ -5,6 +5,7 @@
 use crate::diag::Result;
 use crate::graph::disk::FastSet as HashSet;
 use crate::graph::disk::StatCache;
+use crate::lang::names::Name;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Flavor, Origin, Scope, Var, VarTable};
 use crate::lang::Database;
@@ -56,17 +57,17 @@ fn locate_elsewhere(
 }
 
 /// Every name the makefiles mention as a prerequisite of an explicit rule.
-pub fn mentioned_prerequisites(db: &Database) -> std::sync::Arc<HashSet<String>> {
+pub fn mentioned_prerequisites(db: &Database) -> std::sync::Arc<HashSet<Name>> {
     db.mentioned
         .get_or_init(|| std::sync::Arc::new(collect_mentioned(db)))
         .clone()
 }
 
-fn collect_mentioned(db: &Database) -> HashSet<String> {
+fn collect_mentioned(db: &Database) -> HashSet<Name> {
     let mut set = HashSet::default();
-    let mut add = |name: &String| {
+    let mut add = |name: &crate::lang::names::Name| {
         // Names repeat (fan-in): clone each one once.
-        if !set.contains(name.as_str()) {
+        if !set.contains(&**name) {
             set.insert(name.clone());
         }
     };
@@ -167,7 +168,7 @@ pub struct Searcher<'a> {
     pub disk: &'a mut StatCache,
     pub vpath: &'a [String],
     /// Names the makefiles mention as a prerequisite: they "ought to exist".
-    pub mentioned: &'a HashSet<String>,
+    pub mentioned: &'a HashSet<Name>,
     failed: HashSet<String>,
     patterns: std::borrow::Cow<'a, [RulePatterns]>,
     /// Scratch space for candidate prerequisite names.
@@ -178,7 +179,7 @@ impl<'a> Searcher<'a> {
     pub fn new(
         disk: &'a mut StatCache,
         vpath: &'a [String],
-        mentioned: &'a HashSet<String>,
+        mentioned: &'a HashSet<Name>,
     ) -> Searcher<'a> {
         Searcher {
             disk,
@@ -194,7 +195,7 @@ impl<'a> Searcher<'a> {
     pub fn with_patterns(
         disk: &'a mut StatCache,
         vpath: &'a [String],
-        mentioned: &'a HashSet<String>,
+        mentioned: &'a HashSet<Name>,
         patterns: &'a [RulePatterns],
     ) -> Searcher<'a> {
         Searcher {

@@ -74,8 +74,10 @@ pub struct Database {
     pub opts: ReadOptions,
     pub globals: VarTable,
     /// Targets by name; `target_order` keeps the order of first mention.
-    pub targets: FxHashMap<String, Target>,
-    pub target_order: Vec<String>,
+    pub targets: FxHashMap<crate::lang::names::Name, Target>,
+    pub target_order: Vec<crate::lang::names::Name>,
+    /// Every file name read, stored once (see `names`).
+    pub names: crate::lang::names::Interner,
     /// Pattern rules, in the order they are searched (user rules before built-in).
     pub pattern_rules: Vec<PatternRule>,
     pub pattern_vars: Vec<PatternVars>,
@@ -112,7 +114,7 @@ pub struct Database {
     /// Every prerequisite name of an explicit rule, computed on first use
     /// (the makefile remake check and the build both need it) and dropped
     /// whenever a rule is recorded.
-    pub mentioned: std::sync::OnceLock<Arc<crate::graph::disk::FastSet<String>>>,
+    pub mentioned: std::sync::OnceLock<Arc<crate::graph::disk::FastSet<crate::lang::names::Name>>>,
 }
 
 #[derive(Clone, Debug)]

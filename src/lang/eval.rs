@@ -784,7 +784,7 @@ impl Database {
         let appends_to_simple = op == "+="
             && targets.iter().any(|t| {
                 self.targets
-                    .get(t)
+                    .get(t.as_str())
                     .and_then(|e| e.vars.as_ref())
                     .and_then(|v| v.get(&name))
                     .is_some_and(|v| v.flavor == Flavor::Simple)
@@ -854,12 +854,13 @@ impl Database {
     pub fn target_entry(&mut self, name: &str) -> &mut Target {
         use std::collections::hash_map::Entry;
         // One hash lookup whether or not the entry exists.
-        match self.targets.entry(name.to_string()) {
+        let name = self.names.intern(name);
+        match self.targets.entry(name.clone()) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(v) => {
-                self.target_order.push(name.to_string());
+                self.target_order.push(name.clone());
                 v.insert(Target {
-                    name: name.to_string(),
+                    name,
                     ..Default::default()
                 })
             }
@@ -943,7 +944,10 @@ impl Database {
             if self.special_target(t, &prereqs, recipe.as_ref())? {
                 continue;
             }
-            let (deps, deferred) = split_deps(&prereqs, rule.second_expansion, &loc);
+            let (mut deps, deferred) = split_deps(&prereqs, rule.second_expansion, &loc);
+            for d in &mut deps {
+                d.name = self.names.intern_name(&d.name);
+            }
             self.note_default_goal(t);
             let entry = self.target_entry(t);
             entry.is_target = true;
@@ -951,7 +955,7 @@ impl Database {
                 entry.loc = Some(loc.clone());
             }
             if stem.is_some() {
-                entry.static_stem = stem;
+                entry.static_stem = stem.map(String::into_boxed_str);
             }
             let double = rule.colon == Colon::Double;
             if double {
@@ -1125,7 +1129,7 @@ impl Database {
                 .iter()
                 .map(|t| (format!("{}{}", s, t), format!("%{}", t)));
             for (name, target) in singles.chain(doubles) {
-                let Some(t) = self.targets.get(&name) else {
+                let Some(t) = self.targets.get(name.as_str()) else {
                     continue;
                 };
                 if !t.deps.is_empty() {
@@ -1137,7 +1141,7 @@ impl Database {
                 let rule = PatternRule {
                     targets: vec![target],
                     deps: vec![Dep {
-                        name: format!("%{}", s),
+                        name: format!("%{}", s).into(),
                         order_only: false,
                     }],
                     deferred: Vec::new(),
@@ -1478,7 +1482,7 @@ pub fn parse_deps(text: &str) -> Vec<Dep> {
     if !text.contains(['\\', '|']) {
         // The usual list: plain words, one copy each.
         deps.extend(words(text).map(|w| Dep {
-            name: w.to_string(),
+            name: w.into(),
             order_only: false,
         }));
         return deps;
@@ -1488,7 +1492,7 @@ pub fn parse_deps(text: &str) -> Vec<Dep> {
         while let Some(p) = parts.next() {
             if !p.is_empty() {
                 deps.push(Dep {
-                    name: p.to_string(),
+                    name: p.into(),
                     order_only,
                 });
             }
@@ -1515,7 +1519,7 @@ fn merge_deps(existing: &mut Vec<Dep>, new: Vec<Dep>, has_recipe: bool) {
         existing.extend(new);
     }
     if existing.iter().any(|d| d.order_only) {
-        let normal: HashSet<String> = existing
+        let normal: HashSet<crate::lang::names::Name> = existing
             .iter()
             .filter(|d| !d.order_only)
             .map(|d| d.name.clone())

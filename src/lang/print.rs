@@ -24,7 +24,7 @@ pub fn print_database(db: &Database) {
     }
     out.push_str("\n# Implicit Rules\n\n");
     for rule in &db.pattern_rules {
-        let deps: Vec<&str> = rule.deps.iter().map(|d| d.name.as_str()).collect();
+        let deps: Vec<&str> = rule.deps.iter().map(|d| &*d.name).collect();
         out.push_str(&format!(
             "{}:{} {}\n",
             rule.targets.join(" "),
@@ -50,7 +50,7 @@ pub fn print_database(db: &Database) {
                 if d.order_only {
                     format!("| {}", d.name)
                 } else {
-                    d.name.clone()
+                    d.name.to_string()
                 }
             })
             .collect();

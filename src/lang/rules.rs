@@ -23,7 +23,7 @@ pub struct Recipe {
 /// A prerequisite as named in a rule (after first expansion).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dep {
-    pub name: String,
+    pub name: crate::lang::names::Name,
     pub order_only: bool,
 }
 
@@ -54,16 +54,18 @@ pub struct DoubleColonRule {
 /// Everything the makefiles say about one explicitly mentioned file.
 #[derive(Clone, Debug, Default)]
 pub struct Target {
-    pub name: String,
+    pub name: crate::lang::names::Name,
     /// Prerequisites of all single-colon rules for this target: those of the
     /// rule with the recipe first, then the others in order of appearance.
     /// Duplicates are kept (`$+`); `$^` removes them. A name that is a normal
     /// prerequisite is not also listed as order-only.
     pub deps: Vec<Dep>,
-    /// Second-expansion prerequisite texts, in order of appearance.
-    pub deferred: Vec<DeferredDeps>,
+    /// Second-expansion prerequisite texts, in order of appearance. (Thin
+    /// vectors for what is almost always empty: a pointer, not three words,
+    /// in every one of a big build's targets.)
+    pub deferred: thin_vec::ThinVec<DeferredDeps>,
     pub recipe: Option<Arc<Recipe>>,
-    pub double_colon: Vec<DoubleColonRule>,
+    pub double_colon: thin_vec::ThinVec<DoubleColonRule>,
     /// Siblings made by the same recipe invocation (grouped targets `&:`,
     /// including this target itself), if any.
     pub group: Option<Arc<Vec<String>>>,
@@ -77,7 +79,7 @@ pub struct Target {
     /// Target-specific variables.
     pub vars: Option<Arc<VarTable>>,
     /// The rule that was generated from a static pattern rule carries its stem.
-    pub static_stem: Option<String>,
+    pub static_stem: Option<Box<str>>,
 }
 
 /// A pattern rule (`%.o: %.c`), including rules converted from old-style suffix

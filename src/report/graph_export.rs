@@ -109,7 +109,7 @@ pub fn collect(db: &mut Database, goals: &[String]) -> diag::Result<DepGraph> {
     while next < queue.len() {
         let id = queue[next];
         next += 1;
-        let name = graph.nodes[id].name.clone();
+        let name = graph.nodes[id].name.to_string();
         if index.contains_key(&name) {
             continue;
         }
@@ -122,7 +122,7 @@ pub fn collect(db: &mut Database, goals: &[String]) -> diag::Result<DepGraph> {
         while i < rules.len() {
             for e in graph.nodes[rules[i]].deps.clone() {
                 let dep = &graph.nodes[e.node];
-                if dep.double_colon_rule && dep.name == name {
+                if dep.double_colon_rule && *dep.name == *name {
                     rules.push(e.node);
                 } else {
                     edges.push(e);
@@ -135,14 +135,14 @@ pub fn collect(db: &mut Database, goals: &[String]) -> diag::Result<DepGraph> {
         index.insert(name.clone(), out.nodes.len());
         out.nodes.push(GraphNode {
             name: name.clone(),
-            path: n.path.clone(),
+            path: n.path.to_string(),
             phony: n.phony,
             has_rule: n.has_rule || has_recipe,
             has_recipe,
             intermediate: n.intermediate,
         });
         for e in edges {
-            let to = graph.nodes[e.node].name.clone();
+            let to = graph.nodes[e.node].name.to_string();
             if seen_edges.insert((name.clone(), to.clone(), e.order_only)) {
                 out.edges.push(GraphEdge {
                     from: name.clone(),

@@ -176,7 +176,7 @@ impl Generated {
         let mut paths: HashSet<PathBuf> = HashSet::new();
         let mut explicit: HashSet<String> = HashSet::new();
         for (name, target) in &db.targets {
-            if !target.is_target || db.specials.phony.contains(name) {
+            if !target.is_target || db.specials.phony.contains(&**name) {
                 continue;
             }
             let has_recipe = target.recipe.is_some()
@@ -261,7 +261,7 @@ fn is_made_by_pattern(
                     }
                     let dep = match d.name.split_once('%') {
                         Some((pre, post)) => format!("{}{}{}{}", dir, pre, stem, post),
-                        None => d.name.clone(),
+                        None => d.name.to_string(),
                     };
                     available(&dep)
                 }) && !rule.deps.is_empty()
