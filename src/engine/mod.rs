@@ -275,8 +275,7 @@ fn can_make(db: &mut Database, disk: &mut StatCache, vpath: &[String], name: &st
             return true;
         }
     }
-    let mentioned = crate::graph::resolve::mentioned_prerequisites(db);
-    let mut searcher = Searcher::new(disk, vpath, &mentioned);
+    let mut searcher = Searcher::new(disk, vpath);
     matches!(searcher.search(db, name), Ok(Some(m)) if db.pattern_rules[m.rule].targets.iter().all(|t| t != "%"))
 }
 

@@ -15,8 +15,8 @@ use crate::lang::rules::Recipe;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Scope, VarTable};
 use crate::lang::Database;
+use disk::FastMap;
 use disk::StatCache;
-use disk::{FastMap, FastSet};
 use resolve::{ImplicitMatch, Searcher};
 use std::sync::Arc;
 
@@ -72,30 +72,23 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     by_name: FastMap<Name, NodeId>,
     pub vpath: Vec<String>,
-    mentioned: std::sync::Arc<FastSet<crate::lang::names::Name>>,
     patterns: Vec<resolve::RulePatterns>,
 }
 
 impl Graph {
     pub fn new(db: &mut Database) -> Graph {
-        let mentioned = resolve::mentioned_prerequisites(db);
         // Room for every file the makefiles name, reserved at once: growing
         // by doubling would copy the nodes and keep both copies at the peak
         // (pages never used are never resident).
-        // Most targets are also prerequisites: count each name once (a
-        // hash table's pages are all touched, reserved or not).
-        let files = mentioned.len()
-            + db.targets
-                .keys()
-                .filter(|t| !mentioned.contains(&***t))
-                .count();
+        // Every name the makefiles mention, counted once (a hash table's
+        // pages are all touched, reserved or not).
+        let files = db.names.len();
         let mut by_name = FastMap::default();
         by_name.reserve(files);
         Graph {
             nodes: Vec::with_capacity(files),
             by_name,
             vpath: resolve::vpath_dirs(db),
-            mentioned,
             patterns: resolve::rule_patterns(db),
         }
     }
@@ -106,7 +99,6 @@ impl Graph {
             nodes: Vec::new(),
             by_name: FastMap::default(),
             vpath: Vec::new(),
-            mentioned: Default::default(),
             patterns: Vec::new(),
         }
     }
@@ -242,8 +234,8 @@ impl Graph {
                 }
                 None => &*name,
             };
-            let found = Searcher::with_patterns(disk, &self.vpath, &self.mentioned, &self.patterns)
-                .search(db, subject)?;
+            let found =
+                Searcher::with_patterns(disk, &self.vpath, &self.patterns).search(db, subject)?;
             if let Some(m) = found {
                 return self.apply_match(db, disk, id, m);
             }

@@ -5,7 +5,6 @@
 use crate::diag::Result;
 use crate::graph::disk::FastSet as HashSet;
 use crate::graph::disk::StatCache;
-use crate::lang::names::Name;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Flavor, Origin, Scope, Var, VarTable};
 use crate::lang::Database;
@@ -54,30 +53,6 @@ fn locate_elsewhere(
         }
     }
     vpath.iter().map(|d| join(d)).find(|cand| disk.exists(cand))
-}
-
-/// Every name the makefiles mention as a prerequisite of an explicit rule.
-pub fn mentioned_prerequisites(db: &Database) -> std::sync::Arc<HashSet<Name>> {
-    db.mentioned
-        .get_or_init(|| std::sync::Arc::new(collect_mentioned(db)))
-        .clone()
-}
-
-fn collect_mentioned(db: &Database) -> HashSet<Name> {
-    let mut set = HashSet::default();
-    let mut add = |name: &crate::lang::names::Name| {
-        // Names repeat (fan-in): clone each one once.
-        if !set.contains(&**name) {
-            set.insert(name.clone());
-        }
-    };
-    for t in db.targets.values() {
-        t.deps.iter().for_each(|d| add(&d.name));
-        for r in &t.double_colon {
-            r.deps.iter().for_each(|d| add(&d.name));
-        }
-    }
-    set
 }
 
 /// A pattern rule chosen for a target.
@@ -167,8 +142,6 @@ pub fn rule_patterns(db: &Database) -> Vec<RulePatterns> {
 pub struct Searcher<'a> {
     pub disk: &'a mut StatCache,
     pub vpath: &'a [String],
-    /// Names the makefiles mention as a prerequisite: they "ought to exist".
-    pub mentioned: &'a HashSet<Name>,
     failed: HashSet<String>,
     patterns: std::borrow::Cow<'a, [RulePatterns]>,
     /// Scratch space for candidate prerequisite names.
@@ -176,15 +149,10 @@ pub struct Searcher<'a> {
 }
 
 impl<'a> Searcher<'a> {
-    pub fn new(
-        disk: &'a mut StatCache,
-        vpath: &'a [String],
-        mentioned: &'a HashSet<Name>,
-    ) -> Searcher<'a> {
+    pub fn new(disk: &'a mut StatCache, vpath: &'a [String]) -> Searcher<'a> {
         Searcher {
             disk,
             vpath,
-            mentioned,
             failed: HashSet::default(),
             patterns: std::borrow::Cow::Owned(Vec::new()),
             buf: String::new(),
@@ -195,12 +163,11 @@ impl<'a> Searcher<'a> {
     pub fn with_patterns(
         disk: &'a mut StatCache,
         vpath: &'a [String],
-        mentioned: &'a HashSet<Name>,
         patterns: &'a [RulePatterns],
     ) -> Searcher<'a> {
         Searcher {
             patterns: std::borrow::Cow::Borrowed(patterns),
-            ..Searcher::new(disk, vpath, mentioned)
+            ..Searcher::new(disk, vpath)
         }
     }
 
@@ -284,10 +251,10 @@ impl<'a> Searcher<'a> {
         Ok(None)
     }
 
-    /// Does `name` exist (here or through vpath), or ought it to exist?
+    /// Does `name` exist (here or through vpath), or ought it to exist (the
+    /// makefiles mention it as a target or as a prerequisite)?
     fn known(&mut self, db: &Database, name: &str) -> bool {
-        db.targets.contains_key(name)
-            || self.mentioned.contains(name)
+        db.names.contains(name)
             || self.disk.exists(name)
             || locate_elsewhere(db, self.vpath, self.disk, name).is_some()
     }

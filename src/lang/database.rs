@@ -76,7 +76,10 @@ pub struct Database {
     /// Targets by name; `target_order` keeps the order of first mention.
     pub targets: FxHashMap<crate::lang::names::Name, Target>,
     pub target_order: Vec<crate::lang::names::Name>,
-    /// Every file name read, stored once (see `names`).
+    /// Every name the makefiles mention as a target or as a prerequisite of
+    /// an explicit rule, stored once (see `names`). Implicit rule search
+    /// takes these as the files that "ought to exist": nothing else is
+    /// interned.
     pub names: crate::lang::names::Interner,
     /// Pattern rules, in the order they are searched (user rules before built-in).
     pub pattern_rules: Vec<PatternRule>,
@@ -111,10 +114,6 @@ pub struct Database {
     /// Environment entries recipes get regardless of variables (`MAKELEVEL`
     /// one deeper than this make's own).
     pub child_env: Vec<(String, String)>,
-    /// Every prerequisite name of an explicit rule, computed on first use
-    /// (the makefile remake check and the build both need it) and dropped
-    /// whenever a rule is recorded.
-    pub mentioned: std::sync::OnceLock<Arc<crate::graph::disk::FastSet<crate::lang::names::Name>>>,
 }
 
 #[derive(Clone, Debug)]

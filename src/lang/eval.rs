@@ -876,7 +876,6 @@ impl Database {
     }
 
     fn record_rule(&mut self, rule: PendingRule) -> Result<()> {
-        self.mentioned = Default::default();
         let recipe = if rule.recipe.is_empty() {
             None
         } else {

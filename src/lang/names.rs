@@ -27,6 +27,18 @@ impl Interner {
         n
     }
 
+    pub fn contains(&self, text: &str) -> bool {
+        self.names.contains(text)
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
     /// The shared name for `text` if there is one already.
     pub fn get(&self, text: &str) -> Option<Name> {
         self.names.get(text).cloned()
