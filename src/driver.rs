@@ -120,12 +120,18 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
 
 fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invocation) -> i32 {
     let mut db = Database::new(read_options(opts));
+    // Stat the files the makefiles name while they are still being read.
+    let early = crate::graph::disk::EarlyStats::start().map(|(tx, early)| {
+        db.names.watch(Some(tx));
+        early
+    });
     let read = match crate::report::trace_json::active() {
         Some(t) => t.time_phase("read makefiles", || {
             read_all(&mut db, opts, make_command, cwd, level)
         }),
         None => read_all(&mut db, opts, make_command, cwd, level),
     };
+    db.names.watch(None);
     let found_any = match read {
         Ok(found) => found,
         Err(e) => {
@@ -188,7 +194,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             }
         };
     }
-    let status = engine::build(&mut db, opts, &goals);
+    let status = engine::build(&mut db, opts, &goals, early);
     if let (Some(path), Some(t)) = (&opts.trace_json, crate::report::trace_json::active()) {
         if let Err(e) = t.write(Path::new(path)) {
             eprintln!("{}: {}: {}", diag::prog(), path, e);

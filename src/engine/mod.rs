@@ -27,7 +27,14 @@ use crate::lang::Database;
 use schedule::{Outcome, Scheduler};
 
 /// Update `goals`; returns make's exit status (0 done, 1 `-q` out of date, 2 failure).
-pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
+/// `early`: the times a worker read while the makefiles were read, used
+/// unless something that ran since may have changed files.
+pub fn build(
+    db: &mut Database,
+    opts: &Options,
+    goals: &[String],
+    early: Option<crate::graph::disk::EarlyStats>,
+) -> i32 {
     let goals: Vec<String> = if goals.is_empty() {
         let g = db
             .var_value(".DEFAULT_GOAL", &Scope::global())
@@ -48,6 +55,9 @@ pub fn build(db: &mut Database, opts: &Options, goals: &[String]) -> i32 {
         goals.to_vec()
     };
     let mut disk = StatCache::real();
+    if let Some(early) = early.filter(|_| !db.side_effects) {
+        disk.adopt(early);
+    }
     prefetch(db, &mut disk);
     let level = crate::driver::make_level();
     let status_line = crate::ui::status::wanted(opts.progress.as_deref(), opts.silent, level);
@@ -112,20 +122,10 @@ const PREFETCH_MIN: usize = 2000;
 
 /// Stat every file the makefiles name, in parallel, before the walk.
 fn prefetch(db: &Database, disk: &mut StatCache) {
-    let mut n = db.targets.len();
-    if n < PREFETCH_MIN / 2 {
-        return;
-    }
-    // Names repeat (fan-in): a set, not a sort, finds the distinct ones.
-    let mut seen: crate::graph::disk::FastSet<&crate::lang::names::Name> = Default::default();
-    seen.reserve(n * 2);
-    for (name, t) in &db.targets {
-        seen.insert(name);
-        seen.extend(t.deps.iter().map(|d| &d.name));
-    }
-    n = seen.len();
-    if n >= PREFETCH_MIN {
-        disk.prefetch(seen.into_iter().cloned().collect());
+    // The name table holds every target and prerequisite once.
+    if db.names.len() >= PREFETCH_MIN {
+        disk.prefetch(db.names.iter().cloned().collect());
+        disk.prefetch_listings(db.names.iter().map(|n| &**n));
     }
 }
 
@@ -232,7 +232,12 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
             signals::die_by(sig);
         }
         s.remove_intermediates();
-        if s.failed {
+        let failed = s.failed;
+        let ran = s.commands_started > 0;
+        drop(s);
+        // Recipes ran: times read while the makefiles were read may be stale.
+        db.side_effects |= ran;
+        if failed {
             return Remake::Failed(2);
         }
         let mut after = StatCache::new(Box::new(RealDisk));

@@ -37,7 +37,7 @@ fn run(dir: &Path, text: &str, o: &Options, goals: &[&str]) -> i32 {
         .iter()
         .map(|g| g.replace("@D", dir.to_str().unwrap()))
         .collect();
-    build(&mut db, o, &goals)
+    build(&mut db, o, &goals, None)
 }
 
 fn log(dir: &Path) -> String {

@@ -129,6 +129,89 @@ fn name_hash(name: &[u8]) -> u64 {
     h.finish()
 }
 
+/// A worker thread that stats file names as the makefiles are read, on the
+/// CPU the reader leaves idle, so the build starts with most times known.
+/// The reader sends it every new name (`Interner::watch`). Its answers are
+/// taken only if nothing run meanwhile could have changed files
+/// (`Database::side_effects`).
+pub struct EarlyStats {
+    handle: std::thread::JoinHandle<EarlyFound>,
+}
+
+type EarlyFound = (
+    Vec<(crate::lang::names::Name, MTime)>,
+    Vec<(String, Listing)>,
+);
+
+impl EarlyStats {
+    /// Start the worker; it ends when every sender is dropped.
+    pub fn start() -> Option<(
+        std::sync::mpsc::Sender<Vec<crate::lang::names::Name>>,
+        EarlyStats,
+    )> {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<crate::lang::names::Name>>();
+        let handle = std::thread::Builder::new()
+            .name("hbuild-stat".into())
+            .spawn(move || {
+                let mut times = Vec::new();
+                let mut listings: Vec<(String, Listing)> = Vec::new();
+                let mut dirs: FastSet<String> = FastSet::default();
+                for name in rx.into_iter().flatten() {
+                    if let Some((dir, _)) = split_dir(&name) {
+                        if !dirs.contains(dir) {
+                            dirs.insert(dir.to_string());
+                            if let Some(l) = listing_of(dir) {
+                                listings.push((dir.to_string(), l));
+                            }
+                        }
+                    }
+                    let t = RealDisk.mtime(&name);
+                    times.push((name, t));
+                }
+                (times, listings)
+            })
+            .ok()?;
+        Some((tx, EarlyStats { handle }))
+    }
+
+    /// Wait for the worker (its sender must be gone) and take its answers.
+    fn finish(self) -> Option<EarlyFound> {
+        self.handle.join().ok()
+    }
+}
+
+/// A directory's listing as the cache keeps it: `None` when the directory
+/// does not exist.
+type Listing = Option<FastSet<u64>>;
+
+/// `path` as (directory, file name) for a listing lookup; `None` for names
+/// a listing cannot answer for (archive members, a trailing slash).
+fn split_dir(path: &str) -> Option<(&str, &str)> {
+    let (dir, file) = match path.rfind('/') {
+        Some(0) => ("/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (".", path),
+    };
+    if file.is_empty() || file.contains('(') || dir.contains('(') {
+        return None;
+    }
+    Some((dir, file))
+}
+
+/// The listing of `dir`, or `None` when it cannot be read (then stat).
+fn listing_of(dir: &str) -> Option<Listing> {
+    match read_listing(dir) {
+        Ok(names) => Some(Some(names)),
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
+        {
+            Some(None)
+        }
+        // Unreadable (but perhaps searchable): stat instead.
+        Err(_) => None,
+    }
+}
+
 /// The hashes of the names in directory `dir`, read without an allocation
 /// per entry (a directory of a big project holds thousands).
 fn read_listing(dir: &str) -> io::Result<FastSet<u64>> {
@@ -170,7 +253,7 @@ pub struct StatCache {
     /// Directory → hashes of its entries' names (`None`: the directory does
     /// not exist). A hash that is absent proves a name absent; a present
     /// one is only a hint, and the file is stat'ed.
-    dirs: FastMap<String, Option<FastSet<u64>>>,
+    dirs: FastMap<String, Listing>,
     use_listings: bool,
 }
 
@@ -210,25 +293,12 @@ impl StatCache {
 
     /// True when the directory listing proves `path` does not exist.
     fn listed_missing(&mut self, path: &str) -> bool {
-        let (dir, file) = match path.rfind('/') {
-            Some(0) => ("/", &path[1..]),
-            Some(i) => (&path[..i], &path[i + 1..]),
-            None => (".", path),
-        };
-        if file.is_empty() || file.contains('(') || dir.contains('(') {
+        let Some((dir, file)) = split_dir(path) else {
             return false;
-        }
+        };
         if !self.dirs.contains_key(dir) {
-            let listing = match read_listing(dir) {
-                Ok(names) => Some(names),
-                Err(e)
-                    if e.kind() == io::ErrorKind::NotFound
-                        || e.raw_os_error() == Some(libc::ENOTDIR) =>
-                {
-                    None
-                }
-                // Unreadable (but perhaps searchable): stat instead.
-                Err(_) => return false,
+            let Some(listing) = listing_of(dir) else {
+                return false;
             };
             self.dirs.insert(dir.to_string(), listing);
         }
@@ -249,7 +319,7 @@ impl StatCache {
         }
         let todo: Vec<crate::lang::names::Name> = names
             .into_iter()
-            .filter(|n| !self.cache.contains_key(&**n))
+            .filter(|n| !self.cache.contains_key(&**n) && !self.known_missing(n))
             .collect();
         let found: Vec<(crate::lang::names::Name, MTime)> = todo
             .into_par_iter()
@@ -260,6 +330,58 @@ impl StatCache {
             .collect();
         self.cache
             .extend(found.into_iter().filter_map(|(n, t)| Some((n, pack(t)?))));
+    }
+
+    /// Take what an [`EarlyStats`] worker found while the makefiles were read.
+    pub fn adopt(&mut self, early: EarlyStats) {
+        let Some((times, listings)) = early.finish() else {
+            return;
+        };
+        if !self.use_listings {
+            return;
+        }
+        for (dir, listing) in listings {
+            self.dirs.entry(dir).or_insert(listing);
+        }
+        for (name, t) in times {
+            if let Some(packed) = pack(t) {
+                self.cache.entry(name).or_insert(packed);
+            }
+        }
+    }
+
+    /// True when a listing already read proves `path` missing (no I/O).
+    fn known_missing(&self, path: &str) -> bool {
+        let Some((dir, file)) = split_dir(path) else {
+            return false;
+        };
+        match self.dirs.get(dir) {
+            Some(None) => true,
+            Some(Some(names)) => !names.contains(&name_hash(file.as_bytes())),
+            None => false,
+        }
+    }
+
+    /// Read the listings of the directories `names` are in, in parallel:
+    /// implicit-rule search asks about names next to them.
+    pub fn prefetch_listings<'n>(&mut self, names: impl Iterator<Item = &'n str>) {
+        use rayon::prelude::*;
+        if !self.use_listings {
+            return;
+        }
+        let mut dirs: FastSet<&str> = FastSet::default();
+        for n in names {
+            if let Some((dir, _)) = split_dir(n) {
+                if !self.dirs.contains_key(dir) {
+                    dirs.insert(dir);
+                }
+            }
+        }
+        let read: Vec<(String, Listing)> = dirs
+            .into_par_iter()
+            .filter_map(|d| Some((d.to_string(), listing_of(d)?)))
+            .collect();
+        self.dirs.extend(read);
     }
 
     pub fn exists(&mut self, path: &str) -> bool {

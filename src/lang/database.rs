@@ -76,6 +76,10 @@ pub struct Database {
     /// Targets by name; `target_order` keeps the order of first mention.
     pub targets: FxHashMap<crate::lang::names::Name, Target>,
     pub target_order: Vec<crate::lang::names::Name>,
+    /// Something run while reading could have changed files: a `$(shell)`,
+    /// a `!=` assignment, a `$(file >...)`, or a recipe run to remake a
+    /// makefile. File times read before then are not to be trusted.
+    pub side_effects: bool,
     /// Every name the makefiles mention as a target or as a prerequisite of
     /// an explicit rule, stored once (see `names`). Implicit rule search
     /// takes these as the files that "ought to exist": nothing else is

@@ -901,6 +901,7 @@ pub mod shell_command {
         if cmd.trim_matches(is_space).is_empty() {
             return Ok(String::new());
         }
+        db.side_effects = true;
         let shell = db.var_value("SHELL", scope)?;
         let shell = match shell.trim_matches(is_space) {
             "" => "/bin/sh".to_string(),
@@ -1011,6 +1012,7 @@ fn file(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
             read_file(name).map_err(|m| fail(db, m))
         }
         _ => {
+            db.side_effects = true;
             write_file(name, mode, args.get(1).map(String::as_str)).map_err(|m| fail(db, m))?;
             Ok(String::new())
         }

@@ -14,7 +14,14 @@ pub type Name = Arc<str>;
 #[derive(Debug, Default)]
 pub struct Interner {
     names: FastSet<Name>,
+    /// Told about new names while set (see `watch`), in batches: a message
+    /// per name would wake the receiver for each one.
+    watch: Option<std::sync::mpsc::Sender<Vec<Name>>>,
+    batch: Vec<Name>,
 }
+
+/// Names per message to the watcher.
+const BATCH: usize = 512;
 
 impl Interner {
     /// The shared name for `text`.
@@ -23,8 +30,30 @@ impl Interner {
             return n.clone();
         }
         let n: Name = Arc::from(text);
-        self.names.insert(n.clone());
+        self.added(&n);
         n
+    }
+
+    fn added(&mut self, n: &Name) {
+        self.names.insert(n.clone());
+        if let Some(tx) = &self.watch {
+            self.batch.push(n.clone());
+            if self.batch.len() >= BATCH {
+                let _ = tx.send(std::mem::take(&mut self.batch));
+            }
+        }
+    }
+
+    /// Send every name from now on to `tx` (the build stats them while the
+    /// makefiles are still being read); `None` sends what is pending and
+    /// stops.
+    pub fn watch(&mut self, tx: Option<std::sync::mpsc::Sender<Vec<Name>>>) {
+        if let Some(old) = &self.watch {
+            if !self.batch.is_empty() {
+                let _ = old.send(std::mem::take(&mut self.batch));
+            }
+        }
+        self.watch = tx;
     }
 
     pub fn contains(&self, text: &str) -> bool {
@@ -39,6 +68,10 @@ impl Interner {
         self.names.is_empty()
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &Name> {
+        self.names.iter()
+    }
+
     /// The shared name for `text` if there is one already.
     pub fn get(&self, text: &str) -> Option<Name> {
         self.names.get(text).cloned()
@@ -50,7 +83,7 @@ impl Interner {
         if let Some(n) = self.names.get(&**name) {
             return n.clone();
         }
-        self.names.insert(name.clone());
+        self.added(name);
         name.clone()
     }
 }
