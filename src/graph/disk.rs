@@ -138,10 +138,9 @@ pub struct EarlyStats {
     handle: std::thread::JoinHandle<EarlyFound>,
 }
 
-type EarlyFound = (
-    Vec<(crate::lang::names::Name, MTime)>,
-    Vec<(String, Listing)>,
-);
+/// Times packed as the cache keeps them (8 bytes, not 32: a big build has
+/// one per file), and listings.
+type EarlyFound = (Vec<(crate::lang::names::Name, i64)>, Vec<(String, Listing)>);
 
 impl EarlyStats {
     /// Start the worker; it ends when every sender is dropped.
@@ -165,8 +164,9 @@ impl EarlyStats {
                             }
                         }
                     }
-                    let t = RealDisk.mtime(&name);
-                    times.push((name, t));
+                    if let Some(t) = pack(RealDisk.mtime(&name)) {
+                        times.push((name, t));
+                    }
                 }
                 (times, listings)
             })
@@ -343,10 +343,10 @@ impl StatCache {
         for (dir, listing) in listings {
             self.dirs.entry(dir).or_insert(listing);
         }
-        for (name, t) in times {
-            if let Some(packed) = pack(t) {
-                self.cache.entry(name).or_insert(packed);
-            }
+        // At its final size at once: growing would hold two tables at the peak.
+        self.cache.reserve(times.len());
+        for (name, packed) in times {
+            self.cache.entry(name).or_insert(packed);
         }
     }
 
