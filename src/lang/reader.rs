@@ -1,9 +1,12 @@
 //! Splits makefile text into logical lines: joins continuations the way make
 //! does for makefile lines and for recipe lines, and strips comments.
 
-/// A makefile's text and a cursor over its physical lines.
+/// A makefile's text and a cursor over its physical lines. Lines are kept
+/// as ranges of the text, not one allocation each: a generated makefile can
+/// have hundreds of thousands.
 pub struct Reader {
-    lines: Vec<String>,
+    text: String,
+    lines: Vec<std::ops::Range<usize>>,
     next: usize,
 }
 
@@ -15,19 +18,31 @@ pub struct Logical {
 
 impl Reader {
     pub fn new(text: &str) -> Reader {
-        let mut lines: Vec<String> = text
-            .split('\n')
-            .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
-            .collect();
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for line in text.split('\n') {
+            let end = start + line.len();
+            let trimmed = if line.ends_with('\r') { end - 1 } else { end };
+            lines.push(start..trimmed);
+            start = end + 1;
+        }
         if text.ends_with('\n') {
             lines.pop();
         }
-        Reader { lines, next: 0 }
+        Reader {
+            text: text.to_string(),
+            lines,
+            next: 0,
+        }
+    }
+
+    fn line(&self, i: usize) -> Option<&str> {
+        self.lines.get(i).map(|r| &self.text[r.clone()])
     }
 
     /// The next physical line, without consuming it.
     pub fn peek(&self) -> Option<&str> {
-        self.lines.get(self.next).map(String::as_str)
+        self.line(self.next)
     }
 
     pub fn at_end(&self) -> bool {
@@ -38,11 +53,11 @@ impl Reader {
     /// Continuation lines of a recipe lose their leading recipe prefix.
     pub fn next_raw(&mut self, recipe_prefix: Option<char>) -> Option<Logical> {
         let first = self.next;
-        let mut text = self.lines.get(first)?.clone();
+        let mut text = self.line(first)?.to_string();
         self.next += 1;
         while ends_with_continuation(&text) && self.next < self.lines.len() {
             text.push('\n');
-            let cont = &self.lines[self.next];
+            let cont = &self.text[self.lines[self.next].clone()];
             let cont = match recipe_prefix {
                 Some(p) => cont.strip_prefix(p).unwrap_or(cont),
                 None => cont,
