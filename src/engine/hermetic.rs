@@ -46,9 +46,16 @@ pub struct Guard {
     exe: Option<PathBuf>,
     /// `--sandbox=audit`: one entry per step that ran.
     pub audits: Vec<TargetAudit>,
-    /// For `--report`: what the last judged step did undeclared, and in
-    /// audit mode everything it was seen doing.
-    report: (Vec<serde_json::Value>, Option<serde_json::Value>),
+}
+
+/// What `end_step` found about a step.
+#[derive(Default)]
+pub struct StepEnd {
+    /// What fails the step (enforce mode; empty in audit mode).
+    pub violations: Vec<Violation>,
+    /// For `--report` (when it is on): the undeclared accesses to list, and
+    /// in audit mode everything the step was seen doing.
+    pub report: (Vec<serde_json::Value>, Option<serde_json::Value>),
 }
 
 /// What one running step holds: its policy, its sandbox, its TMPDIR and its
@@ -139,7 +146,6 @@ impl Guard {
             root,
             exe: std::env::current_exe().ok(),
             audits: Vec::new(),
-            report: Default::default(),
         };
         if mode != Mode::Off {
             let _ = sandbox::become_subreaper();
@@ -166,7 +172,6 @@ impl Guard {
             root: PathBuf::from("."),
             exe: None,
             audits: Vec::new(),
-            report: Default::default(),
         }
     }
 
@@ -271,16 +276,16 @@ impl Guard {
         target: &str,
         alone: bool,
         producer: &dyn Fn(&Path) -> Option<String>,
-    ) -> Vec<Violation> {
+    ) -> StepEnd {
         let mut sg = sg;
         let Some(obs) = sg.observation.take() else {
-            return Vec::new();
+            return StepEnd::default();
         };
         let Ok(obs) = Arc::try_unwrap(obs) else {
-            return Vec::new();
+            return StepEnd::default();
         };
         if sg.recursive {
-            return Vec::new();
+            return StepEnd::default();
         }
         let mut acc = obs.finish(GRACE);
         if let Some(t) = sg.policy.tmpdir.clone() {
@@ -290,19 +295,23 @@ impl Guard {
         let found =
             violations::check_step(&sg.policy, &acc, &self.root, sg.prepared.enforced(), alone);
         let reporting = build_report::active().is_some();
-        if self.mode == Mode::Audit {
+        let listed = |v: &[Violation]| -> Vec<serde_json::Value> {
             if reporting {
-                self.report = (
-                    found.iter().map(build_report::violation_json).collect(),
-                    Some(build_report::accesses_json(&acc)),
-                );
+                v.iter().map(build_report::violation_json).collect()
+            } else {
+                Vec::new()
             }
+        };
+        if self.mode == Mode::Audit {
+            let report = (
+                listed(&found),
+                reporting.then(|| build_report::accesses_json(&acc)),
+            );
             let paths = |v: &[String]| -> Vec<PathBuf> {
                 v.iter().map(|p| PathBuf::from(member_file(p))).collect()
             };
             let prereqs = paths(&step.prereqs);
             let order_only = paths(&step.order_only);
-            let reads = acc.reads.clone();
             let first_line = step
                 .recipe
                 .lines
@@ -314,11 +323,14 @@ impl Guard {
                 loc: Some(first_line),
                 prereqs: &prereqs,
                 order_only: &order_only,
-                reads: &reads,
+                reads: &acc.reads,
             };
             self.audits
                 .push(audit::audit_step(&facts, &found, producer));
-            return Vec::new();
+            return StepEnd {
+                violations: Vec::new(),
+                report,
+            };
         }
         // Listing a directory shows names only (shell globs do it all the
         // time, `echo [x]` included); Landlock refuses undeclared ones, and
@@ -327,18 +339,10 @@ impl Guard {
             .into_iter()
             .filter(|v| v.kind != violations::Kind::List)
             .collect();
-        if reporting {
-            self.report = (
-                failing.iter().map(build_report::violation_json).collect(),
-                None,
-            );
+        StepEnd {
+            report: (listed(&failing), None),
+            violations: failing,
         }
-        failing
-    }
-
-    /// The report's part of the step `end_step` judged last (taken once).
-    pub fn take_report(&mut self) -> (Vec<serde_json::Value>, Option<serde_json::Value>) {
-        std::mem::take(&mut self.report)
     }
 
     /// Where violations of a step are reported: its recipe's first line.

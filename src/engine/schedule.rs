@@ -687,11 +687,10 @@ impl<'a> Scheduler<'a> {
         if let Some(d) = &mut job.report {
             d.sandbox = Some(sg.report_summary());
         }
-        let found = guard.end_step(sg, &job.step, &name, !job.concurrent, &producer);
+        let end = guard.end_step(sg, &job.step, &name, !job.concurrent, &producer);
+        let found = end.violations;
         if let Some(d) = &mut job.report {
-            let (violations, accesses) = guard.take_report();
-            d.violations = violations;
-            d.accesses = accesses;
+            (d.violations, d.accesses) = end.report;
         }
         // hbuild is the subreaper of its steps (not with `--sandbox=off`):
         // stray background processes of finished steps are killed and reaped.
@@ -997,8 +996,8 @@ impl<'a> Scheduler<'a> {
         self.jobs[j].pidfd = None;
         if self.interrupted.is_some() {
             // The signal ended the build; the clean-up deletes the targets.
-            let job = self.jobs.remove(j);
-            self.step_over(&job, "interrupted");
+            let mut job = self.jobs.remove(j);
+            self.step_over(&mut job, "interrupted");
             self.flush_capture(job.capture);
             self.finish(job.step.node, Outcome::Failed);
             return;
@@ -1017,21 +1016,21 @@ impl<'a> Scheduler<'a> {
     }
 
     /// A job is over: tell the status line and the trace.
-    fn step_over(&self, job: &Job, result: &str) {
+    fn step_over(&self, job: &mut Job, result: &str) {
         let name = &self.graph.nodes[job.step.node].name;
         crate::ui::status::with(|s| s.step_finished(name, result == "ok"));
-        if let (Some(r), Some(d)) = (build_report::active(), &job.report) {
+        if let (Some(r), Some(d)) = (build_report::active(), job.report.take()) {
             r.step(build_report::StepRecord {
                 targets: job.step.targets.clone(),
                 rule: job.step.loc.to_string(),
                 commands: job.step.lines.iter().map(|l| l.text.clone()).collect(),
                 start: d.start,
                 end: std::time::Instant::now(),
-                exit: d.exit.clone(),
+                exit: d.exit,
                 result: result.to_string(),
-                sandbox: d.sandbox.clone(),
-                violations: d.violations.clone(),
-                accesses: d.accesses.clone(),
+                sandbox: d.sandbox,
+                violations: d.violations,
+                accesses: d.accesses,
             });
         }
         if let (Some(t), Some(started)) = (crate::report::trace_json::active(), job.trace) {
@@ -1048,7 +1047,7 @@ impl<'a> Scheduler<'a> {
     fn end_job(&mut self, j: usize, failed: bool) {
         let mut job = self.jobs.remove(j);
         let failed = self.judge_step(&mut job) || failed;
-        self.step_over(&job, if failed { "failed" } else { "ok" });
+        self.step_over(&mut job, if failed { "failed" } else { "ok" });
         let id = job.step.node;
         for t in &job.step.targets {
             self.disk.invalidate(t);

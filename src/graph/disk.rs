@@ -293,7 +293,7 @@ impl StatCache {
 
     /// True when the directory listing proves `path` does not exist.
     fn listed_missing(&mut self, path: &str) -> bool {
-        let Some((dir, file)) = split_dir(path) else {
+        let Some((dir, _)) = split_dir(path) else {
             return false;
         };
         if !self.dirs.contains_key(dir) {
@@ -302,10 +302,7 @@ impl StatCache {
             };
             self.dirs.insert(dir.to_string(), listing);
         }
-        match &self.dirs[dir] {
-            None => true,
-            Some(names) => !names.contains(&name_hash(file.as_bytes())),
-        }
+        self.known_missing(path)
     }
 
     /// Stat `names` in parallel (on the real disk) and remember the answers:

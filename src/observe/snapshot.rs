@@ -2,9 +2,9 @@
 //! exist and which file (inode) each names. They catch what no observed
 //! syscall explains (files made or removed by processes whose paths could
 //! not be read). Content changes of a file that keeps its inode are judged
-//! from the observed write and the file's ctime instead (see
-//! `report::violations`): the picture is one `getdents` per directory, no
-//! `stat` per entry, because steps run next to hundreds of files.
+//! from the observed write and the file's state before it (`FileStamp`,
+//! see `report::violations`): the picture is one `getdents` per directory,
+//! no `stat` per entry, because steps run next to hundreds of files.
 
 use std::collections::BTreeMap;
 use std::fs;

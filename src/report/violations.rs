@@ -7,11 +7,11 @@
 //! behind, changed or deleted is not. Writes Landlock stopped are reported as
 //! denied.
 
-use crate::observe::{Change, FileStamp, Operation, StepAccesses};
+use crate::observe::{normalize, Change, FileStamp, Operation, StepAccesses};
 use crate::sandbox::{Origin, Policy, Rights};
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// What an undeclared access did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,8 +25,9 @@ pub enum Kind {
     Delete,
     Mkdir,
     Link,
-    /// Seen only by comparing the directory before and after the step.
+    /// Opened for writing (or truncated), and changed since.
     Modified,
+    /// Seen only by comparing the directory before and after the step.
     Replaced,
 }
 
@@ -303,22 +304,6 @@ impl Judge<'_> {
 /// they are just not reported.
 fn is_kernel_interface(abs: &Path) -> bool {
     ["/proc", "/sys", "/dev"].iter().any(|d| abs.starts_with(d))
-}
-
-/// Lexical normalisation: `.` removed, `..` applied (symlinks are not resolved,
-/// matching how the observer reports paths).
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
