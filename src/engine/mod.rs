@@ -55,10 +55,14 @@ pub fn build(
         goals.to_vec()
     };
     let mut disk = StatCache::real();
+    let mut adopted = false;
     if let Some(early) = early.filter(|_| !db.side_effects) {
-        disk.adopt(early);
+        adopted = disk.adopt(early);
     }
-    prefetch(db, &mut disk);
+    // The early worker saw every name unless some were added unwatched.
+    if !adopted || db.names.unwatched() > 0 {
+        prefetch(db, &mut disk);
+    }
     let level = crate::driver::make_level();
     let status_line = crate::ui::status::wanted(opts.progress.as_deref(), opts.silent, level);
     if status_line {

@@ -109,6 +109,9 @@ pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault
 
 const MISSING: i64 = i64::MIN;
 
+/// Fewer stats than this are made on the calling thread.
+const PARALLEL_MIN: usize = 256;
+
 /// A time as the cache keeps it; `None` for one that does not fit (then it
 /// is not cached: nanoseconds since 1970 fit until the year 2262).
 fn pack(t: MTime) -> Option<i64> {
@@ -131,52 +134,83 @@ fn name_hash(name: &[u8]) -> u64 {
 
 /// A worker thread that stats file names as the makefiles are read, on the
 /// CPU the reader leaves idle, so the build starts with most times known.
-/// The reader sends it every new name (`Interner::watch`). Its answers are
-/// taken only if nothing run meanwhile could have changed files
-/// (`Database::side_effects`).
+/// The reader sends it every new name (`Interner::watch`). When reading is
+/// done, the reader's thread takes a share of what is still queued instead
+/// of waiting (`adopt`). Their answers are taken only if nothing run
+/// meanwhile could have changed files (`Database::side_effects`).
 pub struct EarlyStats {
     handle: std::thread::JoinHandle<EarlyFound>,
+    queue: crossbeam_channel::Receiver<Vec<Name>>,
+    claimed: std::sync::Arc<std::sync::Mutex<FastSet<String>>>,
 }
 
 /// Times packed as the cache keeps them (8 bytes, not 32: a big build has
 /// one per file), and listings.
-type EarlyFound = (Vec<(crate::lang::names::Name, i64)>, Vec<(String, Listing)>);
+type EarlyFound = (Vec<(Name, i64)>, Vec<(String, Listing)>);
+
+use crate::lang::names::Name;
+
+/// Stat every queued name and list each directory no other thread claimed,
+/// until the queue is empty and its senders are gone.
+fn stat_queued(
+    queue: &crossbeam_channel::Receiver<Vec<Name>>,
+    claimed: &std::sync::Mutex<FastSet<String>>,
+) -> EarlyFound {
+    let mut times = Vec::new();
+    let mut listings: Vec<(String, Listing)> = Vec::new();
+    // Directories this thread already looked up in `claimed`: the shared
+    // set is locked once per directory, not once per name.
+    let mut seen: FastSet<String> = FastSet::default();
+    for name in queue.iter().flatten() {
+        if let Some((dir, _)) = split_dir(&name) {
+            if !seen.contains(dir) {
+                seen.insert(dir.to_string());
+                let mine = claimed
+                    .lock()
+                    .map(|mut c| c.insert(dir.to_string()))
+                    .unwrap_or(false);
+                if mine {
+                    if let Some(l) = listing_of(dir) {
+                        listings.push((dir.to_string(), l));
+                    }
+                }
+            }
+        }
+        if let Some(t) = pack(RealDisk.mtime(&name)) {
+            times.push((name, t));
+        }
+    }
+    (times, listings)
+}
 
 impl EarlyStats {
     /// Start the worker; it ends when every sender is dropped.
-    pub fn start() -> Option<(
-        std::sync::mpsc::Sender<Vec<crate::lang::names::Name>>,
-        EarlyStats,
-    )> {
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<crate::lang::names::Name>>();
+    pub fn start() -> Option<(crossbeam_channel::Sender<Vec<Name>>, EarlyStats)> {
+        let (tx, rx) = crossbeam_channel::unbounded::<Vec<Name>>();
+        let claimed = std::sync::Arc::new(std::sync::Mutex::new(FastSet::default()));
+        let (queue, shared) = (rx.clone(), claimed.clone());
         let handle = std::thread::Builder::new()
             .name("hbuild-stat".into())
-            .spawn(move || {
-                let mut times = Vec::new();
-                let mut listings: Vec<(String, Listing)> = Vec::new();
-                let mut dirs: FastSet<String> = FastSet::default();
-                for name in rx.into_iter().flatten() {
-                    if let Some((dir, _)) = split_dir(&name) {
-                        if !dirs.contains(dir) {
-                            dirs.insert(dir.to_string());
-                            if let Some(l) = listing_of(dir) {
-                                listings.push((dir.to_string(), l));
-                            }
-                        }
-                    }
-                    if let Some(t) = pack(RealDisk.mtime(&name)) {
-                        times.push((name, t));
-                    }
-                }
-                (times, listings)
-            })
+            .spawn(move || stat_queued(&queue, &shared))
             .ok()?;
-        Some((tx, EarlyStats { handle }))
+        Some((
+            tx,
+            EarlyStats {
+                handle,
+                queue: rx,
+                claimed,
+            },
+        ))
     }
 
-    /// Wait for the worker (its sender must be gone) and take its answers.
+    /// Help the worker with what is still queued (its senders must be gone),
+    /// then wait for it and take both threads' answers.
     fn finish(self) -> Option<EarlyFound> {
-        self.handle.join().ok()
+        let (mut times, mut listings) = stat_queued(&self.queue, &self.claimed);
+        let (more_times, more_listings) = self.handle.join().ok()?;
+        times.extend(more_times);
+        listings.extend(more_listings);
+        Some((times, listings))
     }
 }
 
@@ -293,16 +327,22 @@ impl StatCache {
 
     /// True when the directory listing proves `path` does not exist.
     fn listed_missing(&mut self, path: &str) -> bool {
-        let Some((dir, _)) = split_dir(path) else {
+        let Some((dir, file)) = split_dir(path) else {
             return false;
         };
-        if !self.dirs.contains_key(dir) {
-            let Some(listing) = listing_of(dir) else {
-                return false;
-            };
-            self.dirs.insert(dir.to_string(), listing);
+        let listing = match self.dirs.get(dir) {
+            Some(l) => l,
+            None => {
+                let Some(listing) = listing_of(dir) else {
+                    return false;
+                };
+                self.dirs.entry(dir.to_string()).or_insert(listing)
+            }
+        };
+        match listing {
+            None => true,
+            Some(names) => !names.contains(&name_hash(file.as_bytes())),
         }
-        self.known_missing(path)
     }
 
     /// Stat `names` in parallel (on the real disk) and remember the answers:
@@ -318,24 +358,28 @@ impl StatCache {
             .into_iter()
             .filter(|n| !self.cache.contains_key(&**n) && !self.known_missing(n))
             .collect();
-        let found: Vec<(crate::lang::names::Name, MTime)> = todo
-            .into_par_iter()
-            .map(|n| {
-                let t = RealDisk.mtime(&n);
-                (n, t)
-            })
-            .collect();
+        let stat = |n: crate::lang::names::Name| {
+            let t = RealDisk.mtime(&n);
+            (n, t)
+        };
+        // Starting the thread pool costs more than a few stats.
+        let found: Vec<(crate::lang::names::Name, MTime)> = if todo.len() < PARALLEL_MIN {
+            todo.into_iter().map(stat).collect()
+        } else {
+            todo.into_par_iter().map(stat).collect()
+        };
         self.cache
             .extend(found.into_iter().filter_map(|(n, t)| Some((n, pack(t)?))));
     }
 
     /// Take what an [`EarlyStats`] worker found while the makefiles were read.
-    pub fn adopt(&mut self, early: EarlyStats) {
+    /// True when its answers were taken.
+    pub fn adopt(&mut self, early: EarlyStats) -> bool {
         let Some((times, listings)) = early.finish() else {
-            return;
+            return false;
         };
         if !self.use_listings {
-            return;
+            return false;
         }
         for (dir, listing) in listings {
             self.dirs.entry(dir).or_insert(listing);
@@ -345,6 +389,7 @@ impl StatCache {
         for (name, packed) in times {
             self.cache.entry(name).or_insert(packed);
         }
+        true
     }
 
     /// True when a listing already read proves `path` missing (no I/O).
@@ -374,10 +419,12 @@ impl StatCache {
                 }
             }
         }
-        let read: Vec<(String, Listing)> = dirs
-            .into_par_iter()
-            .filter_map(|d| Some((d.to_string(), listing_of(d)?)))
-            .collect();
+        let list = |d: &str| Some((d.to_string(), listing_of(d)?));
+        let read: Vec<(String, Listing)> = if dirs.len() < PARALLEL_MIN / 8 {
+            dirs.into_iter().filter_map(list).collect()
+        } else {
+            dirs.into_par_iter().filter_map(list).collect()
+        };
         self.dirs.extend(read);
     }
 

@@ -72,7 +72,7 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     by_name: FastMap<Name, NodeId>,
     pub vpath: Vec<String>,
-    patterns: Vec<resolve::RulePatterns>,
+    patterns: resolve::RuleTable,
 }
 
 impl Graph {
@@ -89,7 +89,7 @@ impl Graph {
             nodes: Vec::with_capacity(files),
             by_name,
             vpath: resolve::vpath_dirs(db),
-            patterns: resolve::rule_patterns(db),
+            patterns: resolve::RuleTable::new(db),
         }
     }
 
@@ -99,7 +99,7 @@ impl Graph {
             nodes: Vec::new(),
             by_name: FastMap::default(),
             vpath: Vec::new(),
-            patterns: Vec::new(),
+            patterns: resolve::RuleTable::default(),
         }
     }
 

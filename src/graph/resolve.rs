@@ -81,6 +81,9 @@ struct Candidate<'t> {
     /// The target's directory when the target pattern has none, else "".
     dir: &'t str,
     stem: &'t str,
+    /// The first plain prerequisite the pass without chains found unknown:
+    /// the pass with chains need not look those up again.
+    first_unknown: std::cell::Cell<Option<usize>>,
 }
 
 /// A pattern rule's patterns, parsed once per build: the search runs for
@@ -97,7 +100,7 @@ pub struct RulePatterns {
     chainable: Vec<bool>,
 }
 
-pub fn rule_patterns(db: &Database) -> Vec<RulePatterns> {
+fn rule_patterns(db: &Database) -> Vec<RulePatterns> {
     // The target-pattern suffixes a chain can reach (a match-anything rule
     // is only tried there when terminal).
     let mut suffixes: Vec<&str> = Vec::new();
@@ -138,12 +141,92 @@ pub fn rule_patterns(db: &Database) -> Vec<RulePatterns> {
         .collect()
 }
 
+/// Every pattern rule's parsed patterns, and which rules a name can match
+/// by its last byte: most of the ~90 built-in rules end in a suffix that a
+/// given name cannot have, and the search runs for every file without a rule.
+#[derive(Clone, Debug, Default)]
+pub struct RuleTable {
+    rules: Vec<RulePatterns>,
+    /// Rule indices, ascending, per last byte of a target pattern's suffix.
+    by_last_byte: Vec<Vec<u32>>,
+    /// Rules with a target pattern that ends in `%`: tried for every name.
+    any_ending: Vec<u32>,
+}
+
+impl RuleTable {
+    pub fn new(db: &Database) -> RuleTable {
+        let rules = rule_patterns(db);
+        let mut by_last_byte = vec![Vec::new(); 256];
+        let mut any_ending = Vec::new();
+        for (ri, r) in rules.iter().enumerate() {
+            for (p, _) in &r.targets {
+                let Some(p) = p else { continue };
+                let list = match p.suffix.as_bytes().last() {
+                    Some(&b) => &mut by_last_byte[b as usize],
+                    None => &mut any_ending,
+                };
+                if list.last() != Some(&(ri as u32)) {
+                    list.push(ri as u32);
+                }
+            }
+        }
+        RuleTable {
+            rules,
+            by_last_byte,
+            any_ending,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The rules that may have a target pattern matching a name ending in
+    /// `last`, in rule order, each once.
+    fn candidates(&self, last: u8) -> impl Iterator<Item = usize> + '_ {
+        let (mut a, mut b) = (
+            // (A default table has no buckets.)
+            self.by_last_byte
+                .get(last as usize)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .peekable(),
+            self.any_ending.iter().peekable(),
+        );
+        std::iter::from_fn(move || {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x == y => {
+                    a.next();
+                    b.next()
+                }
+                (Some(&&x), Some(&&y)) => {
+                    if x < y {
+                        a.next()
+                    } else {
+                        b.next()
+                    }
+                }
+                (Some(_), None) => a.next(),
+                (None, _) => b.next(),
+            };
+            next.map(|&i| i as usize)
+        })
+    }
+}
+
+impl std::ops::Index<usize> for RuleTable {
+    type Output = RulePatterns;
+    fn index(&self, i: usize) -> &RulePatterns {
+        &self.rules[i]
+    }
+}
+
 /// Everything the search consults besides the database.
 pub struct Searcher<'a> {
     pub disk: &'a mut StatCache,
     pub vpath: &'a [String],
     failed: HashSet<String>,
-    patterns: std::borrow::Cow<'a, [RulePatterns]>,
+    patterns: std::borrow::Cow<'a, RuleTable>,
     /// Scratch space for candidate prerequisite names.
     buf: String,
 }
@@ -154,16 +237,16 @@ impl<'a> Searcher<'a> {
             disk,
             vpath,
             failed: HashSet::default(),
-            patterns: std::borrow::Cow::Owned(Vec::new()),
+            patterns: std::borrow::Cow::Owned(RuleTable::default()),
             buf: String::new(),
         }
     }
 
-    /// A searcher using patterns parsed beforehand by `rule_patterns`.
+    /// A searcher using patterns parsed beforehand (`RuleTable::new`).
     pub fn with_patterns(
         disk: &'a mut StatCache,
         vpath: &'a [String],
-        patterns: &'a [RulePatterns],
+        patterns: &'a RuleTable,
     ) -> Searcher<'a> {
         Searcher {
             patterns: std::borrow::Cow::Borrowed(patterns),
@@ -175,7 +258,7 @@ impl<'a> Searcher<'a> {
     /// prerequisites exist or are mentioned, then chains through intermediates.
     pub fn search(&mut self, db: &mut Database, target: &str) -> Result<Option<ImplicitMatch>> {
         if self.patterns.len() != db.pattern_rules.len() {
-            self.patterns = std::borrow::Cow::Owned(rule_patterns(db));
+            self.patterns = std::borrow::Cow::Owned(RuleTable::new(db));
         }
         let mut in_use = Vec::new();
         self.search_at(db, target, 0, &mut in_use)
@@ -196,7 +279,9 @@ impl<'a> Searcher<'a> {
             None => ("", target),
         };
         let mut cands = Vec::new();
-        for (ri, rule) in db.pattern_rules.iter().enumerate() {
+        let last = target.as_bytes().last().copied().unwrap_or(0);
+        for ri in self.patterns.candidates(last) {
+            let rule = &db.pattern_rules[ri];
             if rule.recipe.is_none() || in_use.contains(&ri) {
                 continue;
             }
@@ -220,6 +305,7 @@ impl<'a> Searcher<'a> {
                     target_index: ti,
                     dir: d,
                     stem,
+                    first_unknown: std::cell::Cell::new(None),
                 });
                 break;
             }
@@ -295,7 +381,11 @@ impl<'a> Searcher<'a> {
                     d.order_only
                 }
             };
-            if self.known(db, &name) {
+            let known = match (expanded.is_none(), c.first_unknown.get()) {
+                (true, Some(first)) => i < first,
+                _ => self.known(db, &name),
+            };
+            if known {
                 deps.push(ImplicitDep {
                     name: name.clone(),
                     order_only,
@@ -303,6 +393,9 @@ impl<'a> Searcher<'a> {
                 });
                 self.buf = name;
                 continue;
+            }
+            if expanded.is_none() {
+                c.first_unknown.set(Some(i));
             }
             let hopeless = expanded.is_none() && !self.patterns[c.rule].chainable[i];
             if !allow_chain || depth >= 8 || hopeless {
@@ -454,5 +547,47 @@ mod tests {
             let p = Pattern::parse(pat).unwrap();
             assert_eq!(stem_of(&p, word), p.matches(word), "{} {}", pat, word);
         }
+    }
+
+    #[test]
+    fn rule_table_offers_every_rule_that_can_match_once_in_order() {
+        use crate::lang::database::ReadOptions;
+        let mut db = Database::new(ReadOptions::default());
+        let text = "%.o: %.c\n\t:\n%: %.o\n\t:\n%.c %.x: %.y\n\t:\ns.%: %\n\t:\n";
+        db.eval_text(
+            text,
+            &crate::diag::Loc::new(&std::sync::Arc::from("t.mk"), 1),
+        )
+        .unwrap();
+        let table = RuleTable::new(&db);
+        for name in ["a.o", "a.c", "a.x", "s.a", "zzz", "a/b.c"] {
+            let offered: Vec<usize> = table.candidates(*name.as_bytes().last().unwrap()).collect();
+            assert!(
+                offered.windows(2).all(|w| w[0] < w[1]),
+                "{name}: {offered:?}"
+            );
+            // Every rule with a target pattern matching `name` is offered.
+            for (ri, rule) in db.pattern_rules.iter().enumerate() {
+                let file = name.rsplit('/').next().unwrap();
+                let matches = rule
+                    .targets
+                    .iter()
+                    .any(|t| Pattern::parse(t).is_some_and(|p| p.matches(file).is_some()));
+                if matches {
+                    assert!(
+                        offered.contains(&ri),
+                        "{name}: rule {ri} ({:?}) missing",
+                        rule.targets
+                    );
+                }
+            }
+        }
+        // `a.c` does not end like `%.o`: that built-in is not offered.
+        let o_rule = db
+            .pattern_rules
+            .iter()
+            .position(|r| r.targets.iter().any(|t| t == "%.o"))
+            .unwrap();
+        assert!(!table.candidates(b'c').any(|ri| ri == o_rule));
     }
 }

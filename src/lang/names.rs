@@ -16,8 +16,10 @@ pub struct Interner {
     names: FastSet<Name>,
     /// Told about new names while set (see `watch`), in batches: a message
     /// per name would wake the receiver for each one.
-    watch: Option<std::sync::mpsc::Sender<Vec<Name>>>,
+    watch: Option<crossbeam_channel::Sender<Vec<Name>>>,
     batch: Vec<Name>,
+    /// Names added while nobody watched.
+    unwatched: usize,
 }
 
 /// Names per message to the watcher.
@@ -41,13 +43,20 @@ impl Interner {
             if self.batch.len() >= BATCH {
                 let _ = tx.send(std::mem::take(&mut self.batch));
             }
+        } else {
+            self.unwatched += 1;
         }
+    }
+
+    /// How many names were added while no watcher was told (see `watch`).
+    pub fn unwatched(&self) -> usize {
+        self.unwatched
     }
 
     /// Send every name from now on to `tx` (the build stats them while the
     /// makefiles are still being read); `None` sends what is pending and
     /// stops.
-    pub fn watch(&mut self, tx: Option<std::sync::mpsc::Sender<Vec<Name>>>) {
+    pub fn watch(&mut self, tx: Option<crossbeam_channel::Sender<Vec<Name>>>) {
         if let Some(old) = &self.watch {
             if !self.batch.is_empty() {
                 let _ = old.send(std::mem::take(&mut self.batch));
