@@ -222,6 +222,18 @@ fn cannot_read_through_proc_self_root() {
 }
 
 #[test]
+fn cannot_read_through_a_system_path_and_dot_dot_even_when_the_error_is_ignored() {
+    let p = project("cannot");
+    refused(
+        &p,
+        "out/viasystem",
+        &[],
+        "read undeclared file 'secret' (denied by sandbox)",
+    );
+    assert!(!p.exists("out/viasystem"));
+}
+
+#[test]
 fn cannot_read_home_or_tmp() {
     let p = project("cannot");
     let home_file = p.home.path().join(".netrc");

@@ -8,7 +8,7 @@ use crate::cli::Options;
 use crate::diag::{Fatal, Loc};
 use crate::lang::vars::Scope;
 use crate::lang::Database;
-use crate::observe::{Observer, StepObservation};
+use crate::observe::{Observer, QuietPaths, StepObservation, WatchDir};
 use crate::report::audit::{self, StepFacts, TargetAudit};
 use crate::report::build_report;
 use crate::report::violations::{self, Violation};
@@ -254,7 +254,15 @@ impl Guard {
         // `.UNSANDBOXED` steps (`clean`, `install`) run free: not observed
         // or judged either.
         let observation = match (&self.observer, recursive || policy.unsandboxed) {
-            (Some(o), false) => o.prepare_step(&target_dirs(targets)).ok().map(Arc::new),
+            (Some(o), false) => {
+                let dirs: Vec<WatchDir> = target_dirs(targets).iter().map(WatchDir::flat).collect();
+                let quiet = if self.enforcing() {
+                    quiet_paths(&policy)
+                } else {
+                    QuietPaths::default()
+                };
+                o.prepare_step_with(&dirs, quiet).ok().map(Arc::new)
+            }
             _ => None,
         };
         Ok(StepGuard {
@@ -379,6 +387,24 @@ fn shell_path(shell: &str) -> PathBuf {
 }
 
 /// The directories a step's targets are written in (watched for changes).
+/// The system-preset paths of `policy`: reads and execs under them are
+/// accepted by the judge whatever they find (see `observe::QuietPaths`).
+fn quiet_paths(policy: &Policy) -> QuietPaths {
+    let mut quiet = QuietPaths::default();
+    for e in &policy.entries {
+        if !matches!(e.origin, crate::sandbox::Origin::Preset(_)) || !e.path.is_absolute() {
+            continue;
+        }
+        if e.rights.contains(crate::sandbox::Rights::READ) {
+            quiet.read.push(e.path.clone());
+        }
+        if e.rights.contains(crate::sandbox::Rights::EXEC) {
+            quiet.exec.push(e.path.clone());
+        }
+    }
+    quiet
+}
+
 fn target_dirs(targets: &[String]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for t in targets {

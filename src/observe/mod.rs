@@ -87,11 +87,13 @@
 mod classify;
 mod filter;
 mod handoff;
+mod quiet;
 mod record;
 mod snapshot;
 mod supervisor;
 mod tracee;
 
+pub use quiet::QuietPaths;
 pub use record::{normalize, relative_to, Access, FileStamp, Operation, StepAccesses};
 pub use snapshot::{Change, Snapshot, WatchDir};
 
@@ -214,12 +216,17 @@ impl Observer {
     /// flat, not recursively): takes the "before" snapshot.
     pub fn prepare_step(&self, write_dirs: &[PathBuf]) -> io::Result<StepObservation> {
         let dirs: Vec<WatchDir> = write_dirs.iter().map(WatchDir::flat).collect();
-        self.prepare_step_with(&dirs)
+        self.prepare_step_with(&dirs, QuietPaths::default())
     }
 
     /// As [`prepare_step`](Self::prepare_step), choosing per directory
-    /// whether to compare recursively.
-    pub fn prepare_step_with(&self, dirs: &[WatchDir]) -> io::Result<StepObservation> {
+    /// whether to compare recursively, and leaving reads and execs under
+    /// `quiet` unrecorded.
+    pub fn prepare_step_with(
+        &self,
+        dirs: &[WatchDir],
+        quiet: QuietPaths,
+    ) -> io::Result<StepObservation> {
         let channel = Channel::new()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // Absolute, so changes are reported relative to the project root.
@@ -241,6 +248,7 @@ impl Observer {
         shared.send(Request::AddStep {
             id,
             socket: channel.parent,
+            quiet,
         });
         Ok(StepObservation {
             id,

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::classify::{decode, Decoded};
 use super::filter::{self, Syscall};
 use super::handoff::{self, Received};
+use super::quiet::QuietPaths;
 use super::record::StepAccesses;
 use super::tracee::Process;
 
@@ -24,6 +25,7 @@ pub enum Request {
     AddStep {
         id: u64,
         socket: OwnedFd,
+        quiet: QuietPaths,
     },
     /// Drain the step's pending work, wait up to `grace` for its processes
     /// to end, and send what was recorded.
@@ -41,6 +43,7 @@ pub enum Request {
 
 struct Step {
     socket: OwnedFd,
+    quiet: QuietPaths,
     accesses: StepAccesses,
     finishing: Option<(Instant, Sender<StepAccesses>)>,
 }
@@ -58,6 +61,9 @@ struct Listener {
 pub struct Supervisor {
     requests: Receiver<Request>,
     wake: OwnedFd,
+    /// Readiness of the wake pipe, the hand-off sockets and the listeners,
+    /// registered once each: `poll` re-registered all of them per request.
+    epoll: Option<OwnedFd>,
     root: PathBuf,
     steps: HashMap<u64, Step>,
     listeners: Vec<Listener>,
@@ -94,15 +100,69 @@ fn prefer_sync_wakeups(listener: &OwnedFd) {
 
 const GONE: i16 = libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
 
+/// epoll tokens: the wake pipe, a step's hand-off socket (tag | step id),
+/// a listener (tag | descriptor).
+const WAKE: u64 = u64::MAX;
+const SOCKET: u64 = 1 << 62;
+const LISTENER: u64 = 1 << 61;
+
 impl Supervisor {
     pub fn new(requests: Receiver<Request>, wake: OwnedFd, root: PathBuf) -> Supervisor {
-        Supervisor {
+        // SAFETY: plain syscall; a valid descriptor is owned from here on.
+        let epoll = unsafe {
+            let fd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
+        };
+        let s = Supervisor {
             requests,
             wake,
+            epoll,
             root,
             steps: HashMap::new(),
             listeners: Vec::new(),
+        };
+        s.watch(s.wake.as_raw_fd(), WAKE);
+        s
+    }
+
+    /// Register `fd` for readability under `token` (no-op without epoll).
+    fn watch(&self, fd: RawFd, token: u64) {
+        let Some(ep) = &self.epoll else { return };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        // SAFETY: valid descriptors and event.
+        unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+    }
+
+    /// Unregister `fd` before it is closed: another process may still hold
+    /// the same open file (a listener), which would keep it registered.
+    fn unwatch(&self, fd: RawFd) {
+        let Some(ep) = &self.epoll else { return };
+        // SAFETY: valid descriptors; the event argument may be null for DEL.
+        unsafe {
+            libc::epoll_ctl(
+                ep.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            )
+        };
+    }
+
+    /// Drop the listeners marked dead.
+    fn remove_dead(&mut self) {
+        for l in self.listeners.iter().filter(|l| l.dead) {
+            self.unwatch(l.fd.as_raw_fd());
         }
+        self.listeners.retain(|l| !l.dead);
+    }
+
+    fn remove_step(&mut self, id: u64) -> Option<Step> {
+        let step = self.steps.remove(&id)?;
+        self.unwatch(step.socket.as_raw_fd());
+        Some(step)
     }
 
     pub fn run(mut self) {
@@ -121,9 +181,11 @@ impl Supervisor {
 
     fn request(&mut self, r: Request) {
         match r {
-            Request::AddStep { id, socket } => {
+            Request::AddStep { id, socket, quiet } => {
+                self.watch(socket.as_raw_fd(), SOCKET | id);
                 let step = Step {
                     socket,
+                    quiet,
                     accesses: StepAccesses::default(),
                     finishing: None,
                 };
@@ -160,7 +222,7 @@ impl Supervisor {
                 }
             }
         }
-        self.listeners.retain(|l| !l.dead);
+        self.remove_dead();
     }
 
     fn receive_handoffs(&mut self, id: u64) {
@@ -171,6 +233,21 @@ impl Supervisor {
             match msg {
                 Received::Listener { fd } => {
                     prefer_sync_wakeups(&fd);
+                    if let Some(ep) = &self.epoll {
+                        let mut ev = libc::epoll_event {
+                            events: libc::EPOLLIN as u32,
+                            u64: LISTENER | fd.as_raw_fd() as u64,
+                        };
+                        // SAFETY: valid descriptors and event.
+                        unsafe {
+                            libc::epoll_ctl(
+                                ep.as_raw_fd(),
+                                libc::EPOLL_CTL_ADD,
+                                fd.as_raw_fd(),
+                                &mut ev,
+                            )
+                        };
+                    }
                     self.listeners.push(Listener {
                         fd,
                         step: Some(id),
@@ -202,7 +279,7 @@ impl Supervisor {
             .collect();
         for id in done {
             let outlived = self.has_listeners(id);
-            if let Some(mut step) = self.steps.remove(&id) {
+            if let Some(mut step) = self.remove_step(id) {
                 step.accesses.outlived = outlived;
                 if let Some((_, reply)) = step.finishing.take() {
                     let _ = reply.send(step.accesses);
@@ -223,11 +300,85 @@ impl Supervisor {
     }
 
     fn close_step(&mut self, id: u64) {
-        self.steps.remove(&id);
+        self.remove_step(id);
         self.detach(id);
     }
 
+    /// Milliseconds until the nearest finishing step's grace time is over
+    /// (-1: none).
+    fn timeout(&self) -> i32 {
+        self.steps
+            .values()
+            .filter_map(|s| s.finishing.as_ref().map(|(d, _)| *d))
+            .min()
+            .map(|d| {
+                d.saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(60_000) as i32
+                    + 1
+            })
+            .unwrap_or(-1)
+    }
+
+    fn drain_wake_pipe(&self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: reading into a local buffer from our non-blocking pipe.
+        while unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {
+        }
+    }
+
     fn poll_once(&mut self) {
+        if self.epoll.is_some() {
+            return self.epoll_once();
+        }
+        self.poll_all();
+    }
+
+    /// Wait for the next event with epoll and handle what is ready.
+    fn epoll_once(&mut self) {
+        let Some(ep) = &self.epoll else { return };
+        const ZERO: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
+        let mut events = [ZERO; 16];
+        let timeout = self.timeout();
+        // SAFETY: `events` is a valid buffer of that many entries.
+        let n = unsafe {
+            libc::epoll_wait(
+                ep.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                timeout,
+            )
+        };
+        if n <= 0 {
+            return; // timeout or EINTR: the loop re-checks
+        }
+        for ev in &events[..n as usize] {
+            let (token, bits) = (ev.u64, ev.events);
+            if token == WAKE {
+                self.drain_wake_pipe();
+            } else if token & SOCKET != 0 {
+                self.receive_handoffs(token & !SOCKET);
+            } else if token & LISTENER != 0 {
+                let fd = (token & !LISTENER) as RawFd;
+                let Some(i) = self
+                    .listeners
+                    .iter()
+                    .position(|l| l.fd.as_raw_fd() == fd && !l.dead)
+                else {
+                    continue;
+                };
+                if bits & libc::EPOLLIN as u32 != 0 {
+                    self.notification(i);
+                } else if bits & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
+                    self.listeners[i].dead = true;
+                }
+            }
+        }
+        self.remove_dead();
+    }
+
+    /// `poll_once` where epoll is unavailable.
+    fn poll_all(&mut self) {
         let ids: Vec<u64> = self.steps.keys().copied().collect();
         let mut fds = Vec::with_capacity(1 + ids.len() + self.listeners.len());
         let pfd = |fd: RawFd| libc::pollfd {
@@ -238,29 +389,14 @@ impl Supervisor {
         fds.push(pfd(self.wake.as_raw_fd()));
         fds.extend(ids.iter().map(|id| pfd(self.steps[id].socket.as_raw_fd())));
         fds.extend(self.listeners.iter().map(|l| pfd(l.fd.as_raw_fd())));
-        let timeout = self
-            .steps
-            .values()
-            .filter_map(|s| s.finishing.as_ref().map(|(d, _)| *d))
-            .min()
-            .map(|d| {
-                d.saturating_duration_since(Instant::now())
-                    .as_millis()
-                    .min(60_000) as i32
-                    + 1
-            })
-            .unwrap_or(-1);
+        let timeout = self.timeout();
         // SAFETY: `fds` is a valid array of pollfd.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
         if n <= 0 {
             return; // timeout or EINTR: the loop re-checks
         }
         if fds[0].revents != 0 {
-            let mut buf = [0u8; 64];
-            // SAFETY: reading into a local buffer from our non-blocking pipe.
-            while unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
-                > 0
-            {}
+            self.drain_wake_pipe();
         }
         for (k, id) in ids.iter().enumerate() {
             if fds[1 + k].revents != 0 {
@@ -275,7 +411,7 @@ impl Supervisor {
                 self.listeners[i].dead = true;
             }
         }
-        self.listeners.retain(|l| !l.dead);
+        self.remove_dead();
     }
 
     /// Receive, decode, record and answer one notification of listener `i`.
@@ -332,6 +468,9 @@ impl Supervisor {
             return;
         };
         match decoded {
+            // Accepted whatever it found: no stat, no record.
+            Ok(Decoded::ReadOpen(path, _)) if step.quiet.covers_read(&path) => {}
+            Ok(Decoded::Exec(path)) if step.quiet.covers_exec(&path) => {}
             Ok(decoded) => {
                 // Read-only requests are completed after the process was let
                 // go: the step's next request waits for this thread anyway.
