@@ -7,8 +7,8 @@
 //! no `stat` per entry, because steps run next to hundreds of files.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::os::unix::fs::DirEntryExt;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::record::{normalize, relative_to};
@@ -36,11 +36,33 @@ impl WatchDir {
     }
 }
 
-/// The entries of the watched directories, by absolute path: their inode
-/// number, as the directory listing gives it.
+/// The entries of the watched directories: per directory, each name and
+/// its inode number as the listing gives it. Taken before every step, so it
+/// is cheap: names go into one buffer per directory, not an allocation each.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    entries: BTreeMap<PathBuf, u64>,
+    dirs: BTreeMap<PathBuf, Listing>,
+}
+
+/// One directory's names (bytes, back to back) and (start, end, inode) per
+/// entry, sorted by name.
+#[derive(Clone, Debug, Default)]
+struct Listing {
+    names: Vec<u8>,
+    entries: Vec<(u32, u32, u64)>,
+}
+
+impl Listing {
+    fn name(&self, e: &(u32, u32, u64)) -> &[u8] {
+        &self.names[e.0 as usize..e.1 as usize]
+    }
+
+    fn get(&self, name: &[u8]) -> Option<u64> {
+        self.entries
+            .binary_search_by(|e| self.name(e).cmp(name))
+            .ok()
+            .map(|i| self.entries[i].2)
+    }
 }
 
 /// One difference between two snapshots (paths relative to the project root
@@ -73,15 +95,13 @@ impl Snapshot {
     }
 
     fn scan(&mut self, dir: &Path, recursive: bool) {
-        let Ok(rd) = fs::read_dir(dir) else { return };
-        for ent in rd.flatten() {
-            let path = ent.path();
-            // The type comes with the listing on most file systems; a
-            // symlink is not followed.
-            let descend = recursive && ent.file_type().is_ok_and(|t| t.is_dir());
-            if self.entries.insert(path.clone(), ent.ino()).is_none() && descend {
-                self.scan(&path, true);
-            }
+        if self.dirs.contains_key(dir) {
+            return;
+        }
+        let (listing, subdirs) = read_listing(dir, recursive);
+        self.dirs.insert(dir.to_path_buf(), listing);
+        for sub in subdirs {
+            self.scan(&dir.join(OsStr::from_bytes(&sub)), true);
         }
     }
 
@@ -89,18 +109,27 @@ impl Snapshot {
     /// as a deletion and a creation: file systems reuse a freed inode
     /// number at once, so the number alone cannot pair them.
     pub fn diff(&self, after: &Snapshot, root: &Path) -> Vec<Change> {
-        let rel = |p: &Path| relative_to(p, root);
+        let empty = Listing::default();
+        let rel = |dir: &Path, name: &[u8]| relative_to(&dir.join(OsStr::from_bytes(name)), root);
         let mut changes = Vec::new();
-        for (path, &old) in &self.entries {
-            match after.entries.get(path) {
-                None => changes.push(Change::Deleted(rel(path))),
-                Some(&new) if new != old => changes.push(Change::Replaced(rel(path))),
-                Some(_) => {}
+        for (dir, old) in &self.dirs {
+            let new = after.dirs.get(dir).unwrap_or(&empty);
+            for e in &old.entries {
+                let name = old.name(e);
+                match new.get(name) {
+                    None => changes.push(Change::Deleted(rel(dir, name))),
+                    Some(ino) if ino != e.2 => changes.push(Change::Replaced(rel(dir, name))),
+                    Some(_) => {}
+                }
             }
         }
-        for path in after.entries.keys() {
-            if !self.entries.contains_key(path) {
-                changes.push(Change::Created(rel(path)));
+        for (dir, new) in &after.dirs {
+            let old = self.dirs.get(dir).unwrap_or(&empty);
+            for e in &new.entries {
+                let name = new.name(e);
+                if old.get(name).is_none() {
+                    changes.push(Change::Created(rel(dir, name)));
+                }
             }
         }
         changes.sort();
@@ -108,9 +137,64 @@ impl Snapshot {
     }
 }
 
+/// The entries of `dir` (without `.` and `..`), and the names of its
+/// subdirectories when `recursive` (a symlink is not followed). Read with
+/// `readdir`, which hands out each name without an allocation.
+fn read_listing(dir: &Path, recursive: bool) -> (Listing, Vec<Vec<u8>>) {
+    let mut listing = Listing::default();
+    let mut subdirs = Vec::new();
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return (listing, subdirs);
+    };
+    // SAFETY: `c` is a valid C string; every entry is copied out before
+    // the next readdir, and the stream is closed below.
+    unsafe {
+        let d = libc::opendir(c.as_ptr());
+        if d.is_null() {
+            return (listing, subdirs);
+        }
+        loop {
+            let e = libc::readdir64(d);
+            if e.is_null() {
+                break;
+            }
+            let name = std::ffi::CStr::from_ptr((*e).d_name.as_ptr()).to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            if recursive {
+                let is_dir = match (*e).d_type {
+                    libc::DT_DIR => true,
+                    // Some file systems leave the type out of the listing.
+                    libc::DT_UNKNOWN => {
+                        std::fs::symlink_metadata(dir.join(OsStr::from_bytes(name)))
+                            .is_ok_and(|m| m.is_dir())
+                    }
+                    _ => false,
+                };
+                if is_dir {
+                    subdirs.push(name.to_vec());
+                }
+            }
+            let start = listing.names.len() as u32;
+            listing.names.extend_from_slice(name);
+            listing
+                .entries
+                .push((start, listing.names.len() as u32, (*e).d_ino));
+        }
+        libc::closedir(d);
+    }
+    let Listing { names, entries } = &mut listing;
+    entries.sort_unstable_by(|a, b| {
+        names[a.0 as usize..a.1 as usize].cmp(&names[b.0 as usize..b.1 as usize])
+    });
+    (listing, subdirs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn diff_finds_each_kind_of_change() {
