@@ -113,6 +113,8 @@ use supervisor::{Request, Supervisor};
 /// What one supervisor thread and the steps it observes share.
 struct Shared {
     requests: Sender<Request>,
+    /// The supervisor's state, to finish steps without waking it.
+    state: Arc<Mutex<supervisor::State>>,
     /// Write end of the pipe that wakes the supervisor from `poll`.
     wake: OwnedFd,
     root: PathBuf,
@@ -145,13 +147,15 @@ impl Worker {
         let (wake_r, wake_w) =
             unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
         let (tx, rx) = mpsc::channel();
-        let supervisor = Supervisor::new(rx, wake_r, root.to_path_buf());
+        let supervisor = Supervisor::new(rx, wake_r, root.to_path_buf())?;
+        let state = supervisor.state();
         let thread = std::thread::Builder::new()
             .name("hbuild-observe".into())
             .spawn(move || supervisor.run())?;
         Ok(Worker {
             shared: Arc::new(Shared {
                 requests: tx,
+                state,
                 wake: wake_w,
                 root: root.to_path_buf(),
                 active: AtomicUsize::new(0),
@@ -304,16 +308,22 @@ impl StepObservation {
     /// directories with their state before the step.
     pub fn finish(mut self, grace: Duration) -> StepAccesses {
         self.finished = true;
-        let (tx, rx) = mpsc::channel();
-        self.shared.send(Request::Finish {
-            id: self.id,
-            grace,
-            reply: tx,
-        });
-        let mut accesses = rx.recv().unwrap_or_else(|_| StepAccesses {
-            unobserved: Some("the observer stopped before the step finished".into()),
-            ..StepAccesses::default()
-        });
+        // Usually every process of the step is gone: finish it here.
+        let mut accesses = match supervisor::try_finish(&self.shared.state, self.id) {
+            Some(a) => a,
+            None => {
+                let (tx, rx) = mpsc::channel();
+                self.shared.send(Request::Finish {
+                    id: self.id,
+                    grace,
+                    reply: tx,
+                });
+                rx.recv().unwrap_or_else(|_| StepAccesses {
+                    unobserved: Some("the observer stopped before the step finished".into()),
+                    ..StepAccesses::default()
+                })
+            }
+        };
         self.shared.active.fetch_sub(1, Ordering::AcqRel);
         // The comparison can only add something where observation has a
         // gap; a step whose every request was decoded skips it.

@@ -1,16 +1,23 @@
-//! A supervisor thread: polling the hand-off sockets of the steps given to
-//! it and their live seccomp listeners. Each notification is decoded, recorded
-//! for its step and answered with "continue": observation only.
+//! A supervisor thread: waiting (epoll) on the hand-off sockets of the steps
+//! given to it and their live seccomp listeners. Each notification is
+//! decoded, recorded for its step and answered with "continue": observation
+//! only.
 //!
 //! It never waits on a child: sockets are non-blocking, RECV is only called
-//! when poll reports a pending notification, and a listener whose processes
-//! all exited (POLLHUP) is closed. A slow supervisor only delays the child.
+//! when a notification is pending, and a listener whose processes all exited
+//! (HUP) is closed. A slow supervisor only delays the child.
+//!
+//! Its state is behind a mutex that it holds only while it handles events,
+//! so the engine's thread can finish a step whose processes are all gone
+//! itself (`try_finish`) instead of waking the supervisor and waiting to be
+//! woken back: two cross-thread wake-ups per step.
 
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::classify::{decode, Decoded};
@@ -50,6 +57,8 @@ struct Step {
 
 struct Listener {
     fd: OwnedFd,
+    /// Its epoll token: descriptor numbers are reused, serials are not.
+    serial: u64,
     /// None once its step finished: its leftover processes are still
     /// answered (closing the listener would make their syscalls fail).
     step: Option<u64>,
@@ -58,15 +67,47 @@ struct Listener {
     cwds: HashMap<i32, PathBuf>,
 }
 
+/// The thread side: requests, the wake pipe and the shared state.
 pub struct Supervisor {
     requests: Receiver<Request>,
     wake: OwnedFd,
+    state: Arc<Mutex<State>>,
+}
+
+/// Everything the supervisor knows, shared with the engine's thread.
+pub struct State {
     /// Readiness of the wake pipe, the hand-off sockets and the listeners,
-    /// registered once each: `poll` re-registered all of them per request.
-    epoll: Option<OwnedFd>,
+    /// registered once each.
+    epoll: OwnedFd,
     root: PathBuf,
     steps: HashMap<u64, Step>,
     listeners: Vec<Listener>,
+    next_serial: u64,
+    /// Counts `try_finish` calls: after one, readiness the supervisor's
+    /// epoll reported may have been consumed by the engine's thread.
+    engine_drains: u64,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Finish step `id` on the calling thread if its processes are all gone:
+/// take what is pending and return the record. `None` when it must be left
+/// to the supervisor (processes still alive, or the step not registered yet).
+pub fn try_finish(state: &Mutex<State>, id: u64) -> Option<StepAccesses> {
+    let mut st = lock(state);
+    if !st.steps.contains_key(&id) {
+        return None;
+    }
+    st.engine_drains += 1;
+    st.drain_step(id);
+    if st.has_listeners(id) {
+        return None;
+    }
+    let step = st.remove_step(id)?;
+    st.detach(id);
+    Some(step.accesses)
 }
 
 /// Readiness of one descriptor right now.
@@ -101,49 +142,111 @@ fn prefer_sync_wakeups(listener: &OwnedFd) {
 const GONE: i16 = libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
 
 /// epoll tokens: the wake pipe, a step's hand-off socket (tag | step id),
-/// a listener (tag | descriptor).
+/// a listener (tag | serial).
 const WAKE: u64 = u64::MAX;
 const SOCKET: u64 = 1 << 62;
 const LISTENER: u64 = 1 << 61;
 
 impl Supervisor {
-    pub fn new(requests: Receiver<Request>, wake: OwnedFd, root: PathBuf) -> Supervisor {
+    pub fn new(
+        requests: Receiver<Request>,
+        wake: OwnedFd,
+        root: PathBuf,
+    ) -> io::Result<Supervisor> {
         // SAFETY: plain syscall; a valid descriptor is owned from here on.
         let epoll = unsafe {
             let fd = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            (fd >= 0).then(|| OwnedFd::from_raw_fd(fd))
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            OwnedFd::from_raw_fd(fd)
         };
-        let s = Supervisor {
-            requests,
-            wake,
+        let state = State {
             epoll,
             root,
             steps: HashMap::new(),
             listeners: Vec::new(),
+            next_serial: 0,
+            engine_drains: 0,
         };
-        s.watch(s.wake.as_raw_fd(), WAKE);
-        s
+        state.watch(wake.as_raw_fd(), WAKE);
+        Ok(Supervisor {
+            requests,
+            wake,
+            state: Arc::new(Mutex::new(state)),
+        })
     }
 
-    /// Register `fd` for readability under `token` (no-op without epoll).
+    pub fn state(&self) -> Arc<Mutex<State>> {
+        self.state.clone()
+    }
+
+    pub fn run(self) {
+        // The state (and so the descriptor) lives as long as `self`.
+        let ep = lock(&self.state).epoll.as_raw_fd();
+        const ZERO: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
+        let mut events = [ZERO; 16];
+        loop {
+            let (timeout, drains) = {
+                let mut st = lock(&self.state);
+                loop {
+                    match self.requests.try_recv() {
+                        Ok(Request::Stop) | Err(TryRecvError::Disconnected) => return,
+                        Ok(r) => st.request(r),
+                        Err(TryRecvError::Empty) => break,
+                    }
+                }
+                st.complete_finishes();
+                (st.timeout(), st.engine_drains)
+            };
+            // SAFETY: `events` is a valid buffer of that many entries.
+            let n =
+                unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, timeout) };
+            if n <= 0 {
+                continue; // timeout or EINTR: the loop re-checks
+            }
+            let mut st = lock(&self.state);
+            let stale = st.engine_drains != drains;
+            for ev in &events[..n as usize] {
+                let (token, bits) = (ev.u64, ev.events);
+                if token == WAKE {
+                    self.drain_wake_pipe();
+                } else if token & SOCKET != 0 {
+                    st.receive_handoffs(token & !SOCKET);
+                } else if token & LISTENER != 0 {
+                    st.listener_event(token & !LISTENER, bits, stale);
+                }
+            }
+            st.remove_dead();
+        }
+    }
+
+    fn drain_wake_pipe(&self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: reading into a local buffer from our non-blocking pipe.
+        while unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {
+        }
+    }
+}
+
+impl State {
+    /// Register `fd` for readability under `token`.
     fn watch(&self, fd: RawFd, token: u64) {
-        let Some(ep) = &self.epoll else { return };
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
             u64: token,
         };
         // SAFETY: valid descriptors and event.
-        unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
     }
 
     /// Unregister `fd` before it is closed: another process may still hold
     /// the same open file (a listener), which would keep it registered.
     fn unwatch(&self, fd: RawFd) {
-        let Some(ep) = &self.epoll else { return };
         // SAFETY: valid descriptors; the event argument may be null for DEL.
         unsafe {
             libc::epoll_ctl(
-                ep.as_raw_fd(),
+                self.epoll.as_raw_fd(),
                 libc::EPOLL_CTL_DEL,
                 fd,
                 std::ptr::null_mut(),
@@ -165,17 +268,24 @@ impl Supervisor {
         Some(step)
     }
 
-    pub fn run(mut self) {
-        loop {
-            loop {
-                match self.requests.try_recv() {
-                    Ok(Request::Stop) | Err(TryRecvError::Disconnected) => return,
-                    Ok(r) => self.request(r),
-                    Err(TryRecvError::Empty) => break,
-                }
+    /// An epoll event for the listener with this serial (gone already if
+    /// the engine's thread finished its step meanwhile). `stale`: the engine's
+    /// thread may have taken the notification since (RECV would then block
+    /// until the next one), so look again first.
+    fn listener_event(&mut self, serial: u64, bits: u32, stale: bool) {
+        let Some(i) = self
+            .listeners
+            .iter()
+            .position(|l| l.serial == serial && !l.dead)
+        else {
+            return;
+        };
+        if bits & libc::EPOLLIN as u32 != 0 {
+            if !stale || poll_now(self.listeners[i].fd.as_raw_fd()) & libc::POLLIN != 0 {
+                self.notification(i);
             }
-            self.complete_finishes();
-            self.poll_once();
+        } else if bits & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
+            self.listeners[i].dead = true;
         }
     }
 
@@ -233,23 +343,26 @@ impl Supervisor {
             match msg {
                 Received::Listener { fd } => {
                     prefer_sync_wakeups(&fd);
-                    if let Some(ep) = &self.epoll {
-                        let mut ev = libc::epoll_event {
-                            events: libc::EPOLLIN as u32,
-                            u64: LISTENER | fd.as_raw_fd() as u64,
-                        };
-                        // SAFETY: valid descriptors and event.
-                        unsafe {
-                            libc::epoll_ctl(
-                                ep.as_raw_fd(),
-                                libc::EPOLL_CTL_ADD,
-                                fd.as_raw_fd(),
-                                &mut ev,
-                            )
-                        };
-                    }
+                    self.next_serial += 1;
+                    let serial = self.next_serial;
+                    // (`step` borrows `self.steps`; the epoll call needs only
+                    // the descriptor.)
+                    let mut ev = libc::epoll_event {
+                        events: libc::EPOLLIN as u32,
+                        u64: LISTENER | serial,
+                    };
+                    // SAFETY: valid descriptors and event.
+                    unsafe {
+                        libc::epoll_ctl(
+                            self.epoll.as_raw_fd(),
+                            libc::EPOLL_CTL_ADD,
+                            fd.as_raw_fd(),
+                            &mut ev,
+                        )
+                    };
                     self.listeners.push(Listener {
                         fd,
+                        serial,
                         step: Some(id),
                         dead: false,
                         cwds: HashMap::new(),
@@ -318,100 +431,6 @@ impl Supervisor {
                     + 1
             })
             .unwrap_or(-1)
-    }
-
-    fn drain_wake_pipe(&self) {
-        let mut buf = [0u8; 64];
-        // SAFETY: reading into a local buffer from our non-blocking pipe.
-        while unsafe { libc::read(self.wake.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {
-        }
-    }
-
-    fn poll_once(&mut self) {
-        if self.epoll.is_some() {
-            return self.epoll_once();
-        }
-        self.poll_all();
-    }
-
-    /// Wait for the next event with epoll and handle what is ready.
-    fn epoll_once(&mut self) {
-        let Some(ep) = &self.epoll else { return };
-        const ZERO: libc::epoll_event = libc::epoll_event { events: 0, u64: 0 };
-        let mut events = [ZERO; 16];
-        let timeout = self.timeout();
-        // SAFETY: `events` is a valid buffer of that many entries.
-        let n = unsafe {
-            libc::epoll_wait(
-                ep.as_raw_fd(),
-                events.as_mut_ptr(),
-                events.len() as i32,
-                timeout,
-            )
-        };
-        if n <= 0 {
-            return; // timeout or EINTR: the loop re-checks
-        }
-        for ev in &events[..n as usize] {
-            let (token, bits) = (ev.u64, ev.events);
-            if token == WAKE {
-                self.drain_wake_pipe();
-            } else if token & SOCKET != 0 {
-                self.receive_handoffs(token & !SOCKET);
-            } else if token & LISTENER != 0 {
-                let fd = (token & !LISTENER) as RawFd;
-                let Some(i) = self
-                    .listeners
-                    .iter()
-                    .position(|l| l.fd.as_raw_fd() == fd && !l.dead)
-                else {
-                    continue;
-                };
-                if bits & libc::EPOLLIN as u32 != 0 {
-                    self.notification(i);
-                } else if bits & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
-                    self.listeners[i].dead = true;
-                }
-            }
-        }
-        self.remove_dead();
-    }
-
-    /// `poll_once` where epoll is unavailable.
-    fn poll_all(&mut self) {
-        let ids: Vec<u64> = self.steps.keys().copied().collect();
-        let mut fds = Vec::with_capacity(1 + ids.len() + self.listeners.len());
-        let pfd = |fd: RawFd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        fds.push(pfd(self.wake.as_raw_fd()));
-        fds.extend(ids.iter().map(|id| pfd(self.steps[id].socket.as_raw_fd())));
-        fds.extend(self.listeners.iter().map(|l| pfd(l.fd.as_raw_fd())));
-        let timeout = self.timeout();
-        // SAFETY: `fds` is a valid array of pollfd.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if n <= 0 {
-            return; // timeout or EINTR: the loop re-checks
-        }
-        if fds[0].revents != 0 {
-            self.drain_wake_pipe();
-        }
-        for (k, id) in ids.iter().enumerate() {
-            if fds[1 + k].revents != 0 {
-                self.receive_handoffs(*id);
-            }
-        }
-        let first = 1 + ids.len();
-        for (i, p) in fds[first..].iter().enumerate() {
-            if p.revents & libc::POLLIN != 0 {
-                self.notification(i);
-            } else if p.revents & GONE != 0 {
-                self.listeners[i].dead = true;
-            }
-        }
-        self.remove_dead();
     }
 
     /// Receive, decode, record and answer one notification of listener `i`.
