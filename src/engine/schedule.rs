@@ -319,12 +319,18 @@ impl<'a> Scheduler<'a> {
     }
 
     fn finish(&mut self, id: NodeId, outcome: Outcome) {
+        let mtime = self.disk.mtime(&self.graph.nodes[id].path);
+        self.finish_with(id, outcome, mtime);
+    }
+
+    /// `finish` for a node whose file time was just read (nothing ran).
+    fn finish_with(&mut self, id: NodeId, outcome: Outcome, mtime: MTime) {
         self.grow();
         let n = &self.graph.nodes[id];
         let stamp = if n.phony {
             Some(NEWEST)
         } else {
-            match (self.disk.mtime(&n.path), outcome) {
+            match (mtime, outcome) {
                 (None, Outcome::Remade) => Some(NEWEST),
                 (t, _) => t,
             }
@@ -406,7 +412,7 @@ impl<'a> Scheduler<'a> {
                 self.finish(id, Outcome::Failed);
                 return Progress::Done;
             }
-            self.finish(id, Outcome::Unchanged);
+            self.finish_with(id, Outcome::Unchanged, mtime);
             return Progress::Done;
         }
         if self.skip_intermediate(id, mtime) {
@@ -430,7 +436,7 @@ impl<'a> Scheduler<'a> {
         };
         let newer = match decision {
             decide::Decision::UpToDate => {
-                self.finish(id, Outcome::Unchanged);
+                self.finish_with(id, Outcome::Unchanged, mtime);
                 return Progress::Done;
             }
             decide::Decision::Remake { newer } => newer,
@@ -466,9 +472,11 @@ impl<'a> Scheduler<'a> {
     /// A missing intermediate file is not made when nothing it is made from is
     /// newer than the target that needs it.
     fn skip_intermediate(&mut self, id: NodeId, mtime: MTime) -> bool {
+        if mtime.is_some() || self.opts.always_make {
+            return false;
+        }
         let n = &self.graph.nodes[id];
-        let secondary = self.db.specials.secondary.names.contains(&*n.name);
-        if mtime.is_some() || !(n.intermediate || secondary) || self.opts.always_make {
+        if !(n.intermediate || self.db.specials.secondary.names.contains(&*n.name)) {
             return false;
         }
         let Some(parent) = n.parent else { return false };

@@ -159,12 +159,14 @@ impl Graph {
             }
         }
         // Only second expansion needs the database mutably (and a copy).
-        let target = db
-            .targets
-            .get(&*name)
-            .filter(|t| !t.deferred.is_empty() || !t.double_colon.is_empty() || t.group.is_some())
-            .cloned();
-        let is_target = db.targets.get(&*name).is_some_and(|t| t.is_target);
+        let (target, is_target) = match db.targets.get(&*name) {
+            Some(t) => (
+                (!t.deferred.is_empty() || !t.double_colon.is_empty() || t.group.is_some())
+                    .then(|| t.clone()),
+                t.is_target,
+            ),
+            None => (None, false),
+        };
         if let Some(t) = &target {
             if !t.deferred.is_empty() {
                 let mut deps: Vec<(String, bool)> = t

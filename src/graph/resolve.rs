@@ -366,7 +366,8 @@ impl<'a> Searcher<'a> {
         let count = expanded
             .as_ref()
             .map_or(db.pattern_rules[c.rule].deps.len(), Vec::len);
-        let mut deps = Vec::with_capacity(count);
+        // Most rules fail at their first prerequisite: no allocation until one is found.
+        let mut deps = Vec::new();
         for i in 0..count {
             let mut name = std::mem::take(&mut self.buf);
             name.clear();

@@ -8,7 +8,7 @@ use crate::lang::vars::VarTable;
 // Makefiles name tens of thousands of targets: a fast hash matters here
 // (SipHash's resistance to crafted keys buys nothing for a build's own files).
 use rustc_hash::FxHashMap;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -99,7 +99,8 @@ impl Database {
     /// does not exist.
     pub fn read_makefile(&mut self, path: &str) -> Result<bool> {
         let text = match std::fs::read(path) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(bytes) => String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
             Err(e) => {
                 return Err(Fatal::at(
@@ -726,14 +727,14 @@ impl Database {
                 if Pattern::parse(&pat).is_none() {
                     return Err(Fatal::at(Some(loc), "target pattern contains no '%'"));
                 }
-                (Some(pat), rest[i + 1..].to_string())
+                (Some(pat), &rest[i + 1..])
             }
-            None => (None, rest.clone()),
+            None => (None, &rest[..]),
         };
         let second = self.specials.second_expansion;
         // With `.SECONDEXPANSION` this is only the first expansion; the second
         // happens when the target is considered.
-        let prereqs = self.expand(&prereq_text, &scope)?;
+        let prereqs = self.expand(prereq_text, &scope)?;
         let mut recipe = Vec::new();
         if let Some(r) = inline_recipe {
             recipe.push(RecipeLine {
@@ -895,7 +896,7 @@ impl Database {
             .filter(|t| Pattern::parse(t).is_some())
             .count();
         if rule.static_pattern.is_none() && patterns == rule.targets.len() {
-            let (deps, deferred) = split_deps(&rule.prereqs, rule.second_expansion, &loc);
+            let (deps, deferred) = split_deps(&rule.prereqs, rule.second_expansion, &loc, None);
             return self.record_pattern_rule(PatternRule {
                 targets: rule.targets,
                 deps,
@@ -943,10 +944,8 @@ impl Database {
             if self.special_target(t, &prereqs, recipe.as_ref())? {
                 continue;
             }
-            let (mut deps, deferred) = split_deps(&prereqs, rule.second_expansion, &loc);
-            for d in &mut deps {
-                d.name = self.names.intern_name(&d.name);
-            }
+            let (deps, deferred) =
+                split_deps(&prereqs, rule.second_expansion, &loc, Some(&mut self.names));
             self.note_default_goal(t);
             let entry = self.target_entry(t);
             entry.is_target = true;
@@ -1461,7 +1460,13 @@ fn fill_patterns(prereqs: &str, stem: &str) -> String {
 
 /// Prerequisites from their (first-expanded) text: normal ones, then order-only
 /// after a `|` word. With second expansion, texts still holding `$` are kept.
-fn split_deps(text: &str, second: bool, loc: &Loc) -> (Vec<Dep>, Vec<DeferredDeps>) {
+/// `names`: intern the prerequisite names (those of explicit rules).
+fn split_deps(
+    text: &str,
+    second: bool,
+    loc: &Loc,
+    names: Option<&mut crate::lang::names::Interner>,
+) -> (Vec<Dep>, Vec<DeferredDeps>) {
     if second && text.contains('$') {
         return (
             Vec::new(),
@@ -1471,17 +1476,26 @@ fn split_deps(text: &str, second: bool, loc: &Loc) -> (Vec<Dep>, Vec<DeferredDep
             }],
         );
     }
-    (parse_deps(text), Vec::new())
+    let deps = match names {
+        Some(names) => parse_deps_with(text, |w| names.intern(w)),
+        None => parse_deps(text),
+    };
+    (deps, Vec::new())
 }
 
 /// Parse a prerequisite list, `|` separating normal from order-only ones.
 pub fn parse_deps(text: &str) -> Vec<Dep> {
+    parse_deps_with(text, |w| w.into())
+}
+
+/// `parse_deps`, making each name with `name` (the interner's shared copy).
+fn parse_deps_with(text: &str, mut name: impl FnMut(&str) -> crate::lang::names::Name) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
     let mut order_only = false;
     if !text.contains(['\\', '|']) {
-        // The usual list: plain words, one copy each.
+        // The usual list: plain words.
         deps.extend(words(text).map(|w| Dep {
-            name: w.into(),
+            name: name(w),
             order_only: false,
         }));
         return deps;
@@ -1491,7 +1505,7 @@ pub fn parse_deps(text: &str) -> Vec<Dep> {
         while let Some(p) = parts.next() {
             if !p.is_empty() {
                 deps.push(Dep {
-                    name: p.into(),
+                    name: name(p),
                     order_only,
                 });
             }

@@ -1,7 +1,7 @@
 //! Variables: values, flavors, origins and the tables and scopes that hold them.
 
 use crate::diag::Loc;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
