@@ -63,6 +63,9 @@ pub struct Node {
     /// One rule of a double-colon target (the node named `name` waits for all).
     pub double_colon_rule: bool,
     pub prepared: bool,
+    /// `resolve_path` ran: where the file is was decided once, as make
+    /// decides it once per file (and a node is reached by every edge to it).
+    pub located: bool,
     /// The pattern rule chosen while searching a chain for a parent.
     pub pending_match: Option<Box<ImplicitMatch>>,
 }
@@ -372,8 +375,8 @@ impl Graph {
 
     /// Set `path` to where `vpath` finds the file, once, if it is not here.
     pub fn resolve_path(&mut self, db: &Database, disk: &mut StatCache, id: NodeId) {
-        let n = &self.nodes[id];
-        if n.path != n.name || n.phony {
+        let n = &mut self.nodes[id];
+        if std::mem::replace(&mut n.located, true) || n.path != n.name || n.phony {
             return;
         }
         if disk.exists(&n.name) {

@@ -1492,7 +1492,7 @@ pub fn parse_deps(text: &str) -> Vec<Dep> {
 fn parse_deps_with(text: &str, mut name: impl FnMut(&str) -> crate::lang::names::Name) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
     let mut order_only = false;
-    if !text.contains(['\\', '|']) {
+    if !text.bytes().any(|b| b == b'\\' || b == b'|') {
         // The usual list: plain words.
         deps.extend(words(text).map(|w| Dep {
             name: name(w),
