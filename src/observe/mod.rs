@@ -252,11 +252,7 @@ impl Observer {
             program: self.program.clone(),
             socket: channel.child.as_raw_fd(),
         });
-        shared.send(Request::AddStep {
-            id,
-            socket: channel.parent,
-            quiet,
-        });
+        supervisor::add_step(&shared.state, id, channel.parent, quiet);
         Ok(StepObservation {
             id,
             shared,

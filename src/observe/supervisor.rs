@@ -92,6 +92,12 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Register a new step from the calling thread: its hand-off socket joins
+/// the supervisor's epoll set directly, so the supervisor need not be woken.
+pub fn add_step(state: &Mutex<State>, id: u64, socket: OwnedFd, quiet: QuietPaths) {
+    lock(state).request(Request::AddStep { id, socket, quiet });
+}
+
 /// Finish step `id` on the calling thread if its processes are all gone:
 /// take what is pending and return the record. `None` when it must be left
 /// to the supervisor (processes still alive, or the step not registered yet).
