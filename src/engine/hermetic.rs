@@ -256,7 +256,9 @@ impl Guard {
         let observation = match (&self.observer, recursive || policy.unsandboxed) {
             (Some(o), false) => {
                 let dirs: Vec<WatchDir> = target_dirs(targets).iter().map(WatchDir::flat).collect();
-                let quiet = if self.enforcing() {
+                // The audit report drops system-preset paths too; only the
+                // JSON report's list of every access needs them recorded.
+                let quiet = if self.enforcing() || build_report::active().is_none() {
                     quiet_paths(&policy)
                 } else {
                     QuietPaths::default()

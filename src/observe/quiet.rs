@@ -1,10 +1,10 @@
 //! Paths whose reads and execs a step's judge would accept whatever they
 //! were: the system preset the step may read (the loader, libraries, locale
-//! files, compilers' own headers) and the kernel's interfaces. In enforce
-//! mode the supervisor lets such requests go without a `stat` or a record;
-//! they are most of what a step asks (27 of the 37 requests of
-//! `sh -c 'cksum a b c > x'` are locale files). Audit mode keeps them all,
-//! since its report lists every access.
+//! files, compilers' own headers). The supervisor lets such requests go
+//! without a `stat` or a record; they are most of what a step asks (27 of
+//! the 37 requests of `sh -c 'cksum a b c > x'` are locale files). The audit
+//! report leaves them out as well; only `--report` in audit mode, which lists
+//! every access, has them all recorded.
 
 use std::path::{Path, PathBuf};
 
