@@ -10,8 +10,8 @@
 //!   rename(at|at2), link(at), symlink(at), mkdir(at), mknod(at), truncate) to
 //!   a listener; the filter is inherited, so the whole process tree is seen.
 //!   The listener goes to the parent over a socket pair; a supervisor thread
-//!   (one per concurrently running step, from a pool) polls the step's
-//!   listeners, reads each path from the child's memory,
+//!   (one per concurrently running step, from a pool) waits on the step's
+//!   listeners (epoll), reads each path from the child's memory,
 //!   resolves it against the child's cwd or dirfd, classifies it and answers
 //!   "continue". It is racy (the child may change the memory after we read
 //!   it), so it only observes: Landlock enforces.
@@ -21,7 +21,13 @@
 //!   process is read from /proc once and kept until it calls `chdir` or
 //!   `fchdir` (which the filter also routes, for that reason). A pool of
 //!   supervisor threads gives each running step its own: a stopped process
-//!   never waits for another step's notification.
+//!   never waits for another step's notification. Reads and execs under the
+//!   step's system preset are answered and forgotten ([`QuietPaths`]). The
+//!   engine's thread registers a step and, once its processes are gone,
+//!   finishes it itself under the supervisor's state lock (no wake-ups).
+//!
+//!   A seccomp filter cannot read a path, so every routed request is stopped
+//!   and answered: a round trip of about 8.5 µs on the test VM.
 //! - **directory listings** of the directories the step may write, taken
 //!   before the step (names and inode numbers, one `getdents` per directory)
 //!   and compared with the state after it only when some request could not
@@ -118,7 +124,7 @@ struct Shared {
     requests: Sender<Request>,
     /// The supervisor's state, to finish steps without waking it.
     state: Arc<Mutex<supervisor::State>>,
-    /// Write end of the pipe that wakes the supervisor from `poll`.
+    /// Write end of the pipe that wakes the supervisor from `epoll_wait`.
     wake: OwnedFd,
     root: PathBuf,
     /// Steps given to this supervisor and not finished yet.
