@@ -210,6 +210,24 @@ fn unused_declared_prerequisite_is_informational() {
     );
 }
 
+#[test]
+fn prerequisites_under_system_paths_are_seen_read() {
+    let a = project("faults");
+    let r = a.run(&["--sandbox=audit", "build/system.txt"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let block = audit_block(&r.stdout, "build/system.txt").expect("a block");
+    assert!(
+        !block.contains("never read"),
+        "/etc/ld.so.conf was read:\n{}",
+        r.text()
+    );
+    assert!(
+        block.contains("  order-only prerequisite read: /etc/passwd"),
+        "{}",
+        r.text()
+    );
+}
+
 // ------------------------------------------------------------ the fix loop
 
 #[test]

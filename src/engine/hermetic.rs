@@ -404,6 +404,21 @@ fn quiet_paths(policy: &Policy) -> QuietPaths {
             quiet.exec.push(e.path.clone());
         }
     }
+    // A prerequisite under a system path (`foo.o: /usr/include/zlib.h`).
+    for e in &policy.entries {
+        if e.origin == crate::sandbox::Origin::Prerequisite {
+            let abs = std::path::absolute(&e.path).unwrap_or_else(|_| e.path.clone());
+            let abs = crate::observe::normalize(&abs);
+            if quiet
+                .read
+                .iter()
+                .chain(&quiet.exec)
+                .any(|q| abs.starts_with(q))
+            {
+                quiet.loud.push(abs);
+            }
+        }
+    }
     quiet
 }
 

@@ -14,6 +14,9 @@ pub struct QuietPaths {
     pub read: Vec<PathBuf>,
     /// Absolute prefixes an exec under is always accepted.
     pub exec: Vec<PathBuf>,
+    /// Declared prerequisites under those prefixes: their reads are kept, as
+    /// the audit tells a prerequisite never read (or an order-only one read).
+    pub loud: Vec<PathBuf>,
 }
 
 impl QuietPaths {
@@ -22,11 +25,11 @@ impl QuietPaths {
     }
 
     pub fn covers_read(&self, path: &Path) -> bool {
-        Self::covers(&self.read, path)
+        Self::covers(&self.read, path) && !Self::covers(&self.loud, path)
     }
 
     pub fn covers_exec(&self, path: &Path) -> bool {
-        Self::covers(&self.exec, path)
+        Self::covers(&self.exec, path) && !Self::covers(&self.loud, path)
     }
 
     /// Only plain absolute paths qualify: `/usr/../home/x` starts with `/usr`
@@ -63,7 +66,14 @@ mod tests {
         let q = QuietPaths {
             read: vec![PathBuf::from("/usr"), PathBuf::from("/etc/ld.so.cache")],
             exec: vec![PathBuf::from("/usr/bin")],
+            loud: vec![
+                PathBuf::from("/usr/include/zlib.h"),
+                PathBuf::from("/usr/share/x"),
+            ],
         };
+        assert!(!q.covers_read(Path::new("/usr/include/zlib.h")));
+        assert!(!q.covers_read(Path::new("/usr/share/x/y")));
+        assert!(q.covers_read(Path::new("/usr/share/xy")));
         assert!(q.covers_read(Path::new("/usr/lib/locale/C.utf8/LC_CTYPE")));
         assert!(q.covers_read(Path::new("/etc/ld.so.cache")));
         assert!(!q.covers_read(Path::new("/etc/ld.so.cache2")));
