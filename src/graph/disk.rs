@@ -1,6 +1,7 @@
 //! The file system as the graph sees it: modification times with nanosecond
 //! precision, behind a trait so up-to-date decisions can be tested in memory.
 
+use crate::lang::names::Name;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
@@ -147,8 +148,6 @@ pub struct EarlyStats {
 /// Times packed as the cache keeps them (8 bytes, not 32: a big build has
 /// one per file), and listings.
 type EarlyFound = (Vec<(Name, i64)>, Vec<(String, Listing)>);
-
-use crate::lang::names::Name;
 
 /// Stat every queued name and list each directory no other thread claimed,
 /// until the queue is empty and its senders are gone.
