@@ -78,6 +78,17 @@ fn compile_reading_an_undeclared_header() {
 }
 
 #[test]
+fn running_an_undeclared_project_script() {
+    let (e, _) = fault(
+        "build/ran.txt",
+        &[],
+        "executed undeclared file 'tools/gen.sh' (denied by sandbox)",
+        "  undeclared input (source file): tools/gen.sh",
+    );
+    assert!(!e.exists("build/ran.txt"));
+}
+
+#[test]
 fn reading_a_generated_file_without_depending_on_it_names_the_producer() {
     fault_in(
         "race",
