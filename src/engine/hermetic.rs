@@ -388,7 +388,6 @@ fn shell_path(shell: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/bin/sh"))
 }
 
-/// The directories a step's targets are written in (watched for changes).
 /// The system-preset paths of `policy`: reads and execs under them are
 /// accepted by the judge whatever they find (see `observe::QuietPaths`).
 fn quiet_paths(policy: &Policy) -> QuietPaths {
@@ -422,6 +421,7 @@ fn quiet_paths(policy: &Policy) -> QuietPaths {
     quiet
 }
 
+/// The directories a step's targets are written in (watched for changes).
 fn target_dirs(targets: &[String]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     for t in targets {

@@ -231,6 +231,15 @@ fn split_dir(path: &str) -> Option<(&str, &str)> {
     Some((dir, file))
 }
 
+/// True when `listing` (of the directory `file` is in) shows it absent: the
+/// directory is missing, or no entry has the file name's hash.
+fn proves_missing(listing: &Listing, file: &str) -> bool {
+    match listing {
+        None => true,
+        Some(names) => !names.contains(&name_hash(file.as_bytes())),
+    }
+}
+
 /// The listing of `dir`, or `None` when it cannot be read (then stat).
 fn listing_of(dir: &str) -> Option<Listing> {
     match read_listing(dir) {
@@ -282,7 +291,7 @@ pub struct StatCache {
     disk: Box<dyn Disk>,
     /// Times packed in 8 bytes (`MISSING` for none): a big build has one
     /// entry per file.
-    cache: FastMap<crate::lang::names::Name, i64>,
+    cache: FastMap<Name, i64>,
     /// Directory → hashes of its entries' names (`None`: the directory does
     /// not exist). A hash that is absent proves a name absent; a present
     /// one is only a hint, and the file is stat'ed.
@@ -338,31 +347,28 @@ impl StatCache {
                 self.dirs.entry(dir.to_string()).or_insert(listing)
             }
         };
-        match listing {
-            None => true,
-            Some(names) => !names.contains(&name_hash(file.as_bytes())),
-        }
+        proves_missing(listing, file)
     }
 
     /// Stat `names` in parallel (on the real disk) and remember the answers:
     /// the initial up-to-date analysis then never waits on the file system.
     /// The names are shared with the makefiles' (see `lang::names`), so the
     /// cache adds no copy of them.
-    pub fn prefetch(&mut self, names: Vec<crate::lang::names::Name>) {
+    pub fn prefetch(&mut self, names: Vec<Name>) {
         use rayon::prelude::*;
         if !self.use_listings {
             return;
         }
-        let todo: Vec<crate::lang::names::Name> = names
+        let todo: Vec<Name> = names
             .into_iter()
             .filter(|n| !self.cache.contains_key(&**n) && !self.known_missing(n))
             .collect();
-        let stat = |n: crate::lang::names::Name| {
+        let stat = |n: Name| {
             let t = RealDisk.mtime(&n);
             (n, t)
         };
         // Starting the thread pool costs more than a few stats.
-        let found: Vec<(crate::lang::names::Name, MTime)> = if todo.len() < PARALLEL_MIN {
+        let found: Vec<(Name, MTime)> = if todo.len() < PARALLEL_MIN {
             todo.into_iter().map(stat).collect()
         } else {
             todo.into_par_iter().map(stat).collect()
@@ -396,11 +402,9 @@ impl StatCache {
         let Some((dir, file)) = split_dir(path) else {
             return false;
         };
-        match self.dirs.get(dir) {
-            Some(None) => true,
-            Some(Some(names)) => !names.contains(&name_hash(file.as_bytes())),
-            None => false,
-        }
+        self.dirs
+            .get(dir)
+            .is_some_and(|listing| proves_missing(listing, file))
     }
 
     /// Read the listings of the directories `names` are in, in parallel:

@@ -147,33 +147,30 @@ fn rule_patterns(db: &Database) -> Vec<RulePatterns> {
 #[derive(Clone, Debug, Default)]
 pub struct RuleTable {
     rules: Vec<RulePatterns>,
-    /// Rule indices, ascending, per last byte of a target pattern's suffix.
+    /// Per last byte of a name: the rules with a target pattern that can
+    /// match it (its suffix ends in that byte, or it ends in `%`), ascending.
     by_last_byte: Vec<Vec<u32>>,
-    /// Rules with a target pattern that ends in `%`: tried for every name.
-    any_ending: Vec<u32>,
 }
 
 impl RuleTable {
     pub fn new(db: &Database) -> RuleTable {
         let rules = rule_patterns(db);
         let mut by_last_byte = vec![Vec::new(); 256];
-        let mut any_ending = Vec::new();
         for (ri, r) in rules.iter().enumerate() {
-            for (p, _) in &r.targets {
-                let Some(p) = p else { continue };
-                let list = match p.suffix.as_bytes().last() {
-                    Some(&b) => &mut by_last_byte[b as usize],
-                    None => &mut any_ending,
-                };
-                if list.last() != Some(&(ri as u32)) {
-                    list.push(ri as u32);
+            for (p, _) in r.targets.iter().filter_map(|(p, d)| Some((p.as_ref()?, d))) {
+                match p.suffix.as_bytes().last() {
+                    Some(&b) => by_last_byte[b as usize].push(ri as u32),
+                    // Ends in `%`: any name.
+                    None => by_last_byte.iter_mut().for_each(|l| l.push(ri as u32)),
                 }
             }
+        }
+        for list in &mut by_last_byte {
+            list.dedup();
         }
         RuleTable {
             rules,
             by_last_byte,
-            any_ending,
         }
     }
 
@@ -184,33 +181,12 @@ impl RuleTable {
     /// The rules that may have a target pattern matching a name ending in
     /// `last`, in rule order, each once.
     fn candidates(&self, last: u8) -> impl Iterator<Item = usize> + '_ {
-        let (mut a, mut b) = (
-            // (A default table has no buckets.)
-            self.by_last_byte
-                .get(last as usize)
-                .map_or(&[][..], Vec::as_slice)
-                .iter()
-                .peekable(),
-            self.any_ending.iter().peekable(),
-        );
-        std::iter::from_fn(move || {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x == y => {
-                    a.next();
-                    b.next()
-                }
-                (Some(&&x), Some(&&y)) => {
-                    if x < y {
-                        a.next()
-                    } else {
-                        b.next()
-                    }
-                }
-                (Some(_), None) => a.next(),
-                (None, _) => b.next(),
-            };
-            next.map(|&i| i as usize)
-        })
+        // (A default table has no lists.)
+        self.by_last_byte
+            .get(last as usize)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&i| i as usize)
     }
 }
 

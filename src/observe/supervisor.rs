@@ -342,30 +342,17 @@ impl State {
     }
 
     fn receive_handoffs(&mut self, id: u64) {
-        let Some(step) = self.steps.get_mut(&id) else {
+        // The step (and so its socket) stays while this runs.
+        let Some(socket) = self.steps.get(&id).map(|s| s.socket.as_raw_fd()) else {
             return;
         };
-        while let Some(msg) = handoff::receive(step.socket.as_raw_fd()) {
+        while let Some(msg) = handoff::receive(socket) {
             match msg {
                 Received::Listener { fd } => {
                     prefer_sync_wakeups(&fd);
                     self.next_serial += 1;
                     let serial = self.next_serial;
-                    // (`step` borrows `self.steps`; the epoll call needs only
-                    // the descriptor.)
-                    let mut ev = libc::epoll_event {
-                        events: libc::EPOLLIN as u32,
-                        u64: LISTENER | serial,
-                    };
-                    // SAFETY: valid descriptors and event.
-                    unsafe {
-                        libc::epoll_ctl(
-                            self.epoll.as_raw_fd(),
-                            libc::EPOLL_CTL_ADD,
-                            fd.as_raw_fd(),
-                            &mut ev,
-                        )
-                    };
+                    self.watch(fd.as_raw_fd(), LISTENER | serial);
                     self.listeners.push(Listener {
                         fd,
                         serial,
@@ -375,9 +362,11 @@ impl State {
                     })
                 }
                 Received::Failed { pid, error } => {
-                    step.accesses.unobserved = Some(format!(
-                        "process {pid} could not install the seccomp observer: {error}"
-                    ))
+                    if let Some(step) = self.steps.get_mut(&id) {
+                        step.accesses.unobserved = Some(format!(
+                            "process {pid} could not install the seccomp observer: {error}"
+                        ))
+                    }
                 }
             }
         }
