@@ -88,6 +88,19 @@ fn running_an_undeclared_project_script() {
     assert!(!e.exists("build/ran.txt"));
 }
 
+/// The program of a line without shell syntax is started by hbuild itself,
+/// and its exec is recorded by the engine rather than by the observer.
+#[test]
+fn running_an_undeclared_project_script_directly() {
+    let (e, _) = fault(
+        "build/direct.txt",
+        &[],
+        "executed undeclared file 'tools/write.sh' (denied by sandbox)",
+        "  undeclared input (source file): tools/write.sh",
+    );
+    assert!(!e.exists("build/direct.txt"));
+}
+
 #[test]
 fn reading_a_generated_file_without_depending_on_it_names_the_producer() {
     fault_in(

@@ -210,6 +210,21 @@ fn cannot_read_through_dot_dot() {
     );
 }
 
+/// The observer resolves relative paths against each process's directory,
+/// which a `cd` changes (in the shell, or in a subshell for its children).
+#[test]
+fn cannot_read_after_changing_directory() {
+    for target in ["out/aftercd", "out/subshellcd"] {
+        let p = project("cannot");
+        refused(
+            &p,
+            target,
+            &[],
+            "read undeclared file 'secret' (denied by sandbox)",
+        );
+    }
+}
+
 #[test]
 fn cannot_read_through_proc_self_root() {
     let p = project("cannot");

@@ -778,7 +778,11 @@ impl<'a> Scheduler<'a> {
             self.jobs[j].ran_recursive |= line.always;
             self.disk.forget_listings();
             let inv = self.invocation(j, &line);
-            match spawn::start(&inv) {
+            let started = spawn::start(&inv);
+            // It holds a reference to the step's guard, which judging the
+            // step (a start that failed) must own.
+            drop(inv);
+            match started {
                 Started::Running(pid) => {
                     self.jobs[j].pid = Some(pid);
                     self.jobs[j].pidfd = pidfd_open(pid);

@@ -17,6 +17,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 /// How to run one command line.
@@ -45,6 +46,33 @@ pub enum Started {
 
 pub use crate::lang::command_words::direct_argv;
 
+/// A random value of this hbuild process, passed by its own `execve` of a
+/// command's program as a fourth argument, which the kernel ignores. The
+/// observer's seccomp filter lets an `execve` that carries it through without
+/// a round trip to the supervisor: the engine knows which program it starts
+/// and records that exec itself ([`ChildHook::executed`]), and its thread is
+/// not held in `vfork` until a supervisor thread gets a CPU to answer.
+/// A recipe cannot learn the value: nothing of hbuild's memory survives its
+/// `execve`, and Landlock keeps it from reading hbuild's.
+pub fn exec_tag() -> u64 {
+    static TAG: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TAG.get_or_init(|| {
+        let mut b = [0u8; 8];
+        // SAFETY: getrandom writes at most `b.len()` bytes into `b`.
+        let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+        let tag = u64::from_ne_bytes(b);
+        if n == 8 && tag != 0 {
+            tag
+        } else {
+            // No entropy source: still unknown to a recipe, if guessable.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64);
+            t ^ (u64::from(std::process::id()) << 32) | 1
+        }
+    })
+}
+
 /// Work a new process does between its creation and its `execve` (entering
 /// the sandbox, installing the observer's filter). It runs in a child that
 /// shares hbuild's memory: it must be async-signal-safe, allocate nothing,
@@ -52,6 +80,10 @@ pub use crate::lang::command_words::direct_argv;
 /// fail.
 pub trait ChildHook: Send + Sync {
     fn run_in_child(&self) -> Result<(), i32>;
+
+    /// Back in hbuild, after the start: the programs the child passed to
+    /// `execve` with [`exec_tag`] (whether the exec succeeded or not).
+    fn executed(&self, _programs: &[&Path]) {}
 }
 
 /// What a step's sandbox and observer add to a process about to start.
@@ -144,9 +176,20 @@ pub fn start(inv: &Invocation) -> Started {
         Some(g) => collect(|cmd| g.install(cmd)),
         None => Collected::default(),
     };
-    match child::start(inv, &argv, &setup) {
-        child::Outcome::Running(pid) => Started::Running(pid),
-        child::Outcome::Failed(errno) => failed(&argv[0], std::io::Error::from_raw_os_error(errno)),
+    let outcome = child::start(inv, &argv, &setup);
+    if let child::Outcome::Running(_, execs) | child::Outcome::Failed(_, execs) = &outcome {
+        let programs: Vec<&Path> = execs.iter().map(|p| p.as_path()).collect();
+        if !programs.is_empty() {
+            for hook in &setup.hooks {
+                hook.executed(&programs);
+            }
+        }
+    }
+    match outcome {
+        child::Outcome::Running(pid, _) => Started::Running(pid),
+        child::Outcome::Failed(errno, _) => {
+            failed(&argv[0], std::io::Error::from_raw_os_error(errno))
+        }
         child::Outcome::Unsupported => start_with_command(inv, &argv),
     }
 }

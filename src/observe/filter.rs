@@ -101,6 +101,9 @@ const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 /// Offsets in `struct seccomp_data`.
 const NR_OFFSET: u32 = 0;
 const ARCH_OFFSET: u32 = 4;
+/// The fourth argument, as two 32-bit words (little-endian: low word first).
+const ARG3_LOW: u32 = 16 + 3 * 8;
+const ARG3_HIGH: u32 = ARG3_LOW + 4;
 
 fn stmt(code: u16, k: u32) -> sock_filter {
     sock_filter {
@@ -118,8 +121,15 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 /// The program: notify for the file syscalls, fail `io_uring_setup` with
 /// ENOSYS (io_uring operations would bypass the filter), allow the rest.
 /// Syscalls of another ABI (i386 via int 0x80, x32) are allowed unobserved.
-pub fn program() -> Vec<sock_filter> {
-    let notified: Vec<u32> = table().iter().map(|(n, _)| *n as u32).collect();
+/// An `execve` whose (otherwise unused) fourth argument is `tag` is allowed
+/// too: hbuild's own start of a command, which the engine records itself
+/// (see `engine::spawn::exec_tag`).
+pub fn program(tag: u64) -> Vec<sock_filter> {
+    let notified: Vec<u32> = table()
+        .iter()
+        .map(|(n, _)| *n as u32)
+        .filter(|&n| n != libc::SYS_execve as u32)
+        .collect();
     let mut prog = vec![stmt(LD_W_ABS, ARCH_OFFSET)];
     // Placeholder jump offsets are patched once the tail's position is known.
     prog.push(jump(JEQ_K, AUDIT_ARCH, 0, 0));
@@ -140,6 +150,15 @@ pub fn program() -> Vec<sock_filter> {
         prog.push(jump(JEQ_K, nr, 0, 0));
         to_notify.push(prog.len() - 1);
     }
+    // execve: allowed if tagged, notified otherwise.
+    prog.push(jump(JEQ_K, libc::SYS_execve as u32, 0, 0));
+    let execve = prog.len() - 1;
+    prog.push(stmt(LD_W_ABS, ARG3_LOW));
+    prog.push(jump(JEQ_K, tag as u32, 0, 0));
+    let low = prog.len() - 1;
+    prog.push(stmt(LD_W_ABS, ARG3_HIGH));
+    prog.push(jump(JEQ_K, (tag >> 32) as u32, 0, 0));
+    let high = prog.len() - 1;
     let allow = prog.len();
     prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
     let notify = prog.len();
@@ -155,6 +174,11 @@ pub fn program() -> Vec<sock_filter> {
     for at in to_notify {
         prog[at].jt = offset(at, notify);
     }
+    // Past the last syscall test: allow. The tag tests go the other way.
+    prog[execve].jf = offset(execve, allow);
+    prog[low].jf = offset(low, notify);
+    prog[high].jt = offset(high, allow);
+    prog[high].jf = offset(high, notify);
     prog
 }
 
@@ -162,15 +186,25 @@ pub fn program() -> Vec<sock_filter> {
 mod tests {
     use super::*;
 
+    const TAG: u64 = 0x1234_5678_9abc_def0;
+
     /// A tiny interpreter for the instructions the program uses.
-    fn run(prog: &[sock_filter], arch: u32, nr: u32) -> u32 {
+    fn run_with(prog: &[sock_filter], arch: u32, nr: u32, arg3: u64) -> u32 {
         let mut acc = 0u32;
         let mut pc = 0usize;
         loop {
             let ins = prog[pc];
             pc += 1;
             match ins.code {
-                LD_W_ABS => acc = if ins.k == ARCH_OFFSET { arch } else { nr },
+                LD_W_ABS => {
+                    acc = match ins.k {
+                        ARCH_OFFSET => arch,
+                        NR_OFFSET => nr,
+                        ARG3_LOW => arg3 as u32,
+                        ARG3_HIGH => (arg3 >> 32) as u32,
+                        other => panic!("unexpected offset {other}"),
+                    }
+                }
                 JEQ_K | 0x35 => {
                     let taken = if ins.code == JEQ_K {
                         acc == ins.k
@@ -185,9 +219,13 @@ mod tests {
         }
     }
 
+    fn run(prog: &[sock_filter], arch: u32, nr: u32) -> u32 {
+        run_with(prog, arch, nr, 0)
+    }
+
     #[test]
     fn program_routes_syscalls() {
-        let prog = program();
+        let prog = program(TAG);
         assert!(prog.len() < 64);
         let openat = libc::SYS_openat as u32;
         assert_eq!(run(&prog, AUDIT_ARCH, openat), libc::SECCOMP_RET_USER_NOTIF);
@@ -211,5 +249,29 @@ mod tests {
             );
             assert_eq!(lookup(nr as i32), Some(sys));
         }
+    }
+
+    #[test]
+    fn only_an_execve_with_the_whole_tag_goes_unnotified() {
+        let prog = program(TAG);
+        let execve = libc::SYS_execve as u32;
+        let notif = libc::SECCOMP_RET_USER_NOTIF;
+        assert_eq!(
+            run_with(&prog, AUDIT_ARCH, execve, TAG),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run_with(&prog, AUDIT_ARCH, execve, TAG & 0xffff_ffff),
+            notif
+        );
+        assert_eq!(
+            run_with(&prog, AUDIT_ARCH, execve, TAG & !0xffff_ffff),
+            notif
+        );
+        assert_eq!(run_with(&prog, AUDIT_ARCH, execve, TAG ^ 1), notif);
+        let execveat = libc::SYS_execveat as u32;
+        assert_eq!(run_with(&prog, AUDIT_ARCH, execveat, TAG), notif);
+        let openat = libc::SYS_openat as u32;
+        assert_eq!(run_with(&prog, AUDIT_ARCH, openat, TAG), notif);
     }
 }

@@ -5,8 +5,11 @@
 //! with SCM_RIGHTS. Everything the child runs here must be async-signal-safe:
 //! raw syscalls on buffers on the stack or allocated before the fork.
 
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use libc::{c_int, c_void, sock_filter};
@@ -70,7 +73,7 @@ impl ChildSetup {
         unsafe {
             let pid = libc::getpid();
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-                return send(self.socket, errno(), pid, None);
+                return send(self.socket, errno(), pid, None, &[]);
             }
             let prog = libc::sock_fprog {
                 len: self.program.len() as u16,
@@ -83,18 +86,21 @@ impl ChildSetup {
                 &prog as *const libc::sock_fprog,
             ) as c_int;
             if listener < 0 {
-                return send(self.socket, errno(), pid, None);
+                return send(self.socket, errno(), pid, None, &[]);
             }
-            let sent = send(self.socket, 0, pid, Some(listener));
+            // Where the process is now, on the stack: every process of this
+            // listener starts there (see the supervisor's `start_cwd`).
+            let mut cwd = [0u8; CWD_MAX];
+            let n = libc::syscall(libc::SYS_getcwd, cwd.as_mut_ptr(), cwd.len());
+            let cwd = match n {
+                // The length includes the NUL; "(unreachable)/..." is no path.
+                n if n > 1 && cwd[0] == b'/' => &cwd[..n as usize - 1],
+                _ => &cwd[..0],
+            };
+            let sent = send(self.socket, 0, pid, Some(listener), cwd);
             libc::close(listener);
             sent
         }
-    }
-}
-
-impl crate::engine::spawn::ChildHook for ChildSetup {
-    fn run_in_child(&self) -> Result<(), i32> {
-        ChildSetup::run_in_child(self).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
     }
 }
 
@@ -104,17 +110,33 @@ fn errno() -> c_int {
         .unwrap_or(libc::EIO)
 }
 
-/// Send a message, with `fd` attached when given. Async-signal-safe.
-unsafe fn send(socket: RawFd, err: c_int, pid: c_int, fd: Option<c_int>) -> io::Result<()> {
+/// Longest working directory sent along (the kernel's PATH_MAX).
+const CWD_MAX: usize = 4096;
+
+/// Send a message, with `fd` attached when given and `cwd` after it.
+/// Async-signal-safe.
+unsafe fn send(
+    socket: RawFd,
+    err: c_int,
+    pid: c_int,
+    fd: Option<c_int>,
+    cwd: &[u8],
+) -> io::Result<()> {
     let mut msg_data = Message { errno: err, pid };
-    let mut iov = libc::iovec {
-        iov_base: &mut msg_data as *mut Message as *mut c_void,
-        iov_len: std::mem::size_of::<Message>(),
-    };
+    let mut iov = [
+        libc::iovec {
+            iov_base: &mut msg_data as *mut Message as *mut c_void,
+            iov_len: std::mem::size_of::<Message>(),
+        },
+        libc::iovec {
+            iov_base: cwd.as_ptr() as *mut c_void,
+            iov_len: cwd.len(),
+        },
+    ];
     let mut control = ControlBuf([0; 64]);
     let mut msg: libc::msghdr = std::mem::zeroed();
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = 2;
     if let Some(fd) = fd {
         let space = libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) as usize;
         msg.msg_control = control.0.as_mut_ptr() as *mut c_void;
@@ -138,8 +160,8 @@ unsafe fn send(socket: RawFd, err: c_int, pid: c_int, fd: Option<c_int>) -> io::
 
 /// One message received by the parent.
 pub enum Received {
-    /// A child's listener.
-    Listener { fd: OwnedFd },
+    /// A child's listener, and the working directory the child had.
+    Listener { fd: OwnedFd, cwd: Option<PathBuf> },
     /// A child that could not install the filter, with the reason.
     Failed { pid: i32, error: io::Error },
 }
@@ -147,16 +169,23 @@ pub enum Received {
 /// Receive one pending message, if any (the socket is non-blocking).
 pub fn receive(socket: RawFd) -> Option<Received> {
     let mut data = Message::default();
-    let mut iov = libc::iovec {
-        iov_base: &mut data as *mut Message as *mut c_void,
-        iov_len: std::mem::size_of::<Message>(),
-    };
+    let mut cwd = vec![0u8; CWD_MAX];
+    let mut iov = [
+        libc::iovec {
+            iov_base: &mut data as *mut Message as *mut c_void,
+            iov_len: std::mem::size_of::<Message>(),
+        },
+        libc::iovec {
+            iov_base: cwd.as_mut_ptr() as *mut c_void,
+            iov_len: cwd.len(),
+        },
+    ];
     let mut control = ControlBuf([0; 64]);
     // SAFETY: msghdr points at live buffers of the stated sizes.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = 2;
         msg.msg_control = control.0.as_mut_ptr() as *mut c_void;
         msg.msg_controllen = control.0.len() as _;
         let n = loop {
@@ -181,8 +210,11 @@ pub fn receive(socket: RawFd) -> Option<Received> {
             }
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
+        let header = std::mem::size_of::<Message>();
+        cwd.truncate((n as usize).saturating_sub(header));
+        let cwd = (cwd.first() == Some(&b'/')).then(|| PathBuf::from(OsString::from_vec(cwd)));
         Some(match fd {
-            Some(fd) if data.errno == 0 => Received::Listener { fd },
+            Some(fd) if data.errno == 0 => Received::Listener { fd, cwd },
             _ => Received::Failed {
                 pid: data.pid,
                 error: io::Error::from_raw_os_error(if data.errno == 0 {

@@ -17,9 +17,15 @@
 //!   it), so it only observes: Landlock enforces.
 //!   Paths are read before the answer; what is at them is looked up before
 //!   the answer only where the request can change it (creations, writes,
-//!   deletions), and after it for read-only opens and execs. The cwd of each
-//!   process is read from /proc once and kept until it calls `chdir` or
-//!   `fchdir` (which the filter also routes, for that reason). A pool of
+//!   deletions), and after it for read-only opens and execs. The child sends
+//!   its working directory with the listener; every process under that
+//!   listener has it (children inherit it) until one calls `chdir` or
+//!   `fchdir` (which the filter also routes, for that reason). From then on
+//!   each process's cwd is read from /proc once and kept until the next.
+//!   The `execve` hbuild itself makes for a command carries a per-process
+//!   tag (`engine::spawn::exec_tag`) that the filter lets through: the
+//!   engine records that exec, which it knows, and its thread does not wait
+//!   in `vfork` for a supervisor to answer. A pool of
 //!   supervisor threads gives each running step its own: a stopped process
 //!   never waits for another step's notification. Reads and execs under the
 //!   step's system preset are answered and forgotten ([`QuietPaths`]). The
@@ -86,10 +92,10 @@
 //! cmd.spawn()?; ... waitpid ...                              // as now
 //! let accesses = step.finish(Duration::from_millis(50));    // after the step's last reap
 //! ```
-//! There is no "attach the pid after spawn" call: `spawn` returns only once
-//! the child's `execve` ran, and that `execve` is itself a notified syscall,
-//! so the supervisor must already own the listener. It receives it straight
-//! from the hand-off socket registered by `prepare_step`.
+//! There is no "attach the pid after spawn" call: the child hands its
+//! listener over before its `execve`, straight to the supervisor through the
+//! socket registered by `prepare_step`; everything the program does after
+//! is notified to a supervisor that already owns the listener.
 //! `finish` blocks the caller only while processes of the step are still
 //! alive, at most `grace`; keep it short (the scheduler waits meanwhile).
 
@@ -115,7 +121,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::engine::spawn::ProcessSetup;
+use crate::engine::spawn::{ChildHook, ProcessSetup};
 use handoff::{Channel, ChildSetup};
 use supervisor::{Request, Supervisor};
 
@@ -196,7 +202,7 @@ impl Observer {
             ));
         }
         let root = normalize(&std::path::absolute(project_root)?);
-        let program = Arc::new(filter::program());
+        let program = Arc::new(filter::program(crate::engine::spawn::exec_tag()));
         let first = Worker::start(&root)?;
         Ok(Observer {
             root,
@@ -254,9 +260,13 @@ impl Observer {
             .collect::<io::Result<Vec<_>>>()?;
         let before = Snapshot::take(&dirs);
         let shared = self.worker()?;
-        let setup = Arc::new(ChildSetup {
-            program: self.program.clone(),
-            socket: channel.child.as_raw_fd(),
+        let setup = Arc::new(StepHook {
+            setup: ChildSetup {
+                program: self.program.clone(),
+                socket: channel.child.as_raw_fd(),
+            },
+            id,
+            state: shared.state.clone(),
         });
         supervisor::add_step(&shared.state, id, channel.parent, quiet);
         Ok(StepObservation {
@@ -291,7 +301,7 @@ pub struct StepObservation {
     shared: Arc<Shared>,
     /// Kept open while commands of the step may still be spawned.
     _child_socket: OwnedFd,
-    setup: Arc<ChildSetup>,
+    setup: Arc<StepHook>,
     dirs: Vec<WatchDir>,
     before: Snapshot,
     finished: bool,
@@ -337,6 +347,26 @@ impl StepObservation {
             accesses.changes = self.before.diff(&after, &self.shared.root);
         }
         accesses
+    }
+}
+
+/// What a step's processes run before their `execve`, and where the engine
+/// reports the execs it made itself (which the filter lets through unseen).
+struct StepHook {
+    setup: ChildSetup,
+    id: u64,
+    state: Arc<Mutex<supervisor::State>>,
+}
+
+impl ChildHook for StepHook {
+    fn run_in_child(&self) -> Result<(), i32> {
+        self.setup
+            .run_in_child()
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    }
+
+    fn executed(&self, programs: &[&Path]) {
+        supervisor::note_execs(&self.state, self.id, programs);
     }
 }
 

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -63,7 +63,12 @@ struct Listener {
     /// answered (closing the listener would make their syscalls fail).
     step: Option<u64>,
     dead: bool,
-    /// Working directories of its processes, by pid (see `Syscall::Chdir`).
+    /// The working directory of every process of this listener until one
+    /// of them calls `chdir` or `fchdir` (a child inherits its parent's):
+    /// no `/proc/PID/cwd` lookup for each new process.
+    start_cwd: Option<PathBuf>,
+    /// Working directories of its processes, by pid, once `start_cwd` is
+    /// gone (see `Syscall::Chdir`).
     cwds: HashMap<i32, PathBuf>,
 }
 
@@ -114,6 +119,27 @@ pub fn try_finish(state: &Mutex<State>, id: u64) -> Option<StepAccesses> {
     let step = st.remove_step(id)?;
     st.detach(id);
     Some(step.accesses)
+}
+
+/// Record execs of step `id` that its filter let through unnotified (the
+/// engine's own, tagged): the same record a notification would have made.
+pub fn note_execs(state: &Mutex<State>, id: u64, programs: &[&Path]) {
+    let mut st = lock(state);
+    let st = &mut *st;
+    let Some(step) = st.steps.get_mut(&id) else {
+        return;
+    };
+    for program in programs {
+        let Ok(path) = std::path::absolute(program) else {
+            continue;
+        };
+        if step.quiet.covers_exec(&path) {
+            continue;
+        }
+        for a in Decoded::Exec(path).complete(&Process::new(0, None)) {
+            step.accesses.record(a, &st.root);
+        }
+    }
 }
 
 /// Readiness of one descriptor right now.
@@ -348,7 +374,7 @@ impl State {
         };
         while let Some(msg) = handoff::receive(socket) {
             match msg {
-                Received::Listener { fd } => {
+                Received::Listener { fd, cwd } => {
                     prefer_sync_wakeups(&fd);
                     self.next_serial += 1;
                     let serial = self.next_serial;
@@ -358,6 +384,7 @@ impl State {
                         serial,
                         step: Some(id),
                         dead: false,
+                        start_cwd: cwd,
                         cwds: HashMap::new(),
                     })
                 }
@@ -447,7 +474,9 @@ impl State {
             .filter(|id| self.steps.contains_key(id));
         let pid = req.pid as i32;
         let sys = filter::lookup(req.data.nr);
-        let process = Process::new(pid, self.listeners[i].cwds.get(&pid).cloned());
+        let l = &self.listeners[i];
+        let known = l.cwds.get(&pid).or(l.start_cwd.as_ref()).cloned();
+        let process = Process::new(pid, known);
         let decoded = step.map(|_| match sys {
             Some(sys) => decode(sys, &req.data.args, &process),
             None => Ok(Decoded::Done(vec![])),
@@ -462,13 +491,18 @@ impl State {
         // meanwhile: its pid may have been reused, so what we read from it
         // is not trusted then.
         let valid = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) } == 0;
-        let cwds = &mut self.listeners[i].cwds;
+        let l = &mut self.listeners[i];
+        let cwds = &mut l.cwds;
         match sys {
-            Some(Syscall::Chdir | Syscall::Fchdir) => cwds.clear(),
+            Some(Syscall::Chdir | Syscall::Fchdir) => {
+                l.start_cwd = None;
+                cwds.clear()
+            }
             // A new program (or a new process that got a reused pid).
             Some(Syscall::Execve | Syscall::Execveat) => {
                 cwds.remove(&pid);
             }
+            _ if l.start_cwd.is_some() => {}
             _ => {
                 if let Some(cwd) = process.known_cwd() {
                     cwds.insert(pid, cwd);

@@ -16,14 +16,16 @@ use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
-/// What became of a start.
+/// What became of a start. With it, the programs the child passed to
+/// `execve` (tagged with [`super::exec_tag`]).
 pub enum Outcome {
-    Running(Pid),
+    Running(Pid, Vec<PathBuf>),
     /// The program could not be started: its errno.
-    Failed(i32),
+    Failed(i32, Vec<PathBuf>),
     /// This path cannot start it (clone refused, a NUL in a string): use
     /// `Command` instead.
     Unsupported,
@@ -98,6 +100,11 @@ struct Plan<'a> {
     hooks: &'a [Arc<dyn ChildHook>],
     /// Written by the child when it fails: the errno.
     error: AtomicI32,
+    /// Set by the child before its `execve` of the program, and before it
+    /// runs a script without `#!` with SHELL.
+    tried: AtomicBool,
+    script: AtomicBool,
+    tag: u64,
 }
 
 /// Start `argv` for `inv`, with the environment changes and hooks of `setup`.
@@ -111,7 +118,7 @@ pub fn start(inv: &Invocation, argv: &[String], setup: &Collected) -> Outcome {
         .map(OsStr::from_bytes);
     let path = match resolve(OsStr::new(&argv[0]), search) {
         Ok(p) => p,
-        Err(errno) => return Outcome::Failed(errno),
+        Err(errno) => return Outcome::Failed(errno, Vec::new()),
     };
     let Ok(args) = argv
         .iter()
@@ -133,15 +140,24 @@ pub fn start(inv: &Invocation, argv: &[String], setup: &Collected) -> Outcome {
         inherit: inv.jobserver_fds.map(|(r, w)| [r, w]),
         hooks: &setup.hooks,
         error: AtomicI32::new(0),
+        tried: AtomicBool::new(false),
+        script: AtomicBool::new(false),
+        tag: super::exec_tag(),
     };
     let Some(pid) = STACK.with(|s| s.as_ref().and_then(|s| clone_child(&plan, s))) else {
         return Outcome::Unsupported;
     };
+    let mut execs = vec![PathBuf::from(OsStr::from_bytes(path.as_bytes()))];
+    if plan.script.load(Ordering::SeqCst) {
+        execs.push(PathBuf::from(OsStr::from_bytes(SHELL.to_bytes())));
+    }
     match plan.error.load(Ordering::SeqCst) {
-        0 => Outcome::Running(Pid::from_raw(pid)),
+        0 => Outcome::Running(Pid::from_raw(pid), execs),
         errno => {
             reap(pid);
-            Outcome::Failed(errno)
+            // Unless a hook failed first, the exec itself was refused.
+            let tried = plan.tried.load(Ordering::SeqCst);
+            Outcome::Failed(errno, if tried { execs } else { Vec::new() })
         }
     }
 }
@@ -203,15 +219,19 @@ impl Plan<'_> {
         for hook in self.hooks {
             hook.run_in_child()?;
         }
-        libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
+        self.tried.store(true, Ordering::SeqCst);
+        self.execve(self.path.as_ptr(), self.argv.as_ptr());
         if errno() == libc::ENOEXEC {
-            libc::execve(
-                SHELL.as_ptr(),
-                self.script_argv.as_ptr(),
-                self.envp.as_ptr(),
-            );
+            self.script.store(true, Ordering::SeqCst);
+            self.execve(SHELL.as_ptr(), self.script_argv.as_ptr());
         }
         Err(errno())
+    }
+
+    /// `execve` with the tag as an extra argument (see [`super::exec_tag`]);
+    /// returns only on failure.
+    unsafe fn execve(&self, path: *const c_char, argv: *const *const c_char) {
+        libc::syscall(libc::SYS_execve, path, argv, self.envp.as_ptr(), self.tag);
     }
 }
 
@@ -414,7 +434,7 @@ mod tests {
         let out = dir.path().join("out");
         let file = std::fs::File::create(&out).unwrap();
         let inv = invocation("echo $GREETING; exit 3", Some(file));
-        let Outcome::Running(pid) = start(&inv, &argv(&inv), &Collected::default()) else {
+        let Outcome::Running(pid, _) = start(&inv, &argv(&inv), &Collected::default()) else {
             panic!("not started");
         };
         assert_eq!(wait(pid), 3);
@@ -435,7 +455,7 @@ mod tests {
         };
         assert!(matches!(
             start(&inv, &argv(&inv), &setup),
-            Outcome::Failed(libc::EPERM)
+            Outcome::Failed(libc::EPERM, _)
         ));
     }
 
@@ -473,7 +493,7 @@ mod tests {
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut inv = invocation("", None);
         inv.text = script.to_string_lossy().into_owned();
-        let Outcome::Running(pid) = start(&inv, &argv(&inv), &Collected::default()) else {
+        let Outcome::Running(pid, _) = start(&inv, &argv(&inv), &Collected::default()) else {
             panic!("not started");
         };
         assert_eq!(wait(pid), 4);
