@@ -1250,7 +1250,7 @@ fn set_or_all(set: &mut crate::lang::database::FileSet, names: impl Iterator<Ite
 
 /// The first word of a line (up to a blank).
 fn first_word(s: &str) -> &str {
-    let end = s.find([' ', '\t']).unwrap_or(s.len());
+    let end = memchr::memchr2(b' ', b'\t', s.as_bytes()).unwrap_or(s.len());
     &s[..end]
 }
 
@@ -1302,22 +1302,18 @@ fn reader_line_count(text: &str) -> usize {
 fn find_top_level(s: &str, ch: u8) -> Option<usize> {
     let b = s.as_bytes();
     let mut i = 0;
-    while i < b.len() {
+    // Jump between `$` and `ch` (memchr: most lines are scanned whole).
+    while let Some(off) = memchr::memchr2(b'$', ch, &b[i..]) {
+        i += off;
         if b[i] == b'$' && i + 1 < b.len() {
             match b[i + 1] {
                 open @ (b'(' | b'{') => {
                     let close = if open == b'(' { b')' } else { b'}' };
-                    match find_close(s, i + 2, open, close) {
-                        Some(end) => i = end + 1,
-                        None => return None,
-                    }
-                    continue;
+                    i = find_close(s, i + 2, open, close)? + 1;
                 }
-                _ => {
-                    i += 2;
-                    continue;
-                }
+                _ => i += 2,
             }
+            continue;
         }
         if b[i] == ch {
             return Some(i);
@@ -1337,7 +1333,8 @@ fn has_top_level_colon(s: &str) -> bool {
 fn parse_assignment(line: &str) -> Option<(&str, &str, &str)> {
     let b = line.as_bytes();
     let mut i = 0;
-    while i < b.len() {
+    while let Some(off) = memchr::memchr3(b'$', b'=', b':', &b[i..]) {
+        i += off;
         match b[i] {
             b'$' if i + 1 < b.len() => {
                 if let open @ (b'(' | b'{') = b[i + 1] {
@@ -1625,6 +1622,30 @@ mod tests {
 
     fn val(db: &mut Database, name: &str) -> String {
         db.var_value(name, &Scope::global()).unwrap()
+    }
+
+    #[test]
+    fn top_level_scans_skip_references() {
+        assert_eq!(find_top_level("a: b", b':'), Some(1));
+        assert_eq!(find_top_level("$(x:a=b) c: d", b':'), Some(10));
+        assert_eq!(find_top_level("${x:a=b}: d", b':'), Some(8));
+        assert_eq!(find_top_level("$(a $(b:c)):", b':'), Some(11));
+        assert_eq!(find_top_level("$:a", b':'), None, "`$:` is a reference");
+        assert_eq!(find_top_level("a $", b':'), None);
+        assert_eq!(find_top_level("$(unclosed: x", b':'), None);
+        assert_eq!(find_top_level("x; y: z", b';'), Some(1));
+        assert_eq!(parse_assignment("A = 1"), Some(("A ", "=", "1")));
+        assert_eq!(parse_assignment("A+=1"), Some(("A", "+=", "1")));
+        assert_eq!(
+            parse_assignment("$(X:a=b) := 2"),
+            Some(("$(X:a=b) ", ":=", "2"))
+        );
+        assert_eq!(parse_assignment("A ::= 3"), Some(("A ", "::=", "3")));
+        assert_eq!(parse_assignment("a: b = c"), None, "a rule comes first");
+        assert_eq!(parse_assignment("$=x"), None, "`$=` is a reference");
+        assert_eq!(parse_assignment("A $"), None);
+        assert_eq!(first_word("abc\tdef"), "abc");
+        assert_eq!(first_word("abc"), "abc");
     }
 
     #[test]
