@@ -1196,11 +1196,10 @@ impl Database {
         Ok(env)
     }
 
+    /// The flags first: this runs for every variable of every step started,
+    /// and most (make's built-in defaults) are not exported.
     fn exported(&self, name: &str, var: &Var) -> bool {
-        if !is_env_name(name) {
-            return false;
-        }
-        match var.export {
+        let flagged = match var.export {
             Export::Yes => true,
             Export::No => false,
             Export::Default => {
@@ -1209,7 +1208,8 @@ impl Database {
                     Origin::Environment | Origin::EnvironmentOverride | Origin::CommandLine
                 ) || (self.specials.export_all && var.origin != Origin::Default)
             }
-        }
+        };
+        flagged && is_env_name(name)
     }
 }
 

@@ -81,7 +81,7 @@
 //! the other CPU. Reads and execs under the step's system preset are let go
 //! without a `stat` or a record (`QuietPaths`); audit mode records them all.
 //! A `gcc -O1 -c` makes ~330 requests (210 of them failed header probes),
-//! `sh -c 'cksum a b c > x'` ~37 (27 of them locale files). A listing costs
+//! `sh -c 'cksum a b c > x'` ~35 (27 of them locale files). A listing costs
 //! one `getdents` per watched directory.
 //!
 //! # Call order (engine)

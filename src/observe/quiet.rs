@@ -2,7 +2,7 @@
 //! were: the system preset the step may read (the loader, libraries, locale
 //! files, compilers' own headers). The supervisor lets such requests go
 //! without a `stat` or a record; they are most of what a step asks (27 of
-//! the 37 requests of `sh -c 'cksum a b c > x'` are locale files). The audit
+//! the 35 requests of `sh -c 'cksum a b c > x'` are locale files). The audit
 //! report leaves them out as well; only `--report` in audit mode, which lists
 //! every access, has them all recorded.
 
