@@ -10,7 +10,7 @@ use super::policy::{Origin, Policy};
 use crate::diag::Fatal;
 use crate::engine::spawn::{ChildHook, ProcessSetup};
 use landlock::{
-    Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
     RulesetCreatedAttr, Scope, ABI,
 };
 use std::fs::File;
@@ -127,13 +127,15 @@ pub fn prepare(policy: &Policy, k: &KernelSupport, mode: Mode) -> Result<Prepare
     // Path rules are added directly: one open and one fstat per path, which
     // keeps a step with 100 paths well under a millisecond.
     let handled = AccessFs::from_all(abi);
-    for e in &policy.entries {
+    let covered = covered_presets(policy, handled);
+    for (i, e) in policy.entries.iter().enumerate() {
         // The system paths of presets are the same for every step: their
         // descriptors are opened once per process.
         let opened;
         let (anchor, is_dir) = if matches!(e.origin, Origin::Preset(_)) {
             match preset_anchor(&e.path) {
-                Some(a) => a,
+                Some(_) if covered.contains(&i) => continue,
+                Some(a) => (a.fd, a.is_dir),
                 None => {
                     prepared.missing.push(e.path.clone());
                     continue;
@@ -196,33 +198,76 @@ fn add_path_rule(
     Ok(())
 }
 
-/// Open `path` for use as a rule anchor (O_PATH: no read access needed).
-/// The `O_PATH` descriptor of a preset path, opened once per process and kept
-/// above the low descriptor numbers (GNU make's jobserver takes 3 and 4).
-fn preset_anchor(path: &std::path::Path) -> Option<(std::os::fd::RawFd, bool)> {
+/// A preset path opened as a rule anchor: its `O_PATH` descriptor, whether
+/// it is a directory, and where it really is (symlinks resolved).
+#[derive(Clone, Copy)]
+struct Anchor {
+    fd: std::os::fd::RawFd,
+    is_dir: bool,
+    real: &'static std::path::Path,
+}
+
+/// The anchor of a preset path, opened once per process and kept above the
+/// low descriptor numbers (GNU make's jobserver takes 3 and 4).
+fn preset_anchor(path: &std::path::Path) -> Option<Anchor> {
     use std::sync::Mutex;
-    /// A path, and its descriptor and whether it is a directory (`None`: missing).
-    type Anchors = Vec<(PathBuf, Option<(OwnedFd, bool)>)>;
+    /// A path and its anchor (`None`: missing). Anchors live as long as hbuild.
+    type Anchors = Vec<(PathBuf, Option<Anchor>)>;
     static ANCHORS: Mutex<Anchors> = Mutex::new(Vec::new());
     let mut cache = ANCHORS.lock().ok()?;
     if let Some((_, a)) = cache.iter().find(|(p, _)| p == path) {
-        return a.as_ref().map(|(fd, d)| (fd.as_raw_fd(), *d));
+        return *a;
     }
-    let opened = open_path(path).map(|(fd, is_dir)| {
+    let anchor = open_path(path).map(|(fd, is_dir)| {
         // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own.
         let high = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 64) };
-        if high < 0 {
-            return (fd, is_dir);
-        }
-        // SAFETY: `high` is a fresh descriptor owned by nobody else.
-        (
-            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(high) },
+        let fd = if high < 0 {
+            fd
+        } else {
+            // SAFETY: `high` is a fresh descriptor owned by nobody else.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(high) }
+        };
+        let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .unwrap_or_else(|_| path.to_path_buf());
+        Anchor {
+            // Kept open (and its path kept) for the rest of the process.
+            fd: std::os::fd::IntoRawFd::into_raw_fd(fd),
             is_dir,
-        )
+            real: Box::leak(real.into_boxed_path()),
+        }
     });
-    let result = opened.as_ref().map(|(fd, d)| (fd.as_raw_fd(), *d));
-    cache.push((path.to_path_buf(), opened));
-    result
+    cache.push((path.to_path_buf(), anchor));
+    anchor
+}
+
+/// Indexes of preset entries whose rule another preset entry already grants:
+/// one at or above where it really is, with at least its rights (`/lib`, a
+/// link to `/usr/lib`, under `/usr`). Landlock rules only add, so the rule
+/// would change nothing; each costs a `landlock_add_rule` per step.
+fn covered_presets(policy: &Policy, handled: BitFlags<AccessFs>) -> Vec<usize> {
+    let presets: Vec<(usize, Anchor, BitFlags<AccessFs>)> = policy
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.origin, Origin::Preset(_)))
+        .filter_map(|(i, e)| {
+            let a = preset_anchor(&e.path)?;
+            Some((i, a, e.rights.access_fs(a.is_dir) & handled))
+        })
+        .collect();
+    presets
+        .iter()
+        .filter(|(i, a, access)| {
+            presets.iter().any(|(j, b, other)| {
+                j != i
+                    && other.contains(*access)
+                    && a.real.starts_with(b.real)
+                    // Of two equal rules, the first stays.
+                    && (a.real != b.real || other != access || j < i)
+            })
+        })
+        .map(|(i, _, _)| *i)
+        .collect()
 }
 
 fn open_path(path: &std::path::Path) -> Option<(OwnedFd, bool)> {
@@ -276,4 +321,47 @@ pub fn install(cmd: &mut impl ProcessSetup, prepared: Arc<Prepared>) {
         cmd.set_env("TMPDIR", t.as_os_str());
     }
     cmd.add_child_hook(prepared);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::Rights;
+
+    fn preset(path: &str, rights: Rights) -> super::super::policy::Entry {
+        super::super::policy::Entry {
+            path: PathBuf::from(path),
+            rights,
+            origin: Origin::Preset("system"),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn preset_rules_under_a_broader_one_are_dropped() {
+        let policy = Policy {
+            entries: vec![
+                preset("/usr", Rights::RX),
+                preset("/usr/lib", Rights::RX),
+                preset("/usr/lib", Rights::READ),
+                preset("/usr/bin", Rights::RX),
+                preset("/etc/passwd", Rights::READ),
+                preset("/dev/null", Rights::READ.union(Rights::WRITE)),
+                preset("/usr/./bin", Rights::RX),
+            ],
+            ..Policy::default()
+        };
+        let handled = AccessFs::from_all(ABI::V1);
+        let covered = covered_presets(&policy, handled);
+        assert_eq!(covered, vec![1, 2, 3, 6]);
+        // Alone, an entry is kept; of two equal ones, the first.
+        let twice = Policy {
+            entries: vec![
+                preset("/usr/bin", Rights::RX),
+                preset("/usr/bin", Rights::RX),
+            ],
+            ..Policy::default()
+        };
+        assert_eq!(covered_presets(&twice, handled), vec![1]);
+    }
 }
