@@ -76,6 +76,22 @@ fn grouped_and_multi_target_rules_write_every_target() {
     );
 }
 
+/// hbuild starts these itself; the observer records their exec without
+/// seeing it, and the fallback to /bin/sh for a file without `#!` works.
+#[test]
+fn declared_project_programs_run_directly() {
+    let p = project("tools");
+    p.run(&["out/ran-script", "out/ran-plain"]).succeeded();
+    assert_eq!(
+        p.read("out/ran-script").as_deref(),
+        Some("script out/ran-script\n")
+    );
+    assert_eq!(
+        p.read("out/ran-plain").as_deref(),
+        Some("plain out/ran-plain\n")
+    );
+}
+
 #[test]
 fn tmpdir_is_usable_and_removed_afterwards() {
     let p = project("tools");
