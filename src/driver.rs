@@ -419,6 +419,7 @@ fn read_options(opts: &Options) -> ReadOptions {
         include_dirs: opts.include_dirs.iter().map(PathBuf::from).collect(),
         goals: opts.goals.clone(),
         silent: opts.silent,
+        warn_undefined: opts.warn_undefined_variables,
     }
 }
 

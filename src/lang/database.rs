@@ -27,6 +27,9 @@ pub struct ReadOptions {
     pub goals: Vec<String>,
     /// `-s`: `.SILENT` for everything (also changes nothing in reading).
     pub silent: bool,
+    /// `--warn-undefined-variables`: a reference to an undefined variable
+    /// prints a warning at the line being read or the recipe line.
+    pub warn_undefined: bool,
 }
 
 /// The special targets that set a list of files or apply to all when empty.

@@ -83,7 +83,7 @@ impl Database {
                 _ => {
                     let ch = text[p..].chars().next().unwrap_or(' ');
                     let mut buf = [0u8; 4];
-                    let value = self.var_value(ch.encode_utf8(&mut buf), scope)?;
+                    let value = self.referenced(ch.encode_utf8(&mut buf), scope)?;
                     out.push_str(&value);
                     i = p + ch.len_utf8();
                 }
@@ -142,14 +142,48 @@ impl Database {
                 let var = &name[..colon];
                 let from = &name[colon + 1..colon + 1 + eq];
                 let to = &name[colon + 2 + eq..];
-                let value = self.var_value(var, scope)?;
+                let value = self.referenced(var, scope)?;
                 out.push_str(&text::subst_ref(from, to, &value));
                 return Ok(());
             }
         }
-        let value = self.var_value(&name, scope)?;
+        let value = self.referenced(&name, scope)?;
         out.push_str(&value);
         Ok(())
+    }
+
+    /// The value of a variable the makefile refers to (`$(NAME)`, `$N`,
+    /// `$(NAME:a=b)`): as `var_value`, with the warning of
+    /// `--warn-undefined-variables`. hbuild's own lookups do not warn.
+    fn referenced(&mut self, name: &str, scope: &Scope) -> Result<String> {
+        if self.opts.warn_undefined {
+            self.warn_if_undefined(name, scope);
+        }
+        self.var_value(name, scope)
+    }
+
+    /// Print `FILE:LINE: warning: undefined variable 'NAME'` if `name` is
+    /// not defined in `scope`. `$(@D)` and the like outside a recipe are
+    /// named after their automatic variable (`@`), as make names them.
+    pub fn warn_if_undefined(&mut self, name: &str, scope: &Scope) {
+        let defined = name == ".VARIABLES"
+            || scope.find(name, 0).is_some()
+            || self.globals.get(name).is_some();
+        if defined {
+            return;
+        }
+        let b = name.as_bytes();
+        let shown = if b.len() == 2 && b"@%<^+|?*".contains(&b[0]) && matches!(b[1], b'D' | b'F') {
+            &name[..1]
+        } else {
+            name
+        };
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let message = format!("warning: undefined variable '{}'", shown);
+        match &self.loc {
+            Some(loc) => eprintln!("{}: {}", loc, message),
+            None => eprintln!("{}: {}", crate::diag::prog(), message),
+        }
     }
 
     /// The expanded value of variable `name` as seen from `scope`.

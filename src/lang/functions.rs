@@ -731,6 +731,9 @@ fn call(db: &mut Database, args: &[String], scope: &Scope) -> Result<String> {
         return call_builtin(db, f, params, scope);
     }
     let Some(var) = find_var(db, name, scope) else {
+        if db.opts.warn_undefined {
+            db.warn_if_undefined(name, scope);
+        }
         return Ok(String::new());
     };
     let inner = call_scope(scope, call_frame(name, params, scope));
