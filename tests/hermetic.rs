@@ -483,6 +483,29 @@ fn explain_sandbox_names_each_path_and_its_origin() {
     assert!(!p.exists("out/unveiled"), "explaining runs nothing");
 }
 
+/// `.UNVEIL` may name paths after the target (a compiler's dependency file
+/// next to its object): the explanation expands it as the step does.
+#[test]
+fn unveil_with_automatic_variables_in_the_build_and_its_explanation() {
+    let p = project_with_makefile(
+        "out/%.o: .UNVEIL += rwc:$(@:.o=.d)\n\
+         out/%.o: src/in.txt\n\
+         \tcp $< $@\n\
+         \techo '$@: $<' > $(@:.o=.d)\n",
+    );
+    let r = p.run(&["--explain-sandbox", "out/x.o"]);
+    r.succeeded();
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.contains("out/x.d") && l.contains(".UNVEIL at Makefile:1")),
+        "{}",
+        r.text()
+    );
+    p.run(&["out/x.o"]).succeeded();
+    assert_eq!(p.read("out/x.d").as_deref(), Some("out/x.o: src/in.txt\n"));
+}
+
 #[test]
 fn require_mode_works_and_info_lists_abi() {
     let p = project("cproject");

@@ -494,7 +494,12 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
             .map(|d| graph.nodes[d.node].path.to_string())
             .collect();
         let inputs: Vec<&String> = inputs.iter().collect();
-        let scope = graph.scope_with(db, id, crate::lang::vars::VarTable::default());
+        // As the step would see it, every prerequisite newer than the target.
+        let scope = graph.recipe_scope(
+            db,
+            id,
+            &inputs.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        );
         let shell = db.var_value("SHELL", &scope).unwrap_or_default();
         let shell = if shell.trim().is_empty() {
             "/bin/sh".to_string()

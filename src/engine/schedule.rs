@@ -11,7 +11,6 @@ use crate::engine::signals;
 use crate::engine::spawn::{self, Invocation, Started};
 use crate::engine::tokens::{self, Tokens};
 use crate::engine::walk::WalkMarks;
-use crate::graph::autovars::{self, AutoInputs};
 use crate::graph::decide::{self, DepState, TargetFacts, NEWEST};
 use crate::graph::disk::{MTime, RealDisk, StatCache};
 use crate::graph::{Graph, NodeId};
@@ -492,32 +491,7 @@ impl<'a> Scheduler<'a> {
     }
 
     fn scope_for(&self, id: NodeId, newer: &[String]) -> crate::lang::vars::Scope {
-        let n = &self.graph.nodes[id];
-        let deps: Vec<&str> = n
-            .deps
-            .iter()
-            .filter(|e| !e.order_only)
-            .filter(|e| !self.graph.nodes[e.node].double_colon_rule)
-            .map(|e| member_or_path(&self.graph.nodes[e.node].path))
-            .collect();
-        let oo: Vec<&str> = n
-            .deps
-            .iter()
-            .filter(|e| e.order_only)
-            .map(|e| member_or_path(&self.graph.nodes[e.node].path))
-            .collect();
-        let (target, member) =
-            crate::graph::archive::split_member(&n.name).unwrap_or((&n.name, ""));
-        let stem = self.graph.stem(self.db, id);
-        let autos = autovars::table(&AutoInputs {
-            target,
-            stem: &stem,
-            member,
-            deps,
-            order_only: oo,
-            newer: newer.iter().map(|p| member_or_path(p)).collect(),
-        });
-        self.graph.scope_with(self.db, id, autos)
+        self.graph.recipe_scope(self.db, id, newer)
     }
 
     /// Begin remaking node `id`: expand its recipe, print the trace, and start
@@ -1245,12 +1219,6 @@ fn touch_count(lines: &[CommandLine]) -> usize {
     let other = lines.iter().any(|l| !l.always) as usize;
     let last = lines.last().is_some_and(|l| !l.always) as usize;
     other + last
-}
-
-/// How a prerequisite appears in `$^`, `$<`, `$?`...: an archive member
-/// prerequisite `lib.a(m.o)` by its member name only.
-fn member_or_path(path: &str) -> &str {
-    crate::graph::archive::split_member(path).map_or(path, |(_, m)| m)
 }
 
 /// make runs recipes with its `SHELL` variable but, unless the makefile

@@ -387,6 +387,36 @@ impl Graph {
         }
     }
 
+    /// The scope a recipe of `id` expands in: its automatic variables (`$?`
+    /// being `newer`) over its target- and pattern-specific ones.
+    pub fn recipe_scope(&self, db: &Database, id: NodeId, newer: &[String]) -> Scope {
+        let n = &self.nodes[id];
+        let deps: Vec<&str> = n
+            .deps
+            .iter()
+            .filter(|e| !e.order_only)
+            .filter(|e| !self.nodes[e.node].double_colon_rule)
+            .map(|e| member_or_path(&self.nodes[e.node].path))
+            .collect();
+        let oo: Vec<&str> = n
+            .deps
+            .iter()
+            .filter(|e| e.order_only)
+            .map(|e| member_or_path(&self.nodes[e.node].path))
+            .collect();
+        let (target, member) = archive::split_member(&n.name).unwrap_or((&n.name, ""));
+        let stem = self.stem(db, id);
+        let autos = autovars::table(&autovars::AutoInputs {
+            target,
+            stem: &stem,
+            member,
+            deps,
+            order_only: oo,
+            newer: newer.iter().map(|p| member_or_path(p)).collect(),
+        });
+        self.scope_with(db, id, autos)
+    }
+
     /// The variable scope of node `id` with `autos` innermost: its own
     /// variables, matching pattern-specific ones (shortest stem innermost),
     /// then those inherited from the targets that needed it.
@@ -456,4 +486,10 @@ fn suffix_stem(db: &Database, name: &str) -> String {
         }
     }
     String::new()
+}
+
+/// How a prerequisite appears in `$^`, `$<`, `$?`...: an archive member
+/// prerequisite `lib.a(m.o)` by its member name only.
+fn member_or_path(path: &str) -> &str {
+    archive::split_member(path).map_or(path, |(_, m)| m)
 }
