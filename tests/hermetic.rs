@@ -451,6 +451,22 @@ fn unsandboxed_clean_removes_anything() {
     }
 }
 
+/// An ordinary `clean` rule fails in the sandbox, and says how to let it run.
+#[test]
+fn sandboxed_clean_fails_and_names_the_fix() {
+    let p = project_with_makefile(".PHONY: wipe\nwipe:\n\trm -rf out\n");
+    p.write("out/old", "x");
+    let r = p.run(&["wipe"]);
+    r.failed_with("wipe] deleted undeclared file 'out' (denied by sandbox)");
+    assert!(
+        r.stderr
+            .contains("hbuild: 'wipe' is phony and changes files it does not declare; to run it outside the sandbox, as clean and install rules usually must, add 'wipe: .UNSANDBOXED = 1'"),
+        "{}",
+        r.text()
+    );
+    assert!(p.exists("out/old"));
+}
+
 #[test]
 fn explain_sandbox_names_each_path_and_its_origin() {
     let p = project("cannot");

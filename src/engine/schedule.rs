@@ -691,6 +691,20 @@ impl<'a> Scheduler<'a> {
             job.capture
                 .say_err(&format!("{}: *** [{}: {}] {}", prog, at, name, v));
         }
+        // `clean` and `install` in an existing makefile: say how to let them run.
+        let removes = found.iter().any(|v| {
+            use crate::report::violations::Kind;
+            matches!(
+                v.kind,
+                Kind::Delete | Kind::Write | Kind::Create | Kind::Mkdir
+            )
+        });
+        if removes && self.graph.nodes[id].phony {
+            job.capture.say_err(&format!(
+                "{}: '{}' is phony and changes files it does not declare; to run it outside the sandbox, as clean and install rules usually must, add '{}: .UNSANDBOXED = 1'",
+                prog, name, name
+            ));
+        }
         for f in crate::report::violations::created_files(&found) {
             let _ = std::fs::remove_file(f);
         }
