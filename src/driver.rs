@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// The GNU make feature words hbuild supports, for `.FEATURES`.
 const FEATURES: &str =
-    "target-specific order-only second-expansion else-if shortest-stem undefine oneshell nocomment grouped-target archives jobserver output-sync";
+    "target-specific order-only second-expansion else-if shortest-stem undefine oneshell nocomment grouped-target extra-prereqs archives jobserver output-sync";
 
 /// The makefile names tried, in make's order, when no `-f` is given.
 const DEFAULT_MAKEFILES: [&str; 3] = ["GNUmakefile", "makefile", "Makefile"];

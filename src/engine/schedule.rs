@@ -385,6 +385,7 @@ impl<'a> Scheduler<'a> {
                     name: &d.path,
                     mtime,
                     order_only: e.order_only,
+                    extra: e.extra,
                 }
             })
             .collect()

@@ -13,6 +13,9 @@ pub struct DepState<'a> {
     /// `None`: missing (and made by nothing): never newer.
     pub mtime: MTime,
     pub order_only: bool,
+    /// From `.EXTRA_PREREQS`: can make the target out of date, but is not
+    /// listed in `newer` (`$?`, `--trace`).
+    pub extra: bool,
 }
 
 /// What is known about the target itself.
@@ -43,19 +46,26 @@ pub fn decide(t: &TargetFacts, deps: &[DepState]) -> Decision {
     if t.old_file {
         return Decision::UpToDate;
     }
-    let newer: Vec<String> = deps
-        .iter()
-        .filter(|d| !d.order_only)
-        .filter(|d| match (t.mtime, d.mtime) {
-            // `-B`: every prerequisite counts as newer (`$?`, `--trace`).
-            _ if t.always_make => true,
-            (None, _) => true,
-            (Some(mine), Some(theirs)) => theirs > mine,
-            (Some(_), None) => false,
-        })
+    let is_newer = |d: &&DepState| match (t.mtime, d.mtime) {
+        // `-B`: every prerequisite counts as newer (`$?`, `--trace`).
+        _ if t.always_make => true,
+        (None, _) => true,
+        (Some(mine), Some(theirs)) => theirs > mine,
+        (Some(_), None) => false,
+    };
+    let mut changed = deps.iter().filter(|d| !d.order_only).filter(is_newer);
+    let extra_newer = changed.clone().any(|d| d.extra);
+    let newer: Vec<String> = changed
+        .by_ref()
+        .filter(|d| !d.extra)
         .map(|d| d.name.to_string())
         .collect();
-    if t.mtime.is_none() || t.phony || t.always_make || t.double_colon_no_deps || !newer.is_empty()
+    if t.mtime.is_none()
+        || t.phony
+        || t.always_make
+        || t.double_colon_no_deps
+        || !newer.is_empty()
+        || extra_newer
     {
         Decision::Remake { newer }
     } else {
@@ -81,6 +91,7 @@ mod tests {
             name,
             mtime,
             order_only: false,
+            extra: false,
         }
     }
 
@@ -106,6 +117,29 @@ mod tests {
     }
 
     #[test]
+    fn extra_prerequisites_remake_without_being_named() {
+        let t = TargetFacts {
+            mtime: Some(10),
+            ..Default::default()
+        };
+        let extra = DepState {
+            name: "x",
+            mtime: Some(20),
+            order_only: false,
+            extra: true,
+        };
+        assert_eq!(
+            decide(&t, std::slice::from_ref(&extra)),
+            Decision::Remake { newer: vec![] }
+        );
+        let old_extra = DepState {
+            mtime: Some(5),
+            ..extra
+        };
+        assert_eq!(decide(&t, &[old_extra]), Decision::UpToDate);
+    }
+
+    #[test]
     fn order_only_and_old_files_do_not_count() {
         let t = TargetFacts {
             mtime: Some(10),
@@ -115,6 +149,7 @@ mod tests {
             name: "d",
             mtime: Some(20),
             order_only: true,
+            extra: false,
         };
         assert_eq!(decide(&t, &[oo]), Decision::UpToDate);
         let old = TargetFacts {

@@ -32,6 +32,9 @@ pub struct Edge {
     /// A `.WAIT` came before it: it starts only once every earlier
     /// prerequisite of the same target is done.
     pub after_wait: bool,
+    /// From `.EXTRA_PREREQS`: made first and compared like any prerequisite,
+    /// but in no automatic variable (`$^`, `$?`...) and no `--trace` reason.
+    pub extra: bool,
 }
 
 /// One file to bring up to date (or one rule of a double-colon target).
@@ -222,10 +225,14 @@ impl Graph {
                         node: sub,
                         order_only: false,
                         after_wait: false,
+                        extra: false,
                     });
                 }
                 return Ok(());
             }
+        }
+        if db.specials.extra_prereqs && self.nodes[id].recipe.is_some() {
+            self.add_extra_prereqs(db, disk, id)?;
         }
         let n = &self.nodes[id];
         if n.recipe.is_none() && !n.phony {
@@ -289,6 +296,7 @@ impl Graph {
                 node: dep,
                 order_only: d.order_only,
                 after_wait: false,
+                extra: false,
             });
         }
         let n = &mut self.nodes[id];
@@ -369,8 +377,42 @@ impl Graph {
                 node: dep,
                 order_only,
                 after_wait: std::mem::take(&mut after_wait),
+                extra: false,
             });
         }
+    }
+
+    /// `.EXTRA_PREREQS` of a target with an explicit recipe: its own
+    /// target-specific value (which `+=` adds to the global one) or the
+    /// global one, as make 4.3 applies it. Not inherited from the targets
+    /// that need it; a file is never its own extra prerequisite.
+    fn add_extra_prereqs(
+        &mut self,
+        db: &mut Database,
+        disk: &mut StatCache,
+        id: NodeId,
+    ) -> Result<()> {
+        let mut scope = Scope::global();
+        scope.for_target = true;
+        if let Some(v) = &self.nodes[id].vars {
+            scope = scope.with(v.clone(), false);
+        }
+        let value = db.var_value(".EXTRA_PREREQS", &scope)?;
+        let name = self.nodes[id].name.clone();
+        for w in crate::lang::text::words(&value) {
+            if w == &*name {
+                continue;
+            }
+            let dep = self.node(db, w, Some(id));
+            self.resolve_path(db, disk, dep);
+            self.nodes[id].deps.push(Edge {
+                node: dep,
+                order_only: false,
+                after_wait: false,
+                extra: true,
+            });
+        }
+        Ok(())
     }
 
     /// Set `path` to where `vpath` finds the file, once, if it is not here.
@@ -394,7 +436,7 @@ impl Graph {
         let deps: Vec<&str> = n
             .deps
             .iter()
-            .filter(|e| !e.order_only)
+            .filter(|e| !e.order_only && !e.extra)
             .filter(|e| !self.nodes[e.node].double_colon_rule)
             .map(|e| member_or_path(&self.nodes[e.node].path))
             .collect();

@@ -69,6 +69,9 @@ pub struct Specials {
     pub default_recipe: Option<Arc<Recipe>>,
     /// `.LOW_RESOLUTION_TIME` members.
     pub low_resolution_time: HashSet<String>,
+    /// `.EXTRA_PREREQS` is assigned somewhere (globally or for a target):
+    /// only then does the graph look it up for each target.
+    pub extra_prereqs: bool,
 }
 
 /// Everything read from the makefiles.

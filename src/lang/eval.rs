@@ -403,6 +403,9 @@ impl Database {
         mods: Modifiers,
         loc: &Loc,
     ) -> Result<()> {
+        if name == ".EXTRA_PREREQS" {
+            self.specials.extra_prereqs = true;
+        }
         let existing = self.globals.get(name);
         if let Some(old) = existing {
             if self.opts.env_overrides
@@ -766,6 +769,9 @@ impl Database {
         let name = self.expand(name, &scope)?.trim().to_string();
         if name.is_empty() {
             return Err(Fatal::at(Some(loc), "empty variable name"));
+        }
+        if name == ".EXTRA_PREREQS" {
+            self.specials.extra_prereqs = true;
         }
         let origin = self.assignment_origin(mods);
         // The value is computed once; each target gets its own copy.
