@@ -48,6 +48,7 @@ pub fn install() {
                 libc::sigaction(sig, &new, std::ptr::null_mut());
             }
         }
+        crate::engine::spawn::signal_handlers_changed();
     });
 }
 

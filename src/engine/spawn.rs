@@ -11,6 +11,8 @@
 
 mod child;
 
+pub use child::signal_handlers_changed;
+
 use nix::unistd::Pid;
 use std::cell::RefCell;
 use std::ffi::{OsStr, OsString};

@@ -185,6 +185,8 @@ impl Tokens {
                 signals::wake();
             })
             .ok()?;
+        // The helper thread may have installed a handler (SIGUSR1).
+        crate::engine::spawn::signal_handlers_changed();
         Some(Tokens {
             server: Some(Server {
                 fds: pipe_fds(&auth),

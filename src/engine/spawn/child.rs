@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// What became of a start. With it, the programs the child passed to
@@ -105,6 +105,8 @@ struct Plan<'a> {
     tried: AtomicBool,
     script: AtomicBool,
     tag: u64,
+    /// Signals to set back to the default before the exec.
+    reset: Vec<c_int>,
 }
 
 /// Start `argv` for `inv`, with the environment changes and hooks of `setup`.
@@ -143,6 +145,7 @@ pub fn start(inv: &Invocation, argv: &[String], setup: &Collected) -> Outcome {
         tried: AtomicBool::new(false),
         script: AtomicBool::new(false),
         tag: super::exec_tag(),
+        reset: signals_to_reset(),
     };
     let Some(pid) = STACK.with(|s| s.as_ref().and_then(|s| clone_child(&plan, s))) else {
         return Outcome::Unsupported;
@@ -215,7 +218,7 @@ impl Plan<'_> {
         if let Some(fds) = &self.inherit {
             inherit_fds(fds);
         }
-        reset_signals();
+        reset_signals(&self.reset);
         for hook in self.hooks {
             hook.run_in_child()?;
         }
@@ -265,24 +268,58 @@ pub fn inherit_fds(fds: &[RawFd]) {
     }
 }
 
-/// Give the program the signal state `Command` gives: hbuild's handlers back
-/// to the default (signals hbuild inherited as ignored stay ignored), SIGPIPE
-/// (which Rust ignores) to the default, nothing blocked.
-unsafe fn reset_signals() {
-    let mut dfl: libc::sigaction = std::mem::zeroed();
-    dfl.sa_sigaction = libc::SIG_DFL;
+/// Counts changes of this process's signal handlers (see
+/// [`signal_handlers_changed`]); the handled set below is asked again after one.
+static HANDLERS_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Call after installing a signal handler: children must reset it.
+pub fn signal_handlers_changed() {
+    HANDLERS_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The signals a child must set back to the default before it unblocks
+/// signals and execs: those with a handler in hbuild (its own, Rust's
+/// SIGSEGV/SIGBUS, the jobserver helper's), and SIGPIPE, which Rust ignores.
+/// Signals hbuild inherited as ignored stay ignored, as `Command` leaves them.
+/// Asked of the kernel in hbuild, once per change of handlers, rather than
+/// by each child: that was 64 `sigaction` calls while hbuild waited in `vfork`.
+fn signals_to_reset() -> Vec<c_int> {
+    use std::sync::Mutex;
+    static CACHE: Mutex<Option<(u64, Vec<c_int>)>> = Mutex::new(None);
+    let generation = HANDLERS_GENERATION.load(Ordering::SeqCst);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((g, sigs)) = cache.as_ref() {
+        if *g == generation {
+            return sigs.clone();
+        }
+    }
+    let mut sigs = Vec::new();
     for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        let mut old: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
-            continue;
-        }
-        let caught = old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN;
+        // SAFETY: querying a disposition into a local struct.
+        let caught = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction != libc::SIG_DFL
+                && old.sa_sigaction != libc::SIG_IGN
+        };
         if caught || sig == libc::SIGPIPE {
-            libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            sigs.push(sig);
         }
+    }
+    *cache = Some((generation, sigs.clone()));
+    sigs
+}
+
+/// Give the program the signal state `Command` gives: `reset` (see
+/// [`signals_to_reset`]) back to the default, nothing blocked.
+unsafe fn reset_signals(reset: &[c_int]) {
+    let mut dfl: libc::sigaction = std::mem::zeroed();
+    dfl.sa_sigaction = libc::SIG_DFL;
+    for &sig in reset {
+        libc::sigaction(sig, &dfl, std::ptr::null_mut());
     }
     let mut none: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut none);
