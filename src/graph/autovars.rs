@@ -45,33 +45,50 @@ fn dedup<'a>(v: &[&'a str]) -> Vec<&'a str> {
 /// separate names.
 pub fn table(i: &AutoInputs) -> VarTable {
     let first = i.deps.first().copied().unwrap_or("");
-    let values: [(&str, Vec<&str>); 8] = [
-        ("@", vec![i.target]),
-        ("%", vec![i.member]),
-        ("<", vec![first]),
-        ("^", dedup(&i.deps)),
-        ("+", i.deps.clone()),
-        ("|", dedup(&i.order_only)),
-        ("?", dedup(&i.newer)),
-        ("*", vec![i.stem]),
+    let values: [Vec<&str>; 8] = [
+        vec![i.target],
+        vec![i.member],
+        vec![first],
+        dedup(&i.deps),
+        i.deps.clone(),
+        dedup(&i.order_only),
+        dedup(&i.newer),
+        vec![i.stem],
     ];
-    let mut t = VarTable::default();
-    let mut put =
-        |name: String, v: String| t.set(name, Var::new(v, Flavor::Simple, Origin::Automatic));
-    for (name, ws) in values {
+    // Built for every recipe run: names are static, and a list's D and F
+    // forms are only joined when it has words.
+    const NAMES: [[&str; 3]; 8] = [
+        ["@", "@D", "@F"],
+        ["%", "%D", "%F"],
+        ["<", "<D", "<F"],
+        ["^", "^D", "^F"],
+        ["+", "+D", "+F"],
+        ["|", "|D", "|F"],
+        ["?", "?D", "?F"],
+        ["*", "*D", "*F"],
+    ];
+    let mut t = VarTable::with_capacity(3 * NAMES.len());
+    let mut put = |name: &str, v: String| {
+        t.set(
+            name.to_string(),
+            Var::new(v, Flavor::Simple, Origin::Automatic),
+        )
+    };
+    let joined = |ws: &[&str], part: fn(&str) -> &str| -> String {
+        let mut out = String::new();
+        for (i, w) in ws.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(part(w));
+        }
+        out
+    };
+    for (names, ws) in NAMES.iter().zip(values) {
         let ws: Vec<&str> = ws.into_iter().filter(|w| !w.is_empty()).collect();
-        put(name.to_string(), ws.join(" "));
-        put(
-            format!("{}D", name),
-            ws.iter().map(|w| dir_part(w)).collect::<Vec<_>>().join(" "),
-        );
-        put(
-            format!("{}F", name),
-            ws.iter()
-                .map(|w| file_part(w))
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        put(names[0], joined(&ws, |w| w));
+        put(names[1], joined(&ws, dir_part));
+        put(names[2], joined(&ws, file_part));
     }
     t
 }

@@ -84,6 +84,12 @@ pub struct VarTable {
 }
 
 impl VarTable {
+    /// An empty table with room for `n` variables.
+    pub fn with_capacity(n: usize) -> VarTable {
+        VarTable {
+            map: HashMap::with_capacity_and_hasher(n, Default::default()),
+        }
+    }
     pub fn get(&self, name: &str) -> Option<&Var> {
         self.map.get(name)
     }

@@ -11,8 +11,7 @@
 
 use super::{ChildHook, Collected, Invocation};
 use nix::unistd::Pid;
-use std::collections::BTreeMap;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
@@ -359,26 +358,42 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
 /// it: hbuild's own unchanged, otherwise sorted by name, later settings
 /// winning. `None` if a string holds a NUL.
 fn environment(inv: &Invocation, setup: &Collected) -> Option<Vec<CString>> {
-    let pair = |k: &OsStr, v: &OsStr| {
+    let pair = |k: &[u8], v: &[u8]| {
         let mut bytes = Vec::with_capacity(k.len() + v.len() + 1);
-        bytes.extend_from_slice(k.as_bytes());
+        bytes.extend_from_slice(k);
         bytes.push(b'=');
-        bytes.extend_from_slice(v.as_bytes());
+        bytes.extend_from_slice(v);
         CString::new(bytes).ok()
     };
     if inv.env.is_none() && setup.env.is_empty() {
-        return std::env::vars_os().map(|(k, v)| pair(&k, &v)).collect();
+        return std::env::vars_os()
+            .map(|(k, v)| pair(k.as_bytes(), v.as_bytes()))
+            .collect();
     }
-    let mut vars: BTreeMap<OsString, OsString> = match &inv.env {
+    let inherited;
+    let base: Vec<(&[u8], &[u8])> = match &inv.env {
         Some(env) => env
             .iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
             .collect(),
-        None => std::env::vars_os().collect(),
+        None => {
+            inherited = std::env::vars_os().collect::<Vec<_>>();
+            inherited
+                .iter()
+                .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+                .collect()
+        }
     };
-    for (k, v) in &setup.env {
-        vars.insert(OsString::from(k), v.clone());
-    }
+    // The set-up's variables (TMPDIR) win; sorted by name, one per name,
+    // without copying the strings before the final block.
+    let mut vars: Vec<(&[u8], &[u8])> = setup
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+        .collect();
+    vars.extend(base);
+    vars.sort_by(|a, b| a.0.cmp(b.0));
+    vars.dedup_by(|later, first| later.0 == first.0);
     vars.iter().map(|(k, v)| pair(k, v)).collect()
 }
 
