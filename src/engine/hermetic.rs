@@ -187,6 +187,7 @@ impl Guard {
         targets: &[String],
         inputs: &[&String],
         shell: &str,
+        limits_only: bool,
     ) -> Result<Policy, Fatal> {
         let settings = sandbox::settings_for(db, scope)?;
         Policy::for_step(&StepDecl {
@@ -204,6 +205,7 @@ impl Guard {
             unsandboxed: settings.unsandboxed,
             rlimits: settings.rlimits,
             shell: shell_path(shell),
+            limits_only,
         })
     }
 
@@ -228,7 +230,10 @@ impl Guard {
             .cloned()
             .collect();
         let targets = &targets;
-        let mut policy = Self::policy_for(db, scope, targets, &inputs, shell)?;
+        // With the sandbox off, only the limits matter, unless `--report`
+        // describes the policy.
+        let limits_only = self.mode == Mode::Off && build_report::active().is_none();
+        let mut policy = Self::policy_for(db, scope, targets, &inputs, shell, limits_only)?;
         if recursive {
             // The sub-make reads its own makefiles and sandboxes its own steps:
             // this step gets the project, as the sub-make's steps will need it,
@@ -506,7 +511,7 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
         } else {
             shell
         };
-        match Guard::policy_for(db, &scope, &targets, &inputs, &shell) {
+        match Guard::policy_for(db, &scope, &targets, &inputs, &shell, false) {
             Ok(policy) => {
                 let loc = n
                     .rule_loc

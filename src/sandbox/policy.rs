@@ -72,6 +72,9 @@ pub struct StepDecl {
     /// `.CPU .MEMORY .FSIZE .NPROC .NOFILE` values with their locations.
     pub rlimits: Vec<(Resource, String, Loc)>,
     pub shell: PathBuf,
+    /// Only the limits and settings are wanted (the sandbox is off and no
+    /// report shows the paths): the path entries are not worked out.
+    pub limits_only: bool,
 }
 
 /// The complete sandbox of one step.
@@ -110,7 +113,7 @@ impl Policy {
         }
         // Parse `.UNVEIL` even when unsandboxed, so mistakes are reported.
         let (unveiled, ports) = unveil::entries(&decl.unveil, home.as_deref())?;
-        if decl.unsandboxed {
+        if decl.unsandboxed || decl.limits_only {
             return Ok(p);
         }
         p.add(&decl.shell, Rights::RX, Origin::Shell);
