@@ -211,11 +211,12 @@ struct Anchor {
 /// low descriptor numbers (GNU make's jobserver takes 3 and 4).
 fn preset_anchor(path: &std::path::Path) -> Option<Anchor> {
     use std::sync::Mutex;
-    /// A path and its anchor (`None`: missing). Anchors live as long as hbuild.
-    type Anchors = Vec<(PathBuf, Option<Anchor>)>;
-    static ANCHORS: Mutex<Anchors> = Mutex::new(Vec::new());
-    let mut cache = ANCHORS.lock().ok()?;
-    if let Some((_, a)) = cache.iter().find(|(p, _)| p == path) {
+    /// Paths and their anchors (`None`: missing). Anchors live as long as hbuild.
+    type Anchors = Option<rustc_hash::FxHashMap<PathBuf, Option<Anchor>>>;
+    static ANCHORS: Mutex<Anchors> = Mutex::new(None);
+    let mut guard = ANCHORS.lock().ok()?;
+    let cache = guard.get_or_insert_with(Default::default);
+    if let Some(a) = cache.get(path) {
         return *a;
     }
     let anchor = open_path(path).map(|(fd, is_dir)| {
@@ -236,7 +237,7 @@ fn preset_anchor(path: &std::path::Path) -> Option<Anchor> {
             real: Box::leak(real.into_boxed_path()),
         }
     });
-    cache.push((path.to_path_buf(), anchor));
+    cache.insert(path.to_path_buf(), anchor);
     anchor
 }
 
@@ -245,20 +246,55 @@ fn preset_anchor(path: &std::path::Path) -> Option<Anchor> {
 /// link to `/usr/lib`, under `/usr`). Landlock rules only add, so the rule
 /// would change nothing; each costs a `landlock_add_rule` per step.
 fn covered_presets(policy: &Policy, handled: BitFlags<AccessFs>) -> Vec<usize> {
-    let presets: Vec<(usize, Anchor, BitFlags<AccessFs>)> = policy
+    use super::rights::Rights;
+    use std::sync::Mutex;
+    /// Every step of a build has the same preset entries: the answer is kept
+    /// for the last list seen, as positions among the preset entries.
+    type Answer = (Vec<(PathBuf, Rights)>, BitFlags<AccessFs>, Vec<usize>);
+    static LAST: Mutex<Option<Answer>> = Mutex::new(None);
+    let presets: Vec<(usize, &super::policy::Entry)> = policy
         .entries
         .iter()
         .enumerate()
         .filter(|(_, e)| matches!(e.origin, Origin::Preset(_)))
-        .filter_map(|(i, e)| {
+        .collect();
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let same = last.as_ref().is_some_and(|(key, h, _)| {
+        *h == handled
+            && key.len() == presets.len()
+            && key
+                .iter()
+                .zip(&presets)
+                .all(|((p, r), (_, e))| *r == e.rights && *p == e.path)
+    });
+    if !same {
+        let key = presets
+            .iter()
+            .map(|(_, e)| (e.path.clone(), e.rights))
+            .collect();
+        *last = Some((key, handled, covered_positions(&presets, handled)));
+    }
+    let positions = last.as_ref().map(|(_, _, c)| c.as_slice()).unwrap_or(&[]);
+    positions.iter().map(|&k| presets[k].0).collect()
+}
+
+/// Positions in `presets` of the entries another one already grants.
+fn covered_positions(
+    presets: &[(usize, &super::policy::Entry)],
+    handled: BitFlags<AccessFs>,
+) -> Vec<usize> {
+    let anchored: Vec<(usize, Anchor, BitFlags<AccessFs>)> = presets
+        .iter()
+        .enumerate()
+        .filter_map(|(k, (_, e))| {
             let a = preset_anchor(&e.path)?;
-            Some((i, a, e.rights.access_fs(a.is_dir) & handled))
+            Some((k, a, e.rights.access_fs(a.is_dir) & handled))
         })
         .collect();
-    presets
+    anchored
         .iter()
         .filter(|(i, a, access)| {
-            presets.iter().any(|(j, b, other)| {
+            anchored.iter().any(|(j, b, other)| {
                 j != i
                     && other.contains(*access)
                     && a.real.starts_with(b.real)
@@ -266,7 +302,7 @@ fn covered_presets(policy: &Policy, handled: BitFlags<AccessFs>) -> Vec<usize> {
                     && (a.real != b.real || other != access || j < i)
             })
         })
-        .map(|(i, _, _)| *i)
+        .map(|(k, _, _)| *k)
         .collect()
 }
 
