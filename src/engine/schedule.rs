@@ -69,7 +69,8 @@ struct Job {
     ran_recursive: bool,
     shell: String,
     shell_flags: Vec<String>,
-    env: Option<Vec<(String, String)>>,
+    /// Shared with each command's invocation (not copied per line).
+    env: Option<Arc<Vec<(String, String)>>>,
     /// Slot and start time for `--trace-json`.
     trace: Option<crate::report::trace_json::StepStart>,
     /// What `--report` will say about the step.
@@ -583,7 +584,7 @@ impl<'a> Scheduler<'a> {
             .enumerate()
             .map(|(i, t)| if i == 0 { mtime } else { self.disk.mtime(t) })
             .collect();
-        let env = env.map(|e| self.with_jobserver(with_original_shell(e)));
+        let env = env.map(|e| Arc::new(self.with_jobserver(with_original_shell(e))));
         let guard = if self.dry() && !step.lines.iter().any(|l| l.always) {
             None
         } else {

@@ -29,7 +29,7 @@ pub struct Invocation {
     pub shell_flags: Vec<String>,
     pub text: String,
     /// `None`: inherit hbuild's environment.
-    pub env: Option<Vec<(String, String)>>,
+    pub env: Option<Arc<Vec<(String, String)>>>,
     /// Where output goes under `--output-sync` (`None`: hbuild's own).
     pub stdout: Option<File>,
     pub stderr: Option<File>,

@@ -171,10 +171,12 @@ impl Scope {
 
 /// True if `name` can be passed to a POSIX shell in the environment.
 pub fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) if c == '_' || c.is_ascii_alphabetic() => {}
-        _ => return false,
+    // Bytes, not chars: it runs for every exported variable of every step.
+    match name.as_bytes().split_first() {
+        Some((first, rest)) => {
+            (*first == b'_' || first.is_ascii_alphabetic())
+                && rest.iter().all(|b| *b == b'_' || b.is_ascii_alphanumeric())
+        }
+        None => false,
     }
-    chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }

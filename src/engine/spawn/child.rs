@@ -451,10 +451,10 @@ mod tests {
             shell: "/bin/sh".into(),
             shell_flags: vec!["-c".into()],
             text: text.into(),
-            env: Some(vec![
+            env: Some(Arc::new(vec![
                 ("PATH".into(), "/usr/bin:/bin".into()),
                 ("GREETING".into(), "hello".into()),
-            ]),
+            ])),
             stdout,
             stderr: None,
             jobserver_fds: None,
