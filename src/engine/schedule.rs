@@ -94,6 +94,8 @@ pub struct Scheduler<'a> {
     /// The walk's memory between passes (see `update`).
     walk: WalkMarks,
     jobs: Vec<Job>,
+    /// The last step's environment (see `shared_env`).
+    last_env: Option<Arc<Vec<(String, String)>>>,
     /// Stop starting work (a failure without `-k`, or a fatal error).
     pub stop: bool,
     pub failed: bool,
@@ -147,6 +149,7 @@ impl<'a> Scheduler<'a> {
             on_stack: Vec::new(),
             walk: WalkMarks::default(),
             jobs: Vec::new(),
+            last_env: None,
             stop: false,
             failed: false,
             out_of_date: false,
@@ -584,7 +587,10 @@ impl<'a> Scheduler<'a> {
             .enumerate()
             .map(|(i, t)| if i == 0 { mtime } else { self.disk.mtime(t) })
             .collect();
-        let env = env.map(|e| Arc::new(self.with_jobserver(with_original_shell(e))));
+        let env = env.map(|e| {
+            let e = self.with_jobserver(with_original_shell(e));
+            self.shared_env(e)
+        });
         let guard = if self.dry() && !step.lines.iter().any(|l| l.always) {
             None
         } else {
@@ -845,6 +851,20 @@ impl<'a> Scheduler<'a> {
             stderr: file(&job.capture.err),
             jobserver_fds: inherit,
             guard: job.guard.clone(),
+        }
+    }
+
+    /// The step's environment, as the same `Arc` as the previous step's when
+    /// it is equal (the usual case): the spawner keeps the C strings it made
+    /// for that `Arc` and reuses them.
+    fn shared_env(&mut self, env: Vec<(String, String)>) -> Arc<Vec<(String, String)>> {
+        match &self.last_env {
+            Some(prev) if **prev == env => prev.clone(),
+            _ => {
+                let env = Arc::new(env);
+                self.last_env = Some(env.clone());
+                env
+            }
         }
     }
 

@@ -11,7 +11,7 @@
 
 use super::{ChildHook, Collected, Invocation};
 use nix::unistd::Pid;
-use std::ffi::{CString, OsStr};
+use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::ffi::OsStrExt;
@@ -110,7 +110,7 @@ struct Plan<'a> {
 
 /// Start `argv` for `inv`, with the environment changes and hooks of `setup`.
 pub fn start(inv: &Invocation, argv: &[String], setup: &Collected) -> Outcome {
-    let Some(env) = environment(inv, setup) else {
+    let Some(env) = cached_environment(inv, setup) else {
         return Outcome::Unsupported;
     };
     let search = env
@@ -357,6 +357,38 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
 /// The child's environment as `KEY=value` strings, as `Command` would pass
 /// it: hbuild's own unchanged, otherwise sorted by name, later settings
 /// winning. `None` if a string holds a NUL.
+/// The environment block of `inv`, reused when the same shared environment
+/// (the same `Arc`, see the scheduler's `shared_env`) comes back with the
+/// same additions: most steps of a build have the same environment, and
+/// making its C strings was a third of hbuild's own work per command. The
+/// cache holds the `Arc`, so its address cannot be reused by another.
+fn cached_environment(inv: &Invocation, setup: &Collected) -> Option<Arc<Vec<CString>>> {
+    use std::sync::Mutex;
+    type Key = (Arc<Vec<(String, String)>>, Vec<(String, OsString)>);
+    /// A few entries: at `-jN` the steps alternate between TMPDIRs.
+    const ENTRIES: usize = 8;
+    static CACHE: Mutex<Vec<(Key, Arc<Vec<CString>>)>> = Mutex::new(Vec::new());
+    let Some(shared) = &inv.env else {
+        return environment(inv, setup).map(Arc::new);
+    };
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = cache
+        .iter()
+        .position(|((e, add), _)| Arc::ptr_eq(e, shared) && *add == setup.env)
+    {
+        let hit = cache.remove(i);
+        let block = hit.1.clone();
+        cache.push(hit);
+        return Some(block);
+    }
+    let block = Arc::new(environment(inv, setup)?);
+    if cache.len() >= ENTRIES {
+        cache.remove(0);
+    }
+    cache.push(((shared.clone(), setup.env.clone()), block.clone()));
+    Some(block)
+}
+
 fn environment(inv: &Invocation, setup: &Collected) -> Option<Vec<CString>> {
     let pair = |k: &[u8], v: &[u8]| {
         let mut bytes = Vec::with_capacity(k.len() + v.len() + 1);
