@@ -1164,9 +1164,24 @@ impl Database {
     /// The environment of a recipe or `$(shell)` run in `scope`: the process
     /// environment plus exported variables, minus unexported ones.
     pub fn recipe_env(&mut self, scope: &Scope) -> Result<Vec<(String, String)>> {
+        let mut env: Vec<(String, String)> = Vec::new();
+        // Names whose value needs the full lookup: shadowed in `scope`, or
+        // a recursive value with references.
         let mut names: Vec<String> = Vec::new();
         for (name, var) in self.globals.iter() {
-            if self.exported(name, var) {
+            if !self.exported(name, var) {
+                continue;
+            }
+            let plain = var.flavor == Flavor::Simple || !var.value.contains('$');
+            if plain && scope.find(name, 0).is_none() {
+                // What `var_value` would give, without looking it up again.
+                let value = if var.private && scope.for_target {
+                    String::new()
+                } else {
+                    var.value.clone()
+                };
+                env.push((name.clone(), value));
+            } else {
                 names.push(name.clone());
             }
         }
@@ -1175,12 +1190,12 @@ impl Database {
                 if var.origin != Origin::Automatic
                     && self.exported(name, var)
                     && !names.contains(name)
+                    && !env.iter().any(|(n, _)| n == name)
                 {
                     names.push(name.clone());
                 }
             }
         }
-        let mut env = Vec::with_capacity(names.len());
         for name in names {
             // A variable unexported in the innermost definition stays out.
             let hidden = match scope.find(&name, 0) {
