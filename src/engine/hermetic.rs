@@ -499,12 +499,14 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
             .map(|d| graph.nodes[d.node].path.to_string())
             .collect();
         let inputs: Vec<&String> = inputs.iter().collect();
-        // As the step would see it, every prerequisite newer than the target.
-        let scope = graph.recipe_scope(
-            db,
-            id,
-            &inputs.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        );
+        // As the step would see it, every normal prerequisite newer than
+        // the target (`$?` of a missing target).
+        let newer: Vec<String> = deps
+            .iter()
+            .filter(|d| !d.order_only && !d.extra)
+            .map(|d| graph.nodes[d.node].path.to_string())
+            .collect();
+        let scope = graph.recipe_scope(db, id, &newer);
         let shell = db.var_value("SHELL", &scope).unwrap_or_default();
         let shell = if shell.trim().is_empty() {
             "/bin/sh".to_string()

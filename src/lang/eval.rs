@@ -376,6 +376,14 @@ impl Database {
     }
 
     /// The origin an assignment read from a makefile gets.
+    /// Special variables whose mere assignment (global or for a target)
+    /// turns on work elsewhere.
+    fn note_assigned(&mut self, name: &str) {
+        if name == ".EXTRA_PREREQS" {
+            self.specials.extra_prereqs = true;
+        }
+    }
+
     fn assignment_origin(&self, mods: Modifiers) -> Origin {
         if mods.override_ {
             Origin::Override
@@ -403,9 +411,7 @@ impl Database {
         mods: Modifiers,
         loc: &Loc,
     ) -> Result<()> {
-        if name == ".EXTRA_PREREQS" {
-            self.specials.extra_prereqs = true;
-        }
+        self.note_assigned(name);
         let existing = self.globals.get(name);
         if let Some(old) = existing {
             if self.opts.env_overrides
@@ -770,9 +776,7 @@ impl Database {
         if name.is_empty() {
             return Err(Fatal::at(Some(loc), "empty variable name"));
         }
-        if name == ".EXTRA_PREREQS" {
-            self.specials.extra_prereqs = true;
-        }
+        self.note_assigned(&name);
         let origin = self.assignment_origin(mods);
         // The value is computed once; each target gets its own copy.
         let (value, flavor) = match op {
@@ -1187,10 +1191,10 @@ impl Database {
         }
         for f in &scope.frames {
             for (name, var) in f.vars.iter() {
+                // (A name taken directly above is in no frame.)
                 if var.origin != Origin::Automatic
                     && self.exported(name, var)
                     && !names.contains(name)
-                    && !env.iter().any(|(n, _)| n == name)
                 {
                     names.push(name.clone());
                 }

@@ -179,11 +179,10 @@ impl Database {
             name
         };
         let _ = std::io::Write::flush(&mut std::io::stdout());
-        let message = format!("warning: undefined variable '{}'", shown);
-        match &self.loc {
-            Some(loc) => eprintln!("{}: {}", loc, message),
-            None => eprintln!("{}: {}", crate::diag::prog(), message),
-        }
+        crate::diag::warn(
+            self.loc.as_ref(),
+            &format!("undefined variable '{}'", shown),
+        );
     }
 
     /// The expanded value of variable `name` as seen from `scope`.

@@ -169,7 +169,8 @@ pub enum Received {
 /// Receive one pending message, if any (the socket is non-blocking).
 pub fn receive(socket: RawFd) -> Option<Received> {
     let mut data = Message::default();
-    let mut cwd = vec![0u8; CWD_MAX];
+    // On the stack: the last call of each drain finds nothing.
+    let mut cwd = [0u8; CWD_MAX];
     let mut iov = [
         libc::iovec {
             iov_base: &mut data as *mut Message as *mut c_void,
@@ -211,8 +212,9 @@ pub fn receive(socket: RawFd) -> Option<Received> {
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
         let header = std::mem::size_of::<Message>();
-        cwd.truncate((n as usize).saturating_sub(header));
-        let cwd = (cwd.first() == Some(&b'/')).then(|| PathBuf::from(OsString::from_vec(cwd)));
+        let cwd = &cwd[..(n as usize).saturating_sub(header)];
+        let cwd =
+            (cwd.first() == Some(&b'/')).then(|| PathBuf::from(OsString::from_vec(cwd.to_vec())));
         Some(match fd {
             Some(fd) if data.errno == 0 => Received::Listener { fd, cwd },
             _ => Received::Failed {

@@ -149,9 +149,13 @@ pub fn start(inv: &Invocation, argv: &[String], setup: &Collected) -> Outcome {
     let Some(pid) = STACK.with(|s| s.as_ref().and_then(|s| clone_child(&plan, s))) else {
         return Outcome::Unsupported;
     };
-    let mut execs = vec![PathBuf::from(OsStr::from_bytes(path.as_bytes()))];
-    if plan.script.load(Ordering::SeqCst) {
-        execs.push(PathBuf::from(OsStr::from_bytes(SHELL.to_bytes())));
+    // Only hooks (the observer) want to know; most starts have none.
+    let mut execs = Vec::new();
+    if !setup.hooks.is_empty() {
+        execs.push(PathBuf::from(OsStr::from_bytes(path.as_bytes())));
+        if plan.script.load(Ordering::SeqCst) {
+            execs.push(PathBuf::from(OsStr::from_bytes(SHELL.to_bytes())));
+        }
     }
     match plan.error.load(Ordering::SeqCst) {
         0 => Outcome::Running(Pid::from_raw(pid), execs),
@@ -354,9 +358,6 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
         .collect()
 }
 
-/// The child's environment as `KEY=value` strings, as `Command` would pass
-/// it: hbuild's own unchanged, otherwise sorted by name, later settings
-/// winning. `None` if a string holds a NUL.
 /// The environment block of `inv`, reused when the same shared environment
 /// (the same `Arc`, see the scheduler's `shared_env`) comes back with the
 /// same additions: most steps of a build have the same environment, and
@@ -389,6 +390,9 @@ fn cached_environment(inv: &Invocation, setup: &Collected) -> Option<Arc<Vec<CSt
     Some(block)
 }
 
+/// The child's environment as `KEY=value` strings, as `Command` would pass
+/// it: hbuild's own unchanged, otherwise sorted by name, the set-up's
+/// settings winning. `None` if a string holds a NUL.
 fn environment(inv: &Invocation, setup: &Collected) -> Option<Vec<CString>> {
     let pair = |k: &[u8], v: &[u8]| {
         let mut bytes = Vec::with_capacity(k.len() + v.len() + 1);
