@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// The GNU make feature words hbuild supports, for `.FEATURES`.
 const FEATURES: &str =
-    "target-specific order-only second-expansion else-if shortest-stem undefine oneshell nocomment grouped-target extra-prereqs archives jobserver output-sync";
+    "target-specific order-only second-expansion else-if shortest-stem undefine oneshell nocomment grouped-target extra-prereqs archives jobserver output-sync check-symlink";
 
 /// The makefile names tried, in make's order, when no `-f` is given.
 const DEFAULT_MAKEFILES: [&str; 3] = ["GNUmakefile", "makefile", "Makefile"];
@@ -119,6 +119,7 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
 }
 
 fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invocation) -> i32 {
+    crate::graph::disk::set_check_symlink_times(opts.check_symlink_times);
     let mut db = Database::new(read_options(opts));
     // Stat the files the makefiles name while they are still being read.
     let early = crate::graph::disk::EarlyStats::start().map(|(tx, early)| {
@@ -142,8 +143,18 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     if opts.print_data_base {
         crate::lang::print::print_database(&db);
     }
+    let initial_symlink_rule = opts.check_symlink_times;
     let adjusted = flags_set_by_makefiles(&mut db, opts, inv);
     let opts = adjusted.as_ref().unwrap_or(opts);
+    // `MAKEFLAGS += -L` in a makefile: the times read so far used the other
+    // rule, so none of them is kept.
+    let early = match &adjusted {
+        Some(a) if a.check_symlink_times != initial_symlink_rule => {
+            crate::graph::disk::set_check_symlink_times(a.check_symlink_times);
+            None
+        }
+        _ => early,
+    };
     match engine::remake_makefiles(&mut db, opts) {
         Remake::Unchanged => {}
         Remake::Remade => return reexec(inv),

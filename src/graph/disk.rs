@@ -23,12 +23,14 @@ pub struct RealDisk;
 
 impl Disk for RealDisk {
     fn mtime(&self, path: &str) -> MTime {
-        use std::os::unix::fs::MetadataExt;
         if let Some((archive, member)) = crate::graph::archive::split_member(path) {
             return crate::graph::archive::member_mtime(archive, member);
         }
-        let md = std::fs::metadata(path).ok()?;
-        Some(md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128)
+        let followed = std::fs::metadata(path).ok().map(|md| stamp(&md));
+        if CHECK_SYMLINK_TIMES.load(std::sync::atomic::Ordering::Relaxed) {
+            return newest_along_links(path, followed);
+        }
+        followed
     }
     fn touch(&self, path: &str) -> io::Result<()> {
         let f = std::fs::OpenOptions::new()
@@ -40,6 +42,51 @@ impl Disk for RealDisk {
     fn remove(&self, path: &str) -> io::Result<()> {
         std::fs::remove_file(path)
     }
+}
+
+/// `-L`: a file's time is the newest of its own and of every symbolic link
+/// on the way to it. A process-wide flag, as the option is for make.
+static CHECK_SYMLINK_TIMES: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Turn `-L` on or off for every later look at the disk.
+pub fn set_check_symlink_times(on: bool) {
+    CHECK_SYMLINK_TIMES.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn stamp(md: &std::fs::Metadata) -> i128 {
+    use std::os::unix::fs::MetadataExt;
+    md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128
+}
+
+/// `followed` (the time of what `path` finally names) or the time of a link
+/// on the way, whichever is newer. Each link's target is taken relative to
+/// the link's directory. A dangling link still has its own time, so under
+/// `-L` it counts as existing, as it does for make. The walk stops at the
+/// first name that is not a link, or after 40 links (a loop).
+fn newest_along_links(path: &str, followed: MTime) -> MTime {
+    let mut newest = followed;
+    let mut at = std::path::PathBuf::from(path);
+    for _ in 0..40 {
+        let Ok(md) = std::fs::symlink_metadata(&at) else {
+            break;
+        };
+        if !md.file_type().is_symlink() {
+            break;
+        }
+        let t = stamp(&md);
+        if newest.is_none_or(|n| t > n) {
+            newest = Some(t);
+        }
+        let Ok(target) = std::fs::read_link(&at) else {
+            break;
+        };
+        at = match at.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    newest
 }
 
 /// An in-memory file system for tests; `touch` advances a logical clock.
