@@ -21,16 +21,37 @@ pub trait Disk {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RealDisk;
 
-impl Disk for RealDisk {
-    fn mtime(&self, path: &str) -> MTime {
+impl RealDisk {
+    /// The time of `path` (`Ok(None)`: absent), or the error that kept it
+    /// from being looked at (a symlink loop, a directory without search
+    /// permission), without a word: for the threads that stat ahead of need,
+    /// which leave such names to be asked again, and reported, later.
+    fn checked_mtime(&self, path: &str) -> io::Result<MTime> {
         if let Some((archive, member)) = crate::graph::archive::split_member(path) {
-            return crate::graph::archive::member_mtime(archive, member);
+            return Ok(crate::graph::archive::member_mtime(archive, member));
         }
-        let followed = std::fs::metadata(path).ok().map(|md| stamp(&md));
+        let followed = match std::fs::metadata(path) {
+            Ok(md) => Some(stamp(&md)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => None,
+            Err(e) => return Err(e),
+        };
         if CHECK_SYMLINK_TIMES.load(std::sync::atomic::Ordering::Relaxed) {
-            return newest_along_links(path, followed);
+            return Ok(newest_along_links(path, followed));
         }
-        followed
+        Ok(followed)
+    }
+}
+
+impl Disk for RealDisk {
+    /// A file that cannot be looked at is taken as missing, and said so on
+    /// stderr each time, as make does.
+    fn mtime(&self, path: &str) -> MTime {
+        self.checked_mtime(path).unwrap_or_else(|e| {
+            let why = crate::lang::eval::io_message(&e);
+            eprintln!("{}: stat: {}: {}", crate::diag::prog(), path, why);
+            None
+        })
     }
     fn touch(&self, path: &str) -> io::Result<()> {
         let f = std::fs::OpenOptions::new()
@@ -222,7 +243,7 @@ fn stat_queued(
                 }
             }
         }
-        if let Some(t) = pack(RealDisk.mtime(&name)) {
+        if let Some(t) = RealDisk.checked_mtime(&name).ok().and_then(pack) {
             times.push((name, t));
         }
     }
@@ -410,15 +431,16 @@ impl StatCache {
             .into_iter()
             .filter(|n| !self.cache.contains_key(&**n) && !self.known_missing(n))
             .collect();
+        // Names that could not be looked at are left for `mtime` to report.
         let stat = |n: Name| {
-            let t = RealDisk.mtime(&n);
-            (n, t)
+            let t = RealDisk.checked_mtime(&n).ok()?;
+            Some((n, t))
         };
         // Starting the thread pool costs more than a few stats.
         let found: Vec<(Name, MTime)> = if todo.len() < PARALLEL_MIN {
-            todo.into_iter().map(stat).collect()
+            todo.into_iter().filter_map(stat).collect()
         } else {
-            todo.into_par_iter().map(stat).collect()
+            todo.into_par_iter().filter_map(stat).collect()
         };
         self.cache
             .extend(found.into_iter().filter_map(|(n, t)| Some((n, pack(t)?))));
