@@ -235,6 +235,34 @@ fn unused_declared_prerequisite_is_informational() {
 }
 
 #[test]
+fn scratch_files_a_step_makes_and_reads_are_not_inputs() {
+    let goals = ["build/scratch.txt", "build/ran-tool.txt"];
+    let enforce = project("faults");
+    let mut args = vec!["-j2"];
+    args.extend(goals);
+    enforce.run(&args).succeeded();
+    assert_eq!(enforce.read("build/scratch.txt").as_deref(), Some("x\ny\n"));
+    assert!(!enforce.path("build/scratch.tmp").exists());
+    let audit = project("faults");
+    let mut args = vec!["--sandbox=audit", "-j2"];
+    args.extend(goals);
+    let r = audit.run(&args);
+    r.succeeded();
+    // A prerequisite that is run (a tool another rule built) is used.
+    assert!(
+        !r.stdout.contains("prerequisite never read:"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.stdout
+            .contains("hbuild: audit: 0 of 3 steps not hermetic"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
 fn prerequisites_under_system_paths_are_seen_read() {
     let a = project("faults");
     let r = a.run(&["--sandbox=audit", "build/system.txt"]);

@@ -339,6 +339,7 @@ impl Guard {
                 prereqs: &prereqs,
                 order_only: &order_only,
                 reads: &acc.reads,
+                used: &[&acc.execs, &acc.lists],
             };
             self.audits
                 .push(audit::audit_step(&facts, &found, producer));

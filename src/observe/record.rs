@@ -163,16 +163,25 @@ impl StepAccesses {
     /// Add one observed access, its paths made relative to `root`.
     pub(crate) fn record(&mut self, access: Access, root: &Path) {
         let rel = |p: PathBuf| relative_to(&normalize(&p), root);
+        // A file the step made itself and then reads, runs or lists (a
+        // scratch file, a test's own directory) is not an input: requests
+        // arrive in causal order, so the making was recorded first.
+        let input = |me: &mut Self, set: fn(&mut Self) -> &mut BTreeSet<PathBuf>, p: PathBuf| {
+            let p = rel(p);
+            if !me.made_here(&p) {
+                insert(set(me), p);
+            }
+        };
         match access {
-            Access::Read(p) => insert(&mut self.reads, rel(p)),
-            Access::List(p) => insert(&mut self.lists, rel(p)),
+            Access::Read(p) => input(self, |s| &mut s.reads, p),
+            Access::List(p) => input(self, |s| &mut s.lists, p),
             Access::Write(p) => insert(&mut self.writes, rel(p)),
             Access::Create(p) => insert(&mut self.creates, rel(p)),
             Access::Truncate(p) => insert(&mut self.truncates, rel(p)),
-            Access::Exec(p) => insert(&mut self.execs, rel(p)),
+            Access::Exec(p) => input(self, |s| &mut s.execs, p),
             Access::Delete(p) => insert(&mut self.deletes, rel(p)),
             Access::Mkdir(p) => insert(&mut self.mkdirs, rel(p)),
-            Access::Missing(p) => insert(&mut self.missing, rel(p)),
+            Access::Missing(p) => input(self, |s| &mut s.missing, p),
             Access::Rename(a, b) => self.renames.push((rel(a), rel(b))),
             Access::Link(a, b) => self.links.push((rel(a), rel(b))),
             Access::Symlink(l, t) => self.symlinks.push((rel(l), t)),
@@ -180,6 +189,17 @@ impl StepAccesses {
                 self.before.entry(rel(p)).or_insert(stamp);
             }
         }
+    }
+
+    /// Whether `p` (relative, normalised) is something the step created so
+    /// far: a new file, a rename's or link's new name, or anything under a
+    /// directory it made.
+    fn made_here(&self, p: &Path) -> bool {
+        self.creates.contains(p)
+            || (!self.mkdirs.is_empty() && p.ancestors().any(|a| self.mkdirs.contains(a)))
+            || self.renames.iter().any(|(_, to)| to == p)
+            || self.links.iter().any(|(_, to)| to == p)
+            || self.symlinks.iter().any(|(l, _)| l == p)
     }
 
     /// Every observed (operation, path), for reports; pairs give two entries.

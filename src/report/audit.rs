@@ -50,6 +50,9 @@ pub struct StepFacts<'a> {
     pub order_only: &'a [PathBuf],
     /// Every input the step read (after presets and TMPDIR were dropped).
     pub reads: &'a BTreeSet<PathBuf>,
+    /// What it executed or listed: a prerequisite run as a program (a tool
+    /// built by another rule) or a directory listed is used, not read.
+    pub used: &'a [&'a BTreeSet<PathBuf>],
 }
 
 /// Build one target's audit from its step's violations (`check_step` run
@@ -93,7 +96,8 @@ pub fn audit_step(
     }
     for p in facts.prereqs {
         // A directory prerequisite counts as used when anything beneath it was read.
-        if !facts.reads.iter().any(|r| r.starts_with(p)) {
+        let touched = |set: &BTreeSet<PathBuf>| set.iter().any(|r| r.starts_with(p));
+        if !touched(facts.reads) && !facts.used.iter().any(|set| touched(set)) {
             a.unused.insert(p.clone());
         }
     }
@@ -278,14 +282,20 @@ mod tests {
             .iter()
             .map(PathBuf::from)
             .collect();
-        let prereqs = vec![PathBuf::from("src/a.c"), PathBuf::from("src/unused.h")];
+        let prereqs = vec![
+            PathBuf::from("src/a.c"),
+            PathBuf::from("src/unused.h"),
+            PathBuf::from("tools/gen"),
+        ];
         let oo = vec![PathBuf::from("gen/ver.h")];
+        let execs: BTreeSet<PathBuf> = [PathBuf::from("tools/gen")].into();
         let facts = StepFacts {
             target: "out/a.o",
             loc: None,
             prereqs: &prereqs,
             order_only: &oo,
             reads: &reads,
+            used: &[&execs],
         };
         let vs = vec![
             v(Kind::Read, "src/a.h"),
@@ -302,6 +312,7 @@ mod tests {
         assert!(a.order_only_read.contains(Path::new("gen/ver.h")));
         assert!(a.outputs.contains_key(Path::new("out/a.d")));
         assert!(a.unused.contains(Path::new("src/unused.h")));
+        assert!(!a.unused.contains(Path::new("tools/gen")), "run, so used");
         assert!(a.has_findings());
         let frag = fix_fragment(&[a]);
         assert!(
