@@ -331,6 +331,14 @@ fn read_all(
         db.child_env
             .push((crate::engine::hermetic::MODE_ENV.to_string(), word));
     }
+    if mode == crate::sandbox::Mode::Audit {
+        use crate::report::recursive_audit;
+        recursive_audit::start();
+        if let Some(role) = recursive_audit::role() {
+            let fix_deps = recursive_audit::fix_deps_file(opts.fix_deps.as_deref());
+            db.child_env.extend(role.child_env(fix_deps.as_deref()));
+        }
+    }
     if std::env::var_os(PROJECT_ROOT_ENV).is_none() {
         db.child_env.push((
             PROJECT_ROOT_ENV.to_string(),

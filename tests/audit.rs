@@ -322,6 +322,37 @@ fn fix_deps_loop_makes_the_build_hermetic() {
     assert!(!r.stdout.contains("hbuild: audit: ["), "{}", r.text());
 }
 
+#[test]
+fn audit_and_fix_deps_cover_recursive_makes() {
+    let p = project("recursive");
+    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
+    // Sub-makes report and go on; the outermost make answers for them all.
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    assert!(r.stdout.contains("after the sub-makes"), "{}", r.text());
+    assert!(
+        r.stdout
+            .contains("hbuild: audit: sub-makes found undeclared accesses in "),
+        "{}",
+        r.text()
+    );
+    // Each make writes its fragment in its own directory; the sub-make
+    // that shares this directory is merged with the outermost make's.
+    let sub = p.read("sub/deps.mk").expect("sub/deps.mk written");
+    assert!(sub.contains("\no: h\n"), "{sub}");
+    let here = p.read("deps.mk").expect("deps.mk written");
+    assert!(here.contains("\np: r\n"), "{here}");
+    for f in ["sub/o", "p"] {
+        fs::remove_file(p.path(f)).unwrap();
+    }
+    p.run(&["--sandbox=enforce"]).succeeded();
+    for f in ["sub/o", "p"] {
+        fs::remove_file(p.path(f)).unwrap();
+    }
+    let r = p.run(&["--sandbox=audit"]);
+    r.succeeded();
+    assert!(!r.stdout.contains("sub-makes found"), "{}", r.text());
+}
+
 fn remove_outputs(p: &Project) {
     let _ = fs::remove_dir_all(p.path("build"));
     let _ = fs::remove_file(p.path("gen/version.h"));

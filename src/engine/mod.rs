@@ -110,15 +110,58 @@ fn report_audit(guard: &hermetic::Guard, opts: &Options) -> Option<bool> {
     if guard.mode != crate::sandbox::Mode::Audit {
         return None;
     }
+    use crate::report::{audit, recursive_audit};
     let audits = &guard.audits;
-    print!("{}", crate::report::audit::render(audits));
-    if let Some(path) = &opts.fix_deps {
-        let text = crate::report::audit::fix_fragment(audits);
-        if let Err(e) = std::fs::write(path, text) {
-            errln!("{}: cannot write '{}': {}", prog(), path, e);
-        }
+    print!("{}", audit::render(audits));
+    let role = recursive_audit::role();
+    if let Some(path) = recursive_audit::fix_deps_file(opts.fix_deps.as_deref()) {
+        write_fix_deps(&path, &audit::fix_fragment(audits), role);
     }
-    Some(audits.iter().any(|a| a.has_findings()))
+    let mine = audits.iter().any(|a| a.has_findings());
+    match role {
+        // The outermost make answers for the whole tree.
+        Some(r) if r.is_nested() => {
+            if mine {
+                let dir = std::env::current_dir().unwrap_or_default();
+                r.note_findings(&dir.to_string_lossy());
+            }
+            Some(false)
+        }
+        Some(r) => {
+            let nested = r.nested_findings();
+            r.finish();
+            if !nested.is_empty() {
+                println!(
+                    "{}: audit: sub-makes found undeclared accesses in {} (reports above)",
+                    prog(),
+                    nested.join(", ")
+                );
+            }
+            Some(mine || !nested.is_empty())
+        }
+        None => Some(mine),
+    }
+}
+
+/// Write a `--fix-deps` fragment, merged with the one another make of the
+/// same recursive build already wrote there.
+fn write_fix_deps(path: &str, text: &str, role: Option<&crate::report::recursive_audit::Role>) {
+    let abs = std::env::current_dir().unwrap_or_default().join(path);
+    let earlier = role
+        .filter(|r| r.written_before(&abs))
+        .and_then(|_| std::fs::read_to_string(&abs).ok());
+    let text = match earlier {
+        Some(old) => crate::report::audit::merge_fragments(&old, text),
+        None => text.to_string(),
+    };
+    match std::fs::write(path, text) {
+        Ok(()) => {
+            if let Some(r) = role {
+                r.note_written(&abs);
+            }
+        }
+        Err(e) => errln!("{}: cannot write '{}': {}", prog(), path, e),
+    }
 }
 
 /// Below this many names the thread pool costs more than it saves.

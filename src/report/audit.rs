@@ -243,6 +243,36 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
     out
 }
 
+/// `old` and `new` fragments as one (two makes of a recursive build wrote
+/// the same file): every declaration of both, with its comment lines, once,
+/// sorted, under one header.
+pub fn merge_fragments(old: &str, new: &str) -> String {
+    let mut header = String::new();
+    let mut blocks: BTreeSet<String> = BTreeSet::new();
+    for text in [old, new] {
+        let mut lines = text.lines().peekable();
+        let mut head = String::new();
+        while let Some(l) =
+            lines.next_if(|l| l.starts_with("# Written by") || l.starts_with("# outputs these"))
+        {
+            head.push_str(l);
+            head.push('\n');
+        }
+        if header.is_empty() {
+            header = head;
+        }
+        let mut block = String::new();
+        for l in lines {
+            block.push_str(l);
+            block.push('\n');
+            if !l.starts_with('#') {
+                blocks.insert(std::mem::take(&mut block));
+            }
+        }
+    }
+    header + &blocks.into_iter().collect::<String>()
+}
+
 /// A path as a makefile word: blanks, `#`, `:` and `$` escaped.
 fn make_word(p: &Path) -> String {
     make_word_str(&p.to_string_lossy())
@@ -327,6 +357,40 @@ mod tests {
         );
         let text = render(&[]);
         assert!(text.contains("0 of 0 steps not hermetic"));
+    }
+
+    #[test]
+    fn fragments_of_two_makes_merge_once_and_sorted() {
+        let a = fix_fragment(&[TargetAudit {
+            target: "b.o".into(),
+            sources: [PathBuf::from("b.h")].into(),
+            outputs: [(PathBuf::from("b.d"), Kind::Create)].into(),
+            ..Default::default()
+        }]);
+        let b = fix_fragment(&[TargetAudit {
+            target: "a.o".into(),
+            sources: [PathBuf::from("a.h")].into(),
+            ..Default::default()
+        }]);
+        let merged = merge_fragments(&a, &b);
+        assert_eq!(
+            merged,
+            merge_fragments(&merged, &b),
+            "merging again adds nothing"
+        );
+        assert_eq!(merged.matches("# Written by").count(), 1);
+        let body: Vec<&str> = merged.lines().skip(2).collect();
+        assert_eq!(
+            body[0],
+            "# b.o: created b.d (better: make it a target of the rule, e.g. with '&:')"
+        );
+        assert!(
+            body.contains(&"a.o: a.h") && body.contains(&"b.o: b.h"),
+            "{merged}"
+        );
+        assert!(
+            body.iter().position(|l| *l == "a.o: a.h") < body.iter().position(|l| *l == "b.o: b.h")
+        );
     }
 
     #[test]

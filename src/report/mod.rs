@@ -3,5 +3,6 @@
 pub mod audit;
 pub mod build_report;
 pub mod graph_export;
+pub mod recursive_audit;
 pub mod trace_json;
 pub mod violations;

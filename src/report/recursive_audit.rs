@@ -1,0 +1,133 @@
+//! An audit across recursive makes: the outermost auditing hbuild owns a
+//! small "sink" file that the hbuilds run as `$(MAKE)` below it append to.
+//!
+//! A sub-make that found undeclared accesses says so there and exits 0, so
+//! the recipe that ran it goes on and the rest of the tree is audited too;
+//! the outermost one then exits 1 for all of them. Each make writes its own
+//! `--fix-deps` fragment (a relative name is relative to its own directory,
+//! the one its makefile includes from); when two makes of one build write the
+//! same file, the later one merges instead of overwriting.
+//!
+//! Audit mode applies no Landlock, so sub-makes can write the sink. Lines are
+//! appended with one `write` each (`O_APPEND`), so concurrent sub-makes do not
+//! interleave them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The sink's path, for sub-makes.
+pub const SINK_ENV: &str = "HBUILD_AUDIT_SINK";
+/// `--fix-deps` as given to the outermost make, for sub-makes.
+pub const FIX_DEPS_ENV: &str = "HBUILD_FIX_DEPS";
+
+/// This make's place in a recursive audit.
+pub enum Role {
+    /// The outermost auditing make: it owns the sink and removes it at the end.
+    Owner(PathBuf),
+    /// A sub-make of an auditing make.
+    Nested(PathBuf),
+    /// No sink could be made (e.g. no writable temporary directory).
+    Alone,
+}
+
+static ROLE: std::sync::OnceLock<Role> = std::sync::OnceLock::new();
+
+/// Join the parent's sink, or start one: once per process, in audit mode.
+pub fn start() {
+    ROLE.get_or_init(|| {
+        if let Some(p) = std::env::var_os(SINK_ENV).filter(|p| !p.is_empty()) {
+            return Role::Nested(PathBuf::from(p));
+        }
+        match tempfile::Builder::new().prefix("hbuild-audit-").tempfile() {
+            Ok(f) => f.into_temp_path().keep().map_or(Role::Alone, Role::Owner),
+            Err(_) => Role::Alone,
+        }
+    });
+}
+
+/// The role taken by [`start`], if the build audits.
+pub fn role() -> Option<&'static Role> {
+    ROLE.get()
+}
+
+/// The `--fix-deps` file of this make: its own option, else the one the
+/// outermost make was given (a relative name then means this directory).
+pub fn fix_deps_file(own: Option<&str>) -> Option<String> {
+    own.map(str::to_string).or_else(|| {
+        role()
+            .filter(|r| r.is_nested())
+            .and(std::env::var(FIX_DEPS_ENV).ok())
+            .filter(|f| !f.is_empty())
+    })
+}
+
+impl Role {
+    /// The sink's owner is done with it.
+    pub fn finish(&self) {
+        if let Role::Owner(p) = self {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    fn path(&self) -> Option<&Path> {
+        match self {
+            Role::Owner(p) | Role::Nested(p) => Some(p),
+            Role::Alone => None,
+        }
+    }
+
+    /// What recipes' environments get so their sub-makes join, and write
+    /// their fragments under the same name.
+    pub fn child_env(&self, fix_deps: Option<&str>) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(p) = self.path() {
+            env.push((SINK_ENV.to_string(), p.to_string_lossy().into_owned()));
+        }
+        if let Some(f) = fix_deps {
+            env.push((FIX_DEPS_ENV.to_string(), f.to_string()));
+        }
+        env
+    }
+
+    pub fn is_nested(&self) -> bool {
+        matches!(self, Role::Nested(_))
+    }
+
+    fn append(&self, line: &str) {
+        let Some(p) = self.path() else { return };
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(p) {
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.path()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .map(|s| s.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// A sub-make found undeclared accesses (in directory `dir`).
+    pub fn note_findings(&self, dir: &str) {
+        self.append(&format!("findings {dir}"));
+    }
+
+    /// The directories of sub-makes that found undeclared accesses.
+    pub fn nested_findings(&self) -> Vec<String> {
+        self.lines()
+            .iter()
+            .filter_map(|l| l.strip_prefix("findings "))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether another make of this build already wrote fragment `file`.
+    pub fn written_before(&self, file: &Path) -> bool {
+        let want = format!("wrote {}", file.display());
+        self.lines().contains(&want)
+    }
+
+    pub fn note_written(&self, file: &Path) {
+        self.append(&format!("wrote {}", file.display()));
+    }
+}
