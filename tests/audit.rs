@@ -163,14 +163,15 @@ fn an_extra_file_next_to_the_target_is_removed_with_the_target() {
 }
 
 #[test]
-fn deleting_a_sibling_source_is_reported_and_not_restored() {
+fn deleting_a_sibling_source_is_refused_in_enforce_and_reported_by_audit() {
     let (e, a) = fault(
         "victims/out.txt",
         &[],
-        "deleted undeclared file 'victims/victim.txt' (hbuild does not restore it)",
+        "deleted undeclared file 'victims/victim.txt' (denied by sandbox)",
         "  undeclared output (deleted): victims/victim.txt",
     );
-    assert!(!e.exists("victims/victim.txt"));
+    // Enforce refuses the deletion (the observer stops it); audit lets it be.
+    assert!(e.exists("victims/victim.txt"));
     assert!(!e.exists("victims/out.txt"));
     assert!(e.exists("victims/in.txt"));
     assert!(!a.exists("victims/victim.txt"));

@@ -335,6 +335,35 @@ fn cannot_truncate_an_existing_sibling_of_an_existing_target() {
     );
 }
 
+#[test]
+fn cannot_change_existing_files_next_to_a_new_target() {
+    let p = project("cannot");
+    for f in ["a", "b", "c", "d"] {
+        p.write(&format!("out/old-{f}"), "keep\n");
+    }
+    let r = p.run(&["out/fresh"]);
+    for line in [
+        "deleted undeclared file 'out/old-a' (denied by sandbox)",
+        "truncated undeclared file 'out/old-b' (denied by sandbox)",
+        "deleted undeclared file 'out/old-c' (denied by sandbox)",
+        "replaced undeclared file 'out/old-d' (denied by sandbox)",
+    ] {
+        r.failed_with(&format!("out/fresh] {line}"));
+    }
+    for f in ["a", "b", "c", "d"] {
+        assert_eq!(
+            p.read(&format!("out/old-{f}")).as_deref(),
+            Some("keep\n"),
+            "{}",
+            r.text()
+        );
+    }
+    // The step's own scratch file came and went without a word; its other
+    // new file is removed.
+    assert!(!r.stderr.contains("scratch"), "{}", r.text());
+    assert!(!p.exists("out/tmp-d") && !p.exists("out/moved") && !p.exists("out/fresh"));
+}
+
 /// A listener the recipes try to reach; true if anyone connected.
 fn listener() -> (TcpListener, String) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();

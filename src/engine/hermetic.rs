@@ -8,7 +8,7 @@ use crate::cli::Options;
 use crate::diag::{Fatal, Loc};
 use crate::lang::vars::Scope;
 use crate::lang::Database;
-use crate::observe::{Observer, QuietPaths, StepObservation, WatchDir};
+use crate::observe::{Observer, Protected, QuietPaths, StepObservation, WatchDir};
 use crate::report::audit::{self, StepFacts, TargetAudit};
 use crate::report::build_report;
 use crate::report::violations::{self, Violation};
@@ -268,7 +268,14 @@ impl Guard {
                 } else {
                     QuietPaths::default()
                 };
-                o.prepare_step_with(&dirs, quiet).ok().map(Arc::new)
+                let protected = if self.enforcing() {
+                    protected_paths(&policy, &self.root)
+                } else {
+                    Protected::default()
+                };
+                o.prepare_step_with(&dirs, quiet, protected)
+                    .ok()
+                    .map(Arc::new)
             }
             _ => None,
         };
@@ -425,6 +432,26 @@ fn quiet_paths(policy: &Policy) -> QuietPaths {
         }
     }
     quiet
+}
+
+/// The target directories, where Landlock lets a step change any file, and
+/// what in them it may change: the observer refuses changes to the other
+/// files there that existed before (see `observe::Protected`).
+fn protected_paths(policy: &Policy, root: &Path) -> Protected {
+    let abs = |e: &&crate::sandbox::Entry| crate::observe::normalize(&root.join(&e.path));
+    let dirs = policy
+        .entries
+        .iter()
+        .filter(|e| e.origin == crate::sandbox::Origin::TargetDirectory)
+        .map(|e| abs(&e))
+        .collect();
+    let writable = policy
+        .entries
+        .iter()
+        .filter(|e| violations::declares_write(e))
+        .map(|e| abs(&e))
+        .collect();
+    Protected::within(dirs, writable)
 }
 
 /// The directories a step's targets are written in (watched for changes).

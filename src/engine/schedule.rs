@@ -712,6 +712,17 @@ impl<'a> Scheduler<'a> {
                 "{}: '{}' is phony and changes files it does not declare; to run it outside the sandbox, as clean and install rules usually must, add '{}: .UNSANDBOXED = 1'",
                 prog, name, name
             ));
+        } else if removes && !self.graph.nodes[id].phony && !std::path::Path::new(&*name).exists() {
+            // A `clean` that was never declared phony: it makes no file.
+            let deletes = found
+                .iter()
+                .any(|v| v.kind == crate::report::violations::Kind::Delete);
+            if deletes {
+                job.capture.say_err(&format!(
+                    "{}: '{}' deletes files it does not declare and makes no file '{}'; if it is a clean rule, add '.PHONY: {}' and '{}: .UNSANDBOXED = 1'",
+                    prog, name, name, name, name
+                ));
+            }
         }
         for f in crate::report::violations::created_files(&found) {
             let _ = std::fs::remove_file(f);

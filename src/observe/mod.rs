@@ -102,12 +102,14 @@
 mod classify;
 mod filter;
 mod handoff;
+mod protect;
 mod quiet;
 mod record;
 mod snapshot;
 mod supervisor;
 mod tracee;
 
+pub use protect::Protected;
 pub use quiet::QuietPaths;
 pub use record::{normalize, relative_to, Access, FileStamp, Operation, StepAccesses};
 pub use snapshot::{Change, Snapshot, WatchDir};
@@ -235,16 +237,17 @@ impl Observer {
     /// flat, not recursively): takes the "before" snapshot.
     pub fn prepare_step(&self, write_dirs: &[PathBuf]) -> io::Result<StepObservation> {
         let dirs: Vec<WatchDir> = write_dirs.iter().map(WatchDir::flat).collect();
-        self.prepare_step_with(&dirs, QuietPaths::default())
+        self.prepare_step_with(&dirs, QuietPaths::default(), Protected::default())
     }
 
     /// As [`prepare_step`](Self::prepare_step), choosing per directory
     /// whether to compare recursively, and leaving reads and execs under
-    /// `quiet` unrecorded.
+    /// `quiet` unrecorded, and refusing what `protected` protects.
     pub fn prepare_step_with(
         &self,
         dirs: &[WatchDir],
         quiet: QuietPaths,
+        protected: Protected,
     ) -> io::Result<StepObservation> {
         let channel = Channel::new()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -268,7 +271,7 @@ impl Observer {
             id,
             state: shared.state.clone(),
         });
-        supervisor::add_step(&shared.state, id, channel.parent, quiet);
+        supervisor::add_step(&shared.state, id, channel.parent, quiet, protected);
         Ok(StepObservation {
             id,
             shared,

@@ -152,6 +152,10 @@ pub struct StepAccesses {
     /// Why the step's processes were not observed at all (e.g. seccomp not
     /// available, or an outer observer already owns the listener).
     pub unobserved: Option<String>,
+    /// Requests refused before they happened because they would have
+    /// changed a file the step may not change (see `observe::Protected`),
+    /// relative to the project like the rest.
+    pub refused: Vec<(Operation, PathBuf)>,
     /// Notifications whose path could not be read or resolved.
     pub unresolved: usize,
     /// Some of the step's processes were still running at `finish`: what they
@@ -194,7 +198,7 @@ impl StepAccesses {
     /// Whether `p` (relative, normalised) is something the step created so
     /// far: a new file, a rename's or link's new name, or anything under a
     /// directory it made.
-    fn made_here(&self, p: &Path) -> bool {
+    pub(crate) fn made_here(&self, p: &Path) -> bool {
         self.creates.contains(p)
             || (!self.mkdirs.is_empty() && p.ancestors().any(|a| self.mkdirs.contains(a)))
             || self.renames.iter().any(|(_, to)| to == p)

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use super::classify::{decode, Decoded};
 use super::filter::{self, Syscall};
 use super::handoff::{self, Received};
+use super::protect::Protected;
 use super::quiet::QuietPaths;
 use super::record::StepAccesses;
 use super::tracee::Process;
@@ -33,6 +34,7 @@ pub enum Request {
         id: u64,
         socket: OwnedFd,
         quiet: QuietPaths,
+        protected: Protected,
     },
     /// Drain the step's pending work, wait up to `grace` for its processes
     /// to end, and send what was recorded.
@@ -51,6 +53,7 @@ pub enum Request {
 struct Step {
     socket: OwnedFd,
     quiet: QuietPaths,
+    protected: Protected,
     accesses: StepAccesses,
     finishing: Option<(Instant, Sender<StepAccesses>)>,
 }
@@ -99,8 +102,19 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 /// Register a new step from the calling thread: its hand-off socket joins
 /// the supervisor's epoll set directly, so the supervisor need not be woken.
-pub fn add_step(state: &Mutex<State>, id: u64, socket: OwnedFd, quiet: QuietPaths) {
-    lock(state).request(Request::AddStep { id, socket, quiet });
+pub fn add_step(
+    state: &Mutex<State>,
+    id: u64,
+    socket: OwnedFd,
+    quiet: QuietPaths,
+    protected: Protected,
+) {
+    lock(state).request(Request::AddStep {
+        id,
+        socket,
+        quiet,
+        protected,
+    });
 }
 
 /// Finish step `id` on the calling thread if its processes are all gone:
@@ -323,11 +337,17 @@ impl State {
 
     fn request(&mut self, r: Request) {
         match r {
-            Request::AddStep { id, socket, quiet } => {
+            Request::AddStep {
+                id,
+                socket,
+                quiet,
+                protected,
+            } => {
                 self.watch(socket.as_raw_fd(), SOCKET | id);
                 let step = Step {
                     socket,
                     quiet,
+                    protected,
                     accesses: StepAccesses::default(),
                     finishing: None,
                 };
@@ -481,11 +501,27 @@ impl State {
             Some(sys) => decode(sys, &req.data.args, &process),
             None => Ok(Decoded::Done(vec![])),
         });
-        let resp = libc::seccomp_notif_resp {
-            id: req.id,
-            val: 0,
-            error: 0,
-            flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+        // Changes to files the step may not change are refused, not let go.
+        let refused = match (&decoded, step.and_then(|id| self.steps.get(&id))) {
+            (Some(Ok(Decoded::Done(accesses))), Some(s)) if s.protected.is_on() => {
+                s.protected.refusals(accesses, &s.accesses, &self.root)
+            }
+            _ => Vec::new(),
+        };
+        let resp = if refused.is_empty() {
+            libc::seccomp_notif_resp {
+                id: req.id,
+                val: 0,
+                error: 0,
+                flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+            }
+        } else {
+            libc::seccomp_notif_resp {
+                id: req.id,
+                val: 0,
+                error: -libc::EACCES,
+                flags: 0,
+            }
         };
         // SAFETY: SEND reads `resp`. It fails (ENOENT) if the caller died
         // meanwhile: its pid may have been reused, so what we read from it
@@ -515,6 +551,14 @@ impl State {
         let Some(step) = self.steps.get_mut(&id) else {
             return;
         };
+        if !refused.is_empty() {
+            // It did not happen: only the refusal is recorded.
+            for (op, path) in refused {
+                let rel = super::record::relative_to(&super::record::normalize(&path), &self.root);
+                step.accesses.refused.push((op, rel));
+            }
+            return;
+        }
         match decoded {
             // Accepted whatever it found: no stat, no record.
             Ok(Decoded::ReadOpen(path, _)) if step.quiet.covers_read(&path) => {}

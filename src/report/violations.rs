@@ -183,6 +183,22 @@ pub fn check_step(
             });
         }
     }
+    // What the observer refused before it happened (it would have changed
+    // a file the step may not change).
+    for (op, path) in &acc.refused {
+        let kind = match op {
+            Operation::RenameTo => Kind::Replaced,
+            Operation::Truncate => Kind::Truncate,
+            Operation::Write => Kind::Write,
+            _ => Kind::Delete,
+        };
+        out.push(Violation {
+            kind,
+            path: path.clone(),
+            to: None,
+            denied: true,
+        });
+    }
     // What only the before/after comparison saw (processes whose paths
     // could not be read): blamed on this step only if it ran alone.
     if alone {
@@ -272,18 +288,9 @@ impl Judge<'_> {
             || self.covering(abs).any(|e| e.origin == Origin::Target)
     }
 
-    /// Declared for writing: a target, the TMPDIR, or a writable `.UNVEIL`
-    /// or preset path (such as `/dev/null`).
+    /// Declared for writing: see [`declares_write`].
     fn declared_write(&self, abs: &Path) -> bool {
-        self.covering(abs).any(|e| match e.origin {
-            Origin::Target | Origin::Tmpdir => true,
-            Origin::TargetDirectory | Origin::Prerequisite | Origin::Shell | Origin::Project => {
-                false
-            }
-            Origin::Preset(_) | Origin::UnveilPreset(..) | Origin::Unveil(_) => {
-                e.rights.contains(Rights::WRITE) || e.rights.contains(Rights::CREATE)
-            }
-        })
+        self.covering(abs).any(declares_write)
     }
 
     /// A directory a target is (or will be) in: `mkdir -p $(@D)` makes it.
@@ -295,6 +302,19 @@ impl Judge<'_> {
 
     fn landlock_allows(&self, abs: &Path, right: Rights) -> bool {
         self.covering(abs).any(|e| e.rights.contains(right))
+    }
+}
+
+/// Whether a policy entry declares its path writable: a target, the TMPDIR,
+/// or a writable `.UNVEIL` or preset path (such as `/dev/null`). Target
+/// directories are open for writing only because tools need them.
+pub fn declares_write(e: &crate::sandbox::Entry) -> bool {
+    match e.origin {
+        Origin::Target | Origin::Tmpdir => true,
+        Origin::TargetDirectory | Origin::Prerequisite | Origin::Shell | Origin::Project => false,
+        Origin::Preset(_) | Origin::UnveilPreset(..) | Origin::Unveil(_) => {
+            e.rights.contains(Rights::WRITE) || e.rights.contains(Rights::CREATE)
+        }
     }
 }
 
