@@ -9,6 +9,7 @@
 //! here because these getopt rules (and the tolerant reading of `MAKEFLAGS`)
 //! are what scripts rely on and clap parses them differently.
 
+use crate::lang::names::strip_dot_slash;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -717,7 +718,7 @@ impl Parser {
             Some(a) if a.name.is_empty() => self.set_fatal("empty variable name".into()),
             Some(_) => self.opts.variables.push(arg.to_string()),
             None if self.from_env => {}
-            None => self.opts.goals.push(arg.to_string()),
+            None => self.opts.goals.push(strip_dot_slash(arg).to_string()),
         }
     }
 
@@ -823,6 +824,9 @@ impl Parser {
             return;
         }
         let o = &mut self.opts;
+        // Files named here are looked up among the makefiles' names, which
+        // lost their leading `./` when read (`-W ./x` is `x`).
+        let file = || value.as_deref().map(|v| strip_dot_slash(v).to_string());
         match opt {
             Opt::Ignored | Opt::SyncMutex => {}
             Opt::AlwaysMake => o.always_make = true,
@@ -852,10 +856,10 @@ impl Parser {
             Opt::Trace => o.trace = true,
             Opt::Directory => o.directories.extend(value),
             Opt::Eval => o.eval.extend(value),
-            Opt::File => o.makefiles.extend(value),
+            Opt::File => o.makefiles.extend(file()),
             Opt::IncludeDir => o.include_dirs.extend(value),
-            Opt::OldFile => o.old_files.extend(value),
-            Opt::NewFile => o.new_files.extend(value),
+            Opt::OldFile => o.old_files.extend(file()),
+            Opt::NewFile => o.new_files.extend(file()),
             Opt::JobserverAuth | Opt::JobserverFds => o.jobserver_auth = value,
             Opt::LoadAverage => o.load_average = value.map(|v| leading_float(&v)),
             Opt::Jobs => match value.map(|v| positive_number(&v)) {
@@ -889,7 +893,7 @@ impl Parser {
                 )),
             },
             Opt::SandboxInfo => o.sandbox_info = true,
-            Opt::ExplainSandbox => o.explain_sandbox.extend(value),
+            Opt::ExplainSandbox => o.explain_sandbox.extend(file()),
             Opt::FixDeps => o.fix_deps = value,
             Opt::Report => o.report = value,
             Opt::CheckRepro => o.check_repro = true,
@@ -1504,6 +1508,18 @@ mod tests {
             opts("--eval=A=1 -E B=2 --eval C=3").eval,
             ["A=1", "B=2", "C=3"]
         );
+        // Named files and goals are entered as make enters them: without `./`.
+        let o = opts("-f ./m.mk -o ./a -W ././b ./g . ./ -C ./d");
+        assert_eq!(
+            (o.makefiles, o.old_files, o.new_files, o.goals),
+            (
+                vec!["m.mk".to_string()],
+                vec!["a".to_string()],
+                vec!["b".to_string()],
+                vec!["g".to_string(), ".".to_string(), "./".to_string()]
+            )
+        );
+        assert_eq!(o.directories, ["./d"]);
     }
 
     #[test]

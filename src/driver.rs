@@ -176,7 +176,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             return 2;
         }
         crate::lang::text::words(&goal)
-            .map(str::to_string)
+            .map(|g| crate::lang::names::strip_dot_slash(g).to_string())
             .collect()
     } else {
         opts.goals.clone()

@@ -10,7 +10,7 @@ pub mod disk;
 pub mod resolve;
 
 use crate::diag::{Loc, Result};
-use crate::lang::names::Name;
+use crate::lang::names::{strip_dot_slash, Name};
 use crate::lang::rules::Recipe;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Scope, VarTable};
@@ -345,7 +345,7 @@ impl Graph {
         let expanded = db.expand(text, &scope);
         db.loc = saved;
         let mut order_only = false;
-        for w in words(&expanded?) {
+        for w in words(&expanded?).map(strip_dot_slash) {
             if w == "|" {
                 order_only = true;
             } else if !deps.iter().any(|d| d.0 == w) {
@@ -399,7 +399,7 @@ impl Graph {
         }
         let value = db.var_value(".EXTRA_PREREQS", &scope)?;
         let name = self.nodes[id].name.clone();
-        for w in crate::lang::text::words(&value) {
+        for w in crate::lang::text::words(&value).map(strip_dot_slash) {
             if w == &*name {
                 continue;
             }

@@ -5,6 +5,7 @@
 use crate::diag::Result;
 use crate::graph::disk::FastSet as HashSet;
 use crate::graph::disk::StatCache;
+use crate::lang::names::strip_dot_slash;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Flavor, Origin, Scope, Var, VarTable};
 use crate::lang::Database;
@@ -417,7 +418,8 @@ impl<'a> Searcher<'a> {
 
 /// Prerequisite `word` of a pattern rule for candidate `c`, into `out`: the
 /// stem put in place of `%`, in the target's directory unless `word` has
-/// a directory part of its own.
+/// a directory part of its own; without a leading `./` the stem brought
+/// (`%/x.c` for `..o` is `x.c`).
 fn fill_dep(out: &mut String, word: &str, pattern: &Option<Pattern>, c: &Candidate) {
     match pattern {
         Some(p) => {
@@ -427,6 +429,9 @@ fn fill_dep(out: &mut String, word: &str, pattern: &Option<Pattern>, c: &Candida
             out.push_str(&p.prefix);
             out.push_str(c.stem);
             out.push_str(&p.suffix);
+            if out.starts_with("./") {
+                *out = strip_dot_slash(out).to_string();
+            }
         }
         None => out.push_str(word),
     }
@@ -463,16 +468,21 @@ fn rule_deps(
     stem: &str,
     full_stem: &str,
 ) -> Result<Vec<(String, bool)>> {
-    let subst = |w: &str| match Pattern::parse(w) {
-        Some(p) => {
-            let filled = p.fill(stem);
-            if w.contains('/') || dir.is_empty() {
-                filled
-            } else {
-                format!("{}{}", dir, filled)
+    // As `fill_dep`; words from the second expansion also lose their own `./`.
+    let subst = |w: &str| {
+        let w = strip_dot_slash(w);
+        match Pattern::parse(w) {
+            Some(p) => {
+                let filled = p.fill(stem);
+                let full = if w.contains('/') || dir.is_empty() {
+                    filled
+                } else {
+                    format!("{}{}", dir, filled)
+                };
+                strip_dot_slash(&full).to_string()
             }
+            None => w.to_string(),
         }
-        None => w.to_string(),
     };
     let rule = &db.pattern_rules[ri];
     let mut out: Vec<(String, bool)> = rule

@@ -5,6 +5,7 @@
 use crate::diag::{message, warn, Fatal, Loc, Result};
 use crate::lang::database::{Database, MissingInclude, ReadOptions};
 use crate::lang::expand::find_close;
+use crate::lang::names::strip_dot_slash;
 use crate::lang::reader::{collapse_continuations, strip_comment, Reader};
 use crate::lang::rules::{
     DeferredDeps, Dep, DoubleColonRule, PatternRule, PatternVars, Recipe, RecipeLine, Target,
@@ -98,6 +99,8 @@ impl Database {
     /// Read the makefile at `path` (as named by the user). Returns `Ok(false)` if it
     /// does not exist.
     pub fn read_makefile(&mut self, path: &str) -> Result<bool> {
+        // `-f ./x`, `include ./x` and `-I ./dir` all read (and list) `x`.
+        let path = strip_dot_slash(path);
         let text = match std::fs::read(path) {
             Ok(bytes) => String::from_utf8(bytes)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
@@ -590,6 +593,7 @@ impl Database {
     fn include(&mut self, args: &str, optional: bool, loc: &Loc) -> Result<()> {
         let names = self.expand(args, &Scope::global())?;
         for name in glob_words(&names) {
+            let name = strip_dot_slash(&name).to_string();
             let found = self.find_include(&name);
             match found {
                 Some(path) => {
@@ -707,7 +711,10 @@ impl Database {
                 }
             }
         };
-        let targets: Vec<String> = name_words(&targets_text);
+        let mut targets: Vec<String> = name_words(&targets_text);
+        for t in targets.iter_mut().filter(|t| t.starts_with("./")) {
+            *t = strip_dot_slash(t).to_string();
+        }
         if targets.is_empty() {
             if rest.trim().is_empty() && inline_recipe.is_none() {
                 return Ok(());
@@ -726,7 +733,7 @@ impl Database {
         let (static_pattern, prereq_text) = match find_top_level(&rest, b':') {
             Some(i) => {
                 let pat = self.expand(&rest[..i], &scope)?;
-                let pat = pat.trim().to_string();
+                let pat = strip_dot_slash(pat.trim()).to_string();
                 if pat.is_empty() {
                     return Err(Fatal::at(Some(loc), "missing target pattern"));
                 }
@@ -906,7 +913,9 @@ impl Database {
             .filter(|t| Pattern::parse(t).is_some())
             .count();
         if rule.static_pattern.is_none() && patterns == rule.targets.len() {
-            let (deps, deferred) = split_deps(&rule.prereqs, rule.second_expansion, &loc, None);
+            let (deps, deferred) = split_deps(&rule.prereqs, rule.second_expansion, &loc, |w| {
+                strip_dot_slash(w).into()
+            });
             return self.record_pattern_rule(PatternRule {
                 targets: rule.targets,
                 deps,
@@ -954,8 +963,13 @@ impl Database {
             if self.special_target(t, &prereqs, recipe.as_ref())? {
                 continue;
             }
-            let (deps, deferred) =
-                split_deps(&prereqs, rule.second_expansion, &loc, Some(&mut self.names));
+            // A static rule's patterns lost their `./` before the stem went
+            // in (`fill_patterns`); one the stem brings stays, as in make.
+            let filled = rule.static_pattern.is_some();
+            let names = &mut self.names;
+            let (deps, deferred) = split_deps(&prereqs, rule.second_expansion, &loc, |w| {
+                names.intern(if filled { w } else { strip_dot_slash(w) })
+            });
             self.note_default_goal(t);
             let entry = self.target_entry(t);
             entry.is_target = true;
@@ -1056,7 +1070,7 @@ impl Database {
         if !name.starts_with('.') {
             return Ok(false);
         }
-        let names = || words(prereqs).map(str::to_string);
+        let names = || words(prereqs).map(|w| strip_dot_slash(w).to_string());
         let sp = &mut self.specials;
         match name {
             ".PHONY" => sp.phony.extend(names()),
@@ -1469,9 +1483,11 @@ fn quoted(s: &str) -> Option<(&str, &str)> {
     Some((&s[1..end], &s[end + 1..]))
 }
 
-/// Replace `%` by `stem` in each word of a static pattern rule's prerequisites.
+/// Replace `%` by `stem` in each word of a static pattern rule's
+/// prerequisites, each without its leading `./` first.
 fn fill_patterns(prereqs: &str, stem: &str) -> String {
     words(prereqs)
+        .map(strip_dot_slash)
         .map(|w| match Pattern::parse(w) {
             Some(p) => p.fill(stem),
             None => w.to_string(),
@@ -1482,12 +1498,12 @@ fn fill_patterns(prereqs: &str, stem: &str) -> String {
 
 /// Prerequisites from their (first-expanded) text: normal ones, then order-only
 /// after a `|` word. With second expansion, texts still holding `$` are kept.
-/// `names`: intern the prerequisite names (those of explicit rules).
+/// `name` makes each name from its word.
 fn split_deps(
     text: &str,
     second: bool,
     loc: &Loc,
-    names: Option<&mut crate::lang::names::Interner>,
+    name: impl FnMut(&str) -> crate::lang::names::Name,
 ) -> (Vec<Dep>, Vec<DeferredDeps>) {
     if second && text.contains('$') {
         return (
@@ -1498,19 +1514,11 @@ fn split_deps(
             }],
         );
     }
-    let deps = match names {
-        Some(names) => parse_deps_with(text, |w| names.intern(w)),
-        None => parse_deps(text),
-    };
-    (deps, Vec::new())
+    (parse_deps_with(text, name), Vec::new())
 }
 
-/// Parse a prerequisite list, `|` separating normal from order-only ones.
-pub fn parse_deps(text: &str) -> Vec<Dep> {
-    parse_deps_with(text, |w| w.into())
-}
-
-/// `parse_deps`, making each name with `name` (the interner's shared copy).
+/// Parse a prerequisite list, `|` separating normal from order-only ones,
+/// making each name with `name`.
 fn parse_deps_with(text: &str, mut name: impl FnMut(&str) -> crate::lang::names::Name) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
     let mut order_only = false;

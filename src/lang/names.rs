@@ -10,6 +10,23 @@ use std::sync::Arc;
 /// A file or target name as the makefiles spell it.
 pub type Name = Arc<str>;
 
+/// `name` as make enters it in its database: without leading `./`, so that
+/// `./x` and `x` are one file. Slashes after a `./` go with it (`.//x` is
+/// `x`); a name that would be left empty stays `./`. Only the front is
+/// touched (`a/./b` stays), and only names read from makefiles and the
+/// command line pass here: `$(wildcard ./x)` and vpath results keep theirs.
+pub fn strip_dot_slash(name: &str) -> &str {
+    let mut rest = name;
+    while let Some(after) = rest.strip_prefix("./") {
+        let after = after.trim_start_matches('/');
+        if after.is_empty() {
+            return "./";
+        }
+        rest = after;
+    }
+    rest
+}
+
 /// The set of names handed out so far.
 #[derive(Debug, Default)]
 pub struct Interner {
@@ -112,5 +129,29 @@ mod tests {
         assert!(Arc::ptr_eq(&c, &own));
         assert!(Arc::ptr_eq(&i.intern("src/b.c"), &own));
         assert!(!Arc::ptr_eq(&a, &c));
+    }
+
+    #[test]
+    fn leading_dot_slash_is_dropped() {
+        for (given, entered) in [
+            ("./x", "x"),
+            ("././x", "x"),
+            (".//x", "x"),
+            (".//./x", "x"),
+            ("./.c", ".c"),
+            ("./.", "."),
+            ("./..", ".."),
+            ("./", "./"),
+            (".//", "./"),
+            ("././/", "./"),
+            ("./a/", "a/"),
+            ("a/./b", "a/./b"),
+            ("../x", "../x"),
+            (".x", ".x"),
+            ("x", "x"),
+            ("", ""),
+        ] {
+            assert_eq!(strip_dot_slash(given), entered, "{given}");
+        }
     }
 }
