@@ -551,6 +551,20 @@ fn unveil_with_automatic_variables_in_the_build_and_its_explanation() {
     assert_eq!(p.read("out/x.d").as_deref(), Some("out/x.o: src/in.txt\n"));
 }
 
+/// A phony target names no file: the explanation shows no write rights,
+/// as the build gives none (the recipe's `rm` is refused).
+#[test]
+fn explanation_of_a_phony_target_grants_no_writes() {
+    let p = project_with_makefile(".PHONY: wipe\nwipe:\n\trm -f src/in.txt\n");
+    let r = p.run(&["--explain-sandbox", "wipe"]);
+    r.succeeded();
+    assert!(!r.stdout.contains("target"), "{}", r.text());
+    assert!(!r.stdout.contains("rwxc"), "{}", r.text());
+    p.run(&["wipe"])
+        .failed_with("deleted undeclared file 'src/in.txt' (denied by sandbox)");
+    assert!(p.exists("src/in.txt"));
+}
+
 #[test]
 fn require_mode_works_and_info_lists_abi() {
     let p = project("cproject");

@@ -219,17 +219,7 @@ impl Guard {
     ) -> Result<StepGuard, Fatal> {
         let recursive = step.lines.iter().any(|l| l.always);
         let inputs: Vec<&String> = step.prereqs.iter().chain(&step.order_only).collect();
-        // A `.PHONY` target names no file: its recipe gets no write rights
-        // for it (otherwise `clean` at the top of the project would open the
-        // whole project directory for writing). `.UNSANDBOXED` is the way to
-        // let such a recipe touch files.
-        let targets: Vec<String> = step
-            .targets
-            .iter()
-            .filter(|t| !db.specials.phony.contains(*t))
-            .cloned()
-            .collect();
-        let targets = &targets;
+        let targets = &file_targets(db, &step.targets);
         // With the sandbox off, only the limits matter, unless `--report`
         // describes the policy.
         let limits_only = self.mode == Mode::Off && build_report::active().is_none();
@@ -434,6 +424,18 @@ fn quiet_paths(policy: &Policy) -> QuietPaths {
     quiet
 }
 
+/// The targets a step may write: a `.PHONY` target names no file, so its
+/// recipe gets no write rights for it (otherwise `clean` at the top of the
+/// project would open the whole project directory for writing).
+/// `.UNSANDBOXED` is the way to let such a recipe touch files.
+fn file_targets(db: &Database, targets: &[String]) -> Vec<String> {
+    targets
+        .iter()
+        .filter(|t| !db.specials.phony.contains(*t))
+        .cloned()
+        .collect()
+}
+
 /// The target directories, where Landlock lets a step change any file, and
 /// what in them it may change: the observer refuses changes to the other
 /// files there that existed before (see `observe::Protected`).
@@ -541,6 +543,7 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
         } else {
             shell
         };
+        let targets = file_targets(db, &targets);
         match Guard::policy_for(db, &scope, &targets, &inputs, &shell, false) {
             Ok(policy) => {
                 let loc = n
