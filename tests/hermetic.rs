@@ -551,6 +551,23 @@ fn unveil_with_automatic_variables_in_the_build_and_its_explanation() {
     assert_eq!(p.read("out/x.d").as_deref(), Some("out/x.o: src/in.txt\n"));
 }
 
+/// `$(shell mkdir -p $(@D))` in a recipe (git's makefiles do it) runs when
+/// the recipe is expanded, under the read-only `$(shell)` sandbox: the
+/// target's directory is made before, so it succeeds quietly, as with make.
+#[test]
+fn recipe_shell_making_the_target_directory_works() {
+    let p = project_with_makefile(
+        "out/deep/x: src/in.txt\n\
+         \t@echo \"$(shell mkdir -p $(@D) && echo made $(@D))\"\n\
+         \tcp $< $@\n",
+    );
+    let r = p.run(&["out/deep/x"]);
+    r.succeeded();
+    assert!(r.stdout.contains("made out/deep\n"), "{}", r.text());
+    assert!(!r.stderr.contains("Permission denied"), "{}", r.text());
+    assert!(p.exists("out/deep/x"));
+}
+
 /// A phony target names no file: the explanation shows no write rights,
 /// as the build gives none (the recipe's `rm` is refused).
 #[test]

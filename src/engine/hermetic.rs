@@ -67,18 +67,33 @@ pub struct StepGuard {
     observation: Option<Arc<StepObservation>>,
     /// A step that runs `$(MAKE)`: the sub-make sandboxes its own steps.
     recursive: bool,
-    /// Directories hbuild created for the targets, deepest last.
-    made_dirs: Vec<PathBuf>,
+    /// Directories hbuild created for the targets.
+    _made_dirs: TargetDirs,
 }
 
-impl Drop for StepGuard {
-    /// Directories hbuild made for targets the step did not write are
-    /// removed again, so the tree is as make would leave it.
+/// Directories hbuild created for a step's targets, deepest last. Those the
+/// step left empty are removed again when the step is over, so the tree is
+/// as make would leave it.
+#[derive(Default)]
+pub struct TargetDirs(Vec<PathBuf>);
+
+impl Drop for TargetDirs {
     fn drop(&mut self) {
-        for d in self.made_dirs.iter().rev() {
+        for d in self.0.iter().rev() {
             let _ = std::fs::remove_dir(d);
         }
     }
+}
+
+/// Create the directories of the file targets of a step about to start,
+/// when the sandbox enforces: before its recipe is expanded, so a
+/// `$(shell mkdir -p $(@D))` in it (which runs under the read-only sandbox
+/// of `$(shell)`) finds them made, as the step itself does.
+pub fn make_target_dirs(db: &Database, opts: &Options, targets: &[String]) -> TargetDirs {
+    if !mode_of(opts).enforces() {
+        return TargetDirs::default();
+    }
+    TargetDirs(create_target_dirs(&file_targets(db, targets)))
 }
 
 impl std::fmt::Debug for StepGuard {
@@ -209,13 +224,15 @@ impl Guard {
         })
     }
 
-    /// Set up the sandbox of a step about to start.
+    /// Set up the sandbox of a step about to start. `made_dirs`: its target
+    /// directories if [`make_target_dirs`] made them already.
     pub fn begin_step(
         &self,
         db: &mut Database,
         scope: &Scope,
         step: &Step,
         shell: &str,
+        made_dirs: Option<TargetDirs>,
     ) -> Result<StepGuard, Fatal> {
         let recursive = step.lines.iter().any(|l| l.always);
         let inputs: Vec<&String> = step.prereqs.iter().chain(&step.order_only).collect();
@@ -231,10 +248,10 @@ impl Guard {
             let project = crate::driver::project_root();
             policy = Policy::for_recursive_step(&project, &policy, self.exe.as_deref());
         }
-        let made_dirs = if self.enforcing() {
-            create_target_dirs(targets)
-        } else {
-            Vec::new()
+        let made_dirs = match made_dirs {
+            Some(made) => made,
+            None if self.enforcing() => TargetDirs(create_target_dirs(targets)),
+            None => TargetDirs::default(),
         };
         let tmp = self.tmp.as_ref().and_then(|t| t.step().ok());
         if let Some(t) = &tmp {
@@ -275,7 +292,7 @@ impl Guard {
             tmp,
             observation,
             recursive,
-            made_dirs,
+            _made_dirs: made_dirs,
         })
     }
 

@@ -2,7 +2,7 @@
 //! steps at once, the same decisions as a serial run. `start_step` is the one
 //! place a step begins and `reap` the one place a finished process is handled.
 
-use super::hermetic::{Guard, StepGuard};
+use super::hermetic::{self, Guard, StepGuard};
 use crate::cli::Options;
 use crate::diag::{prog, Fatal, Loc};
 use crate::engine::output::{Capture, Sync};
@@ -513,6 +513,14 @@ impl<'a> Scheduler<'a> {
             let at = recipe.lines.first().map_or(&loc, |l| &l.loc);
             println!("{}: {}", at, decide::trace_reason(&n.name, &newer));
         }
+        let mut targets = vec![n.path.to_string()];
+        targets.extend(
+            n.siblings
+                .iter()
+                .map(|s| self.graph.nodes[*s].path.to_string()),
+        );
+        let made_dirs =
+            (!self.dry()).then(|| hermetic::make_target_dirs(self.db, self.opts, &targets));
         let lines = match recipe::expand(self.db, &recipe, &scope, self.db.specials.one_shell) {
             Ok(l) => l,
             Err(e) => {
@@ -541,12 +549,6 @@ impl<'a> Scheduler<'a> {
                 return;
             }
         };
-        let mut targets = vec![n.path.to_string()];
-        targets.extend(
-            n.siblings
-                .iter()
-                .map(|s| self.graph.nodes[*s].path.to_string()),
-        );
         let step = Step {
             node: id,
             targets,
@@ -594,7 +596,7 @@ impl<'a> Scheduler<'a> {
         let guard = if self.dry() && !step.lines.iter().any(|l| l.always) {
             None
         } else {
-            match self.step_guard(&scope, &step, &shell) {
+            match self.step_guard(&scope, &step, &shell, made_dirs) {
                 Ok(g) => Some(Arc::new(g)),
                 Err(e) => {
                     self.fatal(e);
@@ -636,12 +638,13 @@ impl<'a> Scheduler<'a> {
         scope: &crate::lang::vars::Scope,
         step: &Step,
         shell: &str,
+        made_dirs: Option<hermetic::TargetDirs>,
     ) -> Result<StepGuard, Fatal> {
         if self.guard.is_none() {
             self.guard = Some(Guard::new(self.opts)?);
         }
         let guard = self.guard.as_ref().expect("set above");
-        guard.begin_step(self.db, scope, step, shell)
+        guard.begin_step(self.db, scope, step, shell, made_dirs)
     }
 
     /// Judge what a finished step did. In enforce mode an undeclared access
