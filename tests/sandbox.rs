@@ -324,6 +324,13 @@ fn common_tools_run_under_the_system_preset() {
         "ok\n",
     );
     run("nproc >/dev/null && echo ok", "ok\n");
+    // setlocale reads the alias table through a link into /etc.
+    if std::path::Path::new("/etc/locale.alias").exists() {
+        run(
+            "grep -c . /usr/share/locale/locale.alias >/dev/null && echo ok",
+            "ok\n",
+        );
+    }
     run(
         "make --version >/dev/null 2>&1; head -c 4 /dev/urandom | wc -c",
         "4\n",

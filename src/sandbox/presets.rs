@@ -56,6 +56,11 @@ const SYSTEM: &[Item] = &[
         "local time zone (date, ls -l)",
     ),
     Item(
+        "/etc/locale.alias",
+        Rights::READ,
+        "locale name aliases (setlocale, through /usr/share/locale)",
+    ),
+    Item(
         "/etc/passwd",
         Rights::READ,
         "user names (getpwuid: ls, id, install, perl)",
