@@ -137,7 +137,10 @@ fn prefetch(db: &Database, disk: &mut StatCache) {
 /// per-goal messages when `messages`.
 fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
     let mut reported = vec![false; ids.len()];
-    let mut started_at: Vec<Option<usize>> = vec![None; ids.len()];
+    // As in make, a goal has started commands only if some started while it
+    // was being pursued (not later lines of jobs reaped meanwhile, nor work
+    // another goal did for it).
+    let mut started = vec![false; ids.len()];
     loop {
         for (i, &g) in ids.iter().enumerate() {
             if s.stop {
@@ -146,11 +149,13 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
             if reported[i] {
                 continue;
             }
-            started_at[i].get_or_insert(s.commands_started);
-            if let Some(outcome) = s.pursue(g) {
+            let before = s.commands_started;
+            let outcome = s.pursue(g);
+            started[i] |= s.commands_started > before;
+            if let Some(outcome) = outcome {
                 reported[i] = true;
                 if messages {
-                    goal_message(s, g, outcome, started_at[i].unwrap_or(0));
+                    goal_message(s, g, outcome, started[i]);
                 }
             }
         }
@@ -163,7 +168,7 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
     }
 }
 
-fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
+fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started: bool) {
     let n = &s.graph.nodes[g];
     match outcome {
         Outcome::Failed if s.opts.keep_going => {
@@ -174,7 +179,7 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
             );
         }
         Outcome::Failed => {}
-        _ if s.commands_started == started_at && !s.opts.question => {
+        _ if !started && !s.opts.question && !silent_run(s) => {
             let has_recipe = n.recipe.is_some()
                 || s.db
                     .targets
@@ -194,6 +199,12 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
         }
         _ => {}
     }
+}
+
+/// `-s`, or `.SILENT:` without prerequisites: make keeps quiet about goals
+/// with nothing to do (`.SILENT: x` alone does not).
+fn silent_run(s: &Scheduler) -> bool {
+    s.opts.silent || s.db.specials.silent.all
 }
 
 /// The result of updating the makefiles before the real build.
@@ -237,7 +248,7 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
         }
         s.remove_intermediates();
         let failed = s.failed;
-        let ran = s.commands_started > 0;
+        let ran = s.steps_started > 0;
         drop(s);
         // Recipes ran: times read while the makefiles were read may be stale.
         db.side_effects |= ran;

@@ -101,8 +101,11 @@ pub struct Scheduler<'a> {
     pub failed: bool,
     /// `-q`: something is out of date.
     pub out_of_date: bool,
-    /// Recipes started (or echoed, touched) so far: "Nothing to be done" test.
+    /// Command lines run, echoed by `-n` or touches by `-t` so far (lines
+    /// empty after expansion do not count): the "Nothing to be done" test.
     pub commands_started: usize,
+    /// Recipes begun so far (expanding one may already change files).
+    pub steps_started: usize,
     /// Intermediate files this run made, in order.
     made_intermediates: Vec<NodeId>,
     /// Also honour `-n`/`-t`/`-q` (false while remaking makefiles).
@@ -154,6 +157,7 @@ impl<'a> Scheduler<'a> {
             failed: false,
             out_of_date: false,
             commands_started: 0,
+            steps_started: 0,
             made_intermediates: Vec::new(),
             honour_modes: true,
             tokens: None,
@@ -573,7 +577,7 @@ impl<'a> Scheduler<'a> {
         if self.graph.nodes[id].intermediate {
             self.made_intermediates.push(id);
         }
-        self.commands_started += 1;
+        self.steps_started += 1;
         if self.question() && !step.lines.iter().any(|l| l.always) {
             // make -q stops at the first target that is out of date.
             self.out_of_date = true;
@@ -767,6 +771,9 @@ impl<'a> Scheduler<'a> {
             let shown = runs || (self.opts.dry_run && !self.opts.touch);
             if !self.silent_line(id, &line) && shown {
                 self.jobs[j].capture.say(&line.text);
+            }
+            if runs || shown {
+                self.commands_started += 1;
             }
             if !runs {
                 continue;
@@ -1094,6 +1101,7 @@ impl<'a> Scheduler<'a> {
         } else {
             0
         };
+        self.commands_started += touches;
         for _ in 0..touches {
             for t in &job.step.targets {
                 if !self.opts.silent {
@@ -1245,16 +1253,23 @@ impl<'a> Scheduler<'a> {
 
 /// How many times `-t` touches a target (and says so) after its recipe's
 /// recursive lines ran. Observed GNU make 4.3 behaviour: once without
-/// recursive lines; with them, once if any other line exists plus once more
-/// if the last line is not recursive.
+/// recursive lines, never when every line is recursive (even an empty `+@`);
+/// otherwise once when the last line is a recursive command that really runs
+/// or when every line is empty, twice else.
 fn touch_count(lines: &[CommandLine]) -> usize {
-    let lines: Vec<&CommandLine> = lines.iter().filter(|l| !l.text.trim().is_empty()).collect();
     if !lines.iter().any(|l| l.always) {
         return 1;
     }
-    let other = lines.iter().any(|l| !l.always) as usize;
-    let last = lines.last().is_some_and(|l| !l.always) as usize;
-    other + last
+    if lines.iter().all(|l| l.always) {
+        return 0;
+    }
+    let empty = |l: &CommandLine| l.text.trim().is_empty();
+    let ends_running = lines.last().is_some_and(|l| l.always && !empty(l));
+    if ends_running || lines.iter().all(empty) {
+        1
+    } else {
+        2
+    }
 }
 
 /// make runs recipes with its `SHELL` variable but, unless the makefile
