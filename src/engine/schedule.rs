@@ -578,7 +578,8 @@ impl<'a> Scheduler<'a> {
             self.made_intermediates.push(id);
         }
         self.steps_started += 1;
-        if self.question() && !step.lines.iter().any(|l| l.always) {
+        let runs_anyway = step.lines.iter().any(|l| l.always);
+        if !runs_anyway && step.lines.iter().any(|l| self.questioned(l, false)) {
             // make -q stops at the first target that is out of date.
             self.out_of_date = true;
             self.stop = true;
@@ -595,7 +596,7 @@ impl<'a> Scheduler<'a> {
             let e = self.with_jobserver(with_original_shell(e));
             self.shared_env(e)
         });
-        let guard = if self.dry() && !step.lines.iter().any(|l| l.always) {
+        let guard = if (self.dry() || self.question()) && !runs_anyway {
             None
         } else {
             match self.step_guard(&scope, &step, &shell) {
@@ -757,7 +758,8 @@ impl<'a> Scheduler<'a> {
             if line.text.trim().is_empty() {
                 continue;
             }
-            if self.question() && !line.always {
+            let runs_anyway = self.jobs[j].step.lines.iter().any(|l| l.always);
+            if self.questioned(&line, runs_anyway) {
                 // `-q`: a line that would really run means out of date.
                 self.out_of_date = true;
                 self.stop = true;
@@ -829,6 +831,16 @@ impl<'a> Scheduler<'a> {
 
     fn question(&self) -> bool {
         self.honour_modes && self.opts.question
+    }
+
+    /// `-q`: command `line` would really run, so its target is out of date.
+    /// Empty lines run nothing; `-t` touches a recipe without recursive
+    /// lines (`runs_anyway`) instead of running it.
+    fn questioned(&self, line: &CommandLine, runs_anyway: bool) -> bool {
+        self.question()
+            && (runs_anyway || !self.opts.touch)
+            && !line.always
+            && !line.text.trim().is_empty()
     }
 
     /// The process for command `line` of job `j`: its output goes to the
