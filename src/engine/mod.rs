@@ -171,14 +171,21 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
 fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started: bool) {
     let n = &s.graph.nodes[g];
     match outcome {
-        Outcome::Failed if s.opts.keep_going => {
+        // Said of a goal whose prerequisites failed while it was pursued as
+        // a goal, never of its own recipe's failure, and not under -n or -q.
+        Outcome::Failed
+            if s.opts.keep_going
+                && !s.opts.dry_run
+                && !s.opts.question
+                && s.goals_failed_by_prerequisites.contains(&g) =>
+        {
             errln!(
                 "{}: Target '{}' not remade because of errors.",
                 prog(),
                 n.name
             );
         }
-        Outcome::Failed => {}
+        Outcome::Failed | Outcome::Questioned => {}
         _ if !started && !s.opts.question && !silent_run(s) => {
             let has_recipe = n.recipe.is_some()
                 || s.db

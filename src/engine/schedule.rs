@@ -41,6 +41,9 @@ pub enum Outcome {
     Unchanged,
     Remade,
     Failed,
+    /// `-q`: a recursive command exited with 1, make's "out of date" answer
+    /// (dependents are not remade, but it is no error).
+    Questioned,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +109,9 @@ pub struct Scheduler<'a> {
     pub commands_started: usize,
     /// Recipes begun so far (expanding one may already change files).
     pub steps_started: usize,
+    /// Goals found failed because of their prerequisites while pursued as
+    /// goals (not as someone's prerequisite): `-k` says they were not remade.
+    pub goals_failed_by_prerequisites: Vec<NodeId>,
     /// Intermediate files this run made, in order.
     made_intermediates: Vec<NodeId>,
     /// Also honour `-n`/`-t`/`-q` (false while remaking makefiles).
@@ -158,6 +164,7 @@ impl<'a> Scheduler<'a> {
             out_of_date: false,
             commands_started: 0,
             steps_started: 0,
+            goals_failed_by_prerequisites: Vec::new(),
             made_intermediates: Vec::new(),
             honour_modes: true,
             tokens: None,
@@ -262,6 +269,7 @@ impl<'a> Scheduler<'a> {
         let mut pending = false;
         let mut waits_slot = false;
         let mut dep_failed = false;
+        let mut dep_questioned = false;
         let mut i = 0;
         while i < self.graph.nodes[id].deps.len() {
             let dep = self.graph.nodes[id].deps[i].node;
@@ -284,9 +292,8 @@ impl<'a> Scheduler<'a> {
                     waits_slot |= self.state[dep] == State::New && self.walk.waits_slot(dep);
                 }
                 Progress::Done => {
-                    if self.state[dep] == State::Done(Outcome::Failed) {
-                        dep_failed = true;
-                    }
+                    dep_failed |= self.state[dep] == State::Done(Outcome::Failed);
+                    dep_questioned |= self.state[dep] == State::Done(Outcome::Questioned);
                 }
             }
             if self.stop {
@@ -302,8 +309,16 @@ impl<'a> Scheduler<'a> {
             self.remember_pending(id, waits_slot);
             return Progress::Pending;
         }
-        if dep_failed {
-            self.finish(id, Outcome::Failed);
+        if dep_failed || dep_questioned {
+            let outcome = if dep_failed {
+                Outcome::Failed
+            } else {
+                Outcome::Questioned
+            };
+            if dep_failed && parent.is_none() {
+                self.goals_failed_by_prerequisites.push(id);
+            }
+            self.finish(id, outcome);
             return Progress::Done;
         }
         let progress = self.decide_and_start(id, parent);
@@ -808,8 +823,7 @@ impl<'a> Scheduler<'a> {
     fn command_failed(&mut self, j: usize, line: &CommandLine, what: &str) -> bool {
         let id = self.jobs[j].step.node;
         let name = self.graph.nodes[id].name.clone();
-        let ignored =
-            line.ignore || self.opts.ignore_errors || self.db.specials.ignore.contains(&name);
+        let ignored = self.ignores_errors(id, line);
         let prog = crate::diag::prog();
         let quiet = self.opts.silent || self.db.specials.silent.contains(&name);
         let capture = &mut self.jobs[j].capture;
@@ -827,6 +841,12 @@ impl<'a> Scheduler<'a> {
             capture.say_err(&format!("{}: *** [{}: {}] {}", prog, line.loc, name, what));
             false
         }
+    }
+
+    fn ignores_errors(&self, id: NodeId, line: &CommandLine) -> bool {
+        line.ignore
+            || self.opts.ignore_errors
+            || self.db.specials.ignore.contains(&self.graph.nodes[id].name)
     }
 
     fn question(&self) -> bool {
@@ -1045,6 +1065,10 @@ impl<'a> Scheduler<'a> {
         }
         if let Some(what) = what {
             let line = self.jobs[j].step.lines[self.jobs[j].next - 1].clone();
+            if self.answers_out_of_date(j, &line, status) {
+                self.end_job_as(j, Some(Outcome::Questioned));
+                return;
+            }
             if !self.command_failed(j, &line, &what) {
                 self.end_job(j, true);
                 return;
@@ -1085,18 +1109,39 @@ impl<'a> Scheduler<'a> {
         capture.flush();
     }
 
+    /// `-q`: a recursive command that exits with 1 (and whose errors are
+    /// not ignored) says its target is out of date, as a sub-make's `-q` does.
+    fn answers_out_of_date(&self, j: usize, line: &CommandLine, status: WaitStatus) -> bool {
+        self.question()
+            && matches!(status, WaitStatus::Exited(_, 1))
+            && !self.ignores_errors(self.jobs[j].step.node, line)
+    }
+
     fn end_job(&mut self, j: usize, failed: bool) {
+        self.end_job_as(j, failed.then_some(Outcome::Failed));
+    }
+
+    /// Finish job `j`, which ended early with `failure` (`Failed` or
+    /// `Questioned`) or ran to its end with `None`.
+    fn end_job_as(&mut self, j: usize, failure: Option<Outcome>) {
         let mut job = self.jobs.remove(j);
-        let failed = self.judge_step(&mut job) || failed;
-        self.step_over(&mut job, if failed { "failed" } else { "ok" });
+        let failure = if self.judge_step(&mut job) {
+            Some(Outcome::Failed)
+        } else {
+            failure
+        };
+        self.step_over(&mut job, if failure.is_some() { "failed" } else { "ok" });
         let id = job.step.node;
         for t in &job.step.targets {
             self.disk.invalidate(t);
         }
-        if failed {
+        if let Some(outcome) = failure {
+            if outcome == Outcome::Questioned {
+                self.out_of_date = true;
+            }
             self.delete_on_error(id, &mut job);
             job.capture.flush();
-            self.complete(id, Outcome::Failed);
+            self.complete(id, outcome);
             if !self.opts.keep_going {
                 if !self.stop && !self.jobs.is_empty() {
                     say_err(&format!(
