@@ -142,8 +142,9 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
     // another goal did for it).
     let mut started = vec![false; ids.len()];
     loop {
+        s.begin_pass();
         for (i, &g) in ids.iter().enumerate() {
-            if s.stop {
+            if s.stop || s.walk_blocked() {
                 break;
             }
             if reported[i] {

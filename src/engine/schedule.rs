@@ -123,6 +123,9 @@ pub struct Scheduler<'a> {
     /// Targets of recipes that were running when the signal came, with their
     /// times before the recipe started.
     interrupted_targets: Vec<(NodeId, String, MTime)>,
+    /// This pass met a step that waits for a job slot: make would block
+    /// there, so the walk goes no further until a job ends.
+    blocked: bool,
     /// A step waits because the load average is at `-l`'s limit: the wait
     /// loop then wakes up periodically to look again.
     load_blocked: bool,
@@ -172,6 +175,7 @@ impl<'a> Scheduler<'a> {
             interrupted: None,
             interrupted_targets: Vec::new(),
             load_blocked: false,
+            blocked: false,
             guard: None,
         }
     }
@@ -236,10 +240,40 @@ impl<'a> Scheduler<'a> {
         !self.jobs.is_empty()
     }
 
+    /// A new pass over the goals, after a job ended (or the first one).
+    pub fn begin_pass(&mut self) {
+        self.blocked = false;
+    }
+
+    /// Must the walk stop here for this pass? make discovers targets in
+    /// order: it blocks at a step that needs a job slot until one is free,
+    /// and run serially it waits for each job to end before going on. So
+    /// nothing past that point (a missing rule, a target with nothing to
+    /// run) is looked at before.
+    pub fn walk_blocked(&mut self) -> bool {
+        self.blocked || (self.running() && self.serial())
+    }
+
+    /// At most one job at a time (`-j1` without a jobserver, `.NOTPARALLEL`).
+    fn serial(&mut self) -> bool {
+        self.db.specials.not_parallel || self.tokens().serial()
+    }
+
     fn fatal(&mut self, e: Fatal) {
         errln!("{}", e);
-        self.stop = true;
+        self.stop_starting();
         self.failed = true;
+    }
+
+    /// Start nothing more after an error, saying so if jobs still run.
+    fn stop_starting(&mut self) {
+        if !self.stop && !self.jobs.is_empty() {
+            say_err(&format!(
+                "{}: *** Waiting for unfinished jobs....",
+                crate::diag::prog()
+            ));
+        }
+        self.stop = true;
     }
 
     /// One step of make's depth-first walk: bring `id` up to date as far
@@ -254,8 +288,12 @@ impl<'a> Scheduler<'a> {
             State::Running => return Progress::Pending,
             State::New => {}
         }
-        if self.walk.is_clean(id) && !(self.walk.waits_slot(id) && self.may_start()) {
-            return Progress::Pending;
+        if self.walk.is_clean(id) {
+            let waits = self.walk.waits_slot(id);
+            if !(waits && self.may_start()) {
+                self.blocked |= waits;
+                return Progress::Pending;
+            }
         }
         if self.stop || self.check_signal() {
             return Progress::Pending;
@@ -290,6 +328,9 @@ impl<'a> Scheduler<'a> {
                 Progress::Pending => {
                     pending = true;
                     waits_slot |= self.state[dep] == State::New && self.walk.waits_slot(dep);
+                    if self.walk_blocked() {
+                        break;
+                    }
                 }
                 Progress::Done => {
                     dep_failed |= self.state[dep] == State::Done(Outcome::Failed);
@@ -430,7 +471,7 @@ impl<'a> Scheduler<'a> {
                     crate::engine::output::in_block(|| {
                         errln!("{}: *** {}.  Stop.", prog(), msg);
                     });
-                    self.stop = true;
+                    self.stop_starting();
                 }
                 self.finish(id, Outcome::Failed);
                 return Progress::Done;
@@ -474,6 +515,7 @@ impl<'a> Scheduler<'a> {
             return Progress::Done;
         };
         if !self.may_start() {
+            self.blocked = true;
             return Progress::Pending;
         }
         // A target found through vpath is rebuilt in place, under its own name.
@@ -1143,13 +1185,7 @@ impl<'a> Scheduler<'a> {
             job.capture.flush();
             self.complete(id, outcome);
             if !self.opts.keep_going {
-                if !self.stop && !self.jobs.is_empty() {
-                    say_err(&format!(
-                        "{}: *** Waiting for unfinished jobs....",
-                        crate::diag::prog()
-                    ));
-                }
-                self.stop = true;
+                self.stop_starting();
             }
             return;
         }

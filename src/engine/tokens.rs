@@ -226,6 +226,11 @@ impl Tokens {
         false
     }
 
+    /// One job at a time, with no jobserver to share.
+    pub fn serial(&self) -> bool {
+        self.server.is_none() && self.limit == Some(1)
+    }
+
     /// Give back the tokens that `running` jobs no longer need.
     pub fn release_extra(&mut self, running: usize) {
         if let Some(s) = &mut self.server {
