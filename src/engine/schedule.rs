@@ -298,9 +298,16 @@ impl<'a> Scheduler<'a> {
         if self.stop || self.check_signal() {
             return Progress::Pending;
         }
+        let first_visit = !self.graph.nodes[id].prepared;
         if let Err(e) = self.graph.prepare(self.db, &mut self.disk, id) {
             self.fatal(e);
             return Progress::Pending;
+        }
+        if first_visit && !self.graph.nodes[id].deps.is_empty() {
+            // make reads a target's time before updating its prerequisites:
+            // a recipe of theirs that touches the target does not make it
+            // newer than them. The stat cache keeps this first reading.
+            let _ = self.disk.mtime(&self.graph.nodes[id].path);
         }
         self.grow();
         self.on_stack[id] = true;
