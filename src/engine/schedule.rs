@@ -193,6 +193,7 @@ impl<'a> Scheduler<'a> {
             // The jobserver pipe first, so its descriptors are 3,4 as make's.
             self.tokens = Some(shared.unwrap_or_else(|| Tokens::setup(jobs, env.as_deref())));
             signals::install();
+            self.show_jobserver_in_makeflags();
         }
         self.tokens.get_or_insert_with(|| Tokens::local(Some(1)))
     }
@@ -956,16 +957,40 @@ impl<'a> Scheduler<'a> {
         }
     }
 
-    /// Recipe environment with `MAKEFLAGS` naming this make's jobserver.
-    fn with_jobserver(&mut self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+    /// The `-jN --jobserver-auth=R,W` words (`-j` alone when unlimited) that
+    /// `MAKEFLAGS` tells sub-makes; `None` when it tells them nothing.
+    fn jobs_words(&mut self) -> Option<String> {
         let unlimited = self.opts.jobs.is_none();
-        let jobs = match self.tokens().auth() {
+        match self.tokens().auth() {
             Some((auth, n)) => {
                 let j = n.map(|n| format!("-j{}", n)).unwrap_or_else(|| "-j".into());
-                format!("{} --jobserver-auth={}", j, auth)
+                Some(format!("{} --jobserver-auth={}", j, auth))
             }
-            None if unlimited => "-j".to_string(),
-            None => return env,
+            None if unlimited => Some("-j".to_string()),
+            None => None,
+        }
+    }
+
+    /// Once the job slots are set up, `$(MAKEFLAGS)` and `$(MFLAGS)` in
+    /// recipes name the jobserver too, as the environment does.
+    fn show_jobserver_in_makeflags(&mut self) {
+        let Some(jobs) = self.jobs_words() else {
+            return;
+        };
+        let Some(v) = self.db.globals.get_mut("MAKEFLAGS") else {
+            return;
+        };
+        v.value = tokens::makeflags_with_jobs(&v.value, &jobs);
+        let mflags = tokens::mflags_of(&v.value);
+        if let Some(m) = self.db.globals.get_mut("MFLAGS") {
+            m.value = mflags;
+        }
+    }
+
+    /// Recipe environment with `MAKEFLAGS` naming this make's jobserver.
+    fn with_jobserver(&mut self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+        let Some(jobs) = self.jobs_words() else {
+            return env;
         };
         match env.iter_mut().find(|(k, _)| k == "MAKEFLAGS") {
             Some(e) => e.1 = tokens::makeflags_with_jobs(&e.1, &jobs),
