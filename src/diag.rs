@@ -92,6 +92,7 @@ impl fmt::Display for Fatal {
 
 /// Print a warning the way make does: `LOC: warning: MSG` or `hbuild: MSG`.
 pub fn warn(loc: Option<&Loc>, msg: &str) {
+    crate::engine::output::enter_directory();
     match loc {
         Some(loc) => eprintln!("{}: warning: {}", loc, msg),
         None => eprintln!("{}: {}", prog(), msg),
@@ -101,5 +102,6 @@ pub fn warn(loc: Option<&Loc>, msg: &str) {
 /// Print a message tied to a makefile line without the word "warning", as make
 /// does for some diagnostics: `LOC: MSG`.
 pub fn message(loc: &Loc, msg: &str) {
+    crate::engine::output::enter_directory();
     eprintln!("{}: {}", loc, msg);
 }

@@ -111,6 +111,7 @@ fn report_audit(guard: &hermetic::Guard, opts: &Options) -> Option<bool> {
         return None;
     }
     let audits = &guard.audits;
+    output::enter_directory();
     print!("{}", crate::report::audit::render(audits));
     if let Some(path) = &opts.fix_deps {
         let text = crate::report::audit::fix_fragment(audits);

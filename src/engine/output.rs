@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 /// Under `--output-sync` with directory printing, make announces the
@@ -21,9 +22,51 @@ pub fn announce_directory_per_block(prog: &str, dir: &str) {
     ));
 }
 
+/// Without output sync, make names the directory once, but only when it
+/// first prints something or starts a process (whose output may follow):
+/// a run that shows nothing says nothing, `Leaving` only after `Entering`.
+static DIRECTORY_ONCE: OnceLock<(String, String)> = OnceLock::new();
+static DIRECTORY_ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Name the directory once for the run, lazily; `entered`: a run before a
+/// re-execution already printed `Entering`.
+pub fn announce_directory_once(prog: &str, dir: &str, entered: bool) {
+    let _ = DIRECTORY_ONCE.set((
+        format!("{}: Entering directory '{}'\n", prog, dir),
+        format!("{}: Leaving directory '{}'\n", prog, dir),
+    ));
+    DIRECTORY_ENTERED.store(entered, Ordering::SeqCst);
+}
+
+/// Print `Entering directory` if it is due and not printed yet: call before
+/// any output of hbuild's own and before starting any process.
+pub fn enter_directory() {
+    let Some((enter, _)) = DIRECTORY_ONCE.get() else {
+        return;
+    };
+    if !DIRECTORY_ENTERED.swap(true, Ordering::SeqCst) {
+        crate::ui::status::write_stdout(enter.as_bytes());
+    }
+}
+
+/// True once `Entering directory` was printed.
+pub fn directory_entered() -> bool {
+    DIRECTORY_ENTERED.load(Ordering::SeqCst)
+}
+
+/// Print `Leaving directory` if `Entering` was printed.
+pub fn leave_directory() {
+    if let Some((_, leave)) = DIRECTORY_ONCE.get() {
+        if directory_entered() {
+            crate::ui::status::write_stdout(leave.as_bytes());
+        }
+    }
+}
+
 /// Run `print` (which writes one message) inside the directory lines when
 /// blocks are announced.
 pub fn in_block(print: impl FnOnce()) {
+    enter_directory();
     let lines = DIRECTORY_LINES.get();
     if let Some((enter, _)) = lines {
         crate::ui::status::write_stdout(enter.as_bytes());

@@ -580,6 +580,7 @@ impl<'a> Scheduler<'a> {
         if self.opts.trace {
             // make names the recipe's first line, not the rule's header.
             let at = recipe.lines.first().map_or(&loc, |l| &l.loc);
+            crate::engine::output::enter_directory();
             println!("{}: {}", at, decide::trace_reason(&n.name, &newer));
         }
         let lines = match recipe::expand(self.db, &recipe, &scope, self.db.specials.one_shell) {
@@ -846,7 +847,13 @@ impl<'a> Scheduler<'a> {
                 continue;
             }
             self.jobs[j].ran_recursive |= line.always;
+            if line.text == ":" {
+                // make runs no process for a bare `:` (so it prints no
+                // `Entering directory` for it either).
+                continue;
+            }
             self.disk.forget_listings();
+            crate::engine::output::enter_directory();
             let inv = self.invocation(j, &line);
             let started = spawn::start(&inv);
             // It holds a reference to the step's guard, which judging the
@@ -1347,6 +1354,7 @@ impl<'a> Scheduler<'a> {
             removed.push(path);
         }
         if !removed.is_empty() && !self.opts.silent {
+            crate::engine::output::enter_directory();
             println!("rm {}", removed.join(" "));
         }
     }

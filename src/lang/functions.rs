@@ -935,6 +935,7 @@ pub mod shell_command {
                 v
             }
         };
+        crate::engine::output::enter_directory();
         let _ = std::io::stdout().flush();
         let mut command = Command::new(&argv[0]);
         command
@@ -1083,6 +1084,7 @@ fn error(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
 }
 
 fn warning(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
+    crate::engine::output::enter_directory();
     let _ = std::io::stdout().flush();
     match &db.loc {
         Some(loc) => eprintln!("{}: {}", loc, message(args)),
@@ -1092,6 +1094,7 @@ fn warning(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
 }
 
 fn info(_: &mut Database, args: &[String], _: &Scope) -> Result<String> {
+    crate::engine::output::enter_directory();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", message(args));
     let _ = out.flush();
