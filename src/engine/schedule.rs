@@ -123,8 +123,9 @@ pub struct Scheduler<'a> {
     /// Targets of recipes that were running when the signal came, with their
     /// times before the recipe started.
     interrupted_targets: Vec<(NodeId, String, MTime)>,
-    /// This pass met a step that waits for a job slot: make would block
-    /// there, so the walk goes no further until a job ends.
+    /// This pass met a step that waits for a job slot (not for the load
+    /// average): make would block there, so the walk goes no further until a
+    /// job ends.
     blocked: bool,
     /// A step waits because the load average is at `-l`'s limit: the wait
     /// loop then wakes up periodically to look again.
@@ -292,7 +293,7 @@ impl<'a> Scheduler<'a> {
         if self.walk.is_clean(id) {
             let waits = self.walk.waits_slot(id);
             if !(waits && self.may_start()) {
-                self.blocked |= waits;
+                self.blocked |= waits && !self.load_blocked;
                 return Progress::Pending;
             }
         }
@@ -523,7 +524,8 @@ impl<'a> Scheduler<'a> {
             return Progress::Done;
         };
         if !self.may_start() {
-            self.blocked = true;
+            // A step held back by `-l` waits aside; make walks on.
+            self.blocked |= !self.load_blocked;
             return Progress::Pending;
         }
         // A target found through vpath is rebuilt in place, under its own name.
