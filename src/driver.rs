@@ -106,15 +106,15 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
             println!("# {}", line);
         }
     }
-    // With output sync, make names the directory around each block of
-    // output instead of once for the run.
-    let synced = opts.output_sync.as_deref().is_some_and(|s| s != "none");
-    if print_dir && synced {
-        crate::engine::output::announce_directory_per_block(diag::prog(), &cwd);
-    }
-    let once = print_dir && !synced;
-    if once {
-        crate::engine::output::announce_directory_once(diag::prog(), &cwd, entered);
+    if print_dir {
+        // With `-Otarget`/`-Oline`, make names the directory around each
+        // block of output instead of once for the run.
+        use crate::engine::output::{DirectoryLines, Sync};
+        let how = match Sync::parse(opts.output_sync.as_deref()) {
+            Sync::Target | Sync::Line => DirectoryLines::PerBlock,
+            Sync::None | Sync::Recurse => DirectoryLines::Once,
+        };
+        crate::engine::output::announce_directory(diag::prog(), &cwd, how, entered);
     }
     crate::sandbox::parse_shell::configure(crate::engine::hermetic::mode_of(&opts));
     let status = build(&opts, &make_command, &cwd, level, inv);
@@ -157,6 +157,10 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     let initial_symlink_rule = opts.check_symlink_times;
     let adjusted = flags_set_by_makefiles(&mut db, opts, inv);
     let opts = adjusted.as_ref().unwrap_or(opts);
+    if !crate::engine::schedule::parallel(opts) {
+        // One job at a time: make drops output sync (see `Scheduler::new`).
+        crate::engine::output::set_directory_lines(crate::engine::output::DirectoryLines::Once);
+    }
     // `MAKEFLAGS += -L` in a makefile: the times read so far used the other
     // rule, so none of them is kept.
     let early = match &adjusted {
@@ -183,7 +187,8 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             } else {
                 "No targets specified and no makefile found"
             };
-            crate::engine::output::in_block(|| eprintln!("{}", diag::fatal_text(&Fatal::new(msg))));
+            crate::engine::output::enter_directory();
+            eprintln!("{}", diag::fatal_text(&Fatal::new(msg)));
             return 2;
         }
         crate::lang::text::words(&goal)

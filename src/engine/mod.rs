@@ -194,17 +194,13 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started: bool) {
                     .targets
                     .get(&*n.name)
                     .is_some_and(|t| t.recipe.is_some());
-            output::in_block(|| {
-                if has_recipe && !n.phony {
-                    crate::ui::status::write_stdout(
-                        format!("{}: '{}' is up to date.\n", prog(), n.path).as_bytes(),
-                    );
-                } else {
-                    crate::ui::status::write_stdout(
-                        format!("{}: Nothing to be done for '{}'.\n", prog(), n.path).as_bytes(),
-                    );
-                }
-            });
+            // Not a block of its own under output sync, as in make.
+            let text = if has_recipe && !n.phony {
+                format!("{}: '{}' is up to date.\n", prog(), n.path)
+            } else {
+                format!("{}: Nothing to be done for '{}'.\n", prog(), n.path)
+            };
+            crate::ui::status::write_stdout(text.as_bytes());
         }
         _ => {}
     }

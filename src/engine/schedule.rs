@@ -172,7 +172,11 @@ impl<'a> Scheduler<'a> {
             made_intermediates: Vec::new(),
             honour_modes: true,
             tokens: None,
-            sync: Sync::parse(opts.output_sync.as_deref()),
+            sync: if parallel(opts) {
+                Sync::parse(opts.output_sync.as_deref())
+            } else {
+                Sync::None
+            },
             interrupted: None,
             interrupted_targets: Vec::new(),
             load_blocked: false,
@@ -262,7 +266,13 @@ impl<'a> Scheduler<'a> {
     }
 
     fn fatal(&mut self, e: Fatal) {
-        errln!("{}", e);
+        // Under output sync make gives an error in a makefile (`$(error)`)
+        // a block of its own, not one of its own messages.
+        if e.loc.is_some() {
+            crate::engine::output::in_block(|| errln!("{}", e));
+        } else {
+            errln!("{}", e);
+        }
         self.stop_starting();
         self.failed = true;
     }
@@ -477,9 +487,7 @@ impl<'a> Scheduler<'a> {
                 if self.opts.keep_going {
                     errln!("{}: *** {}.", prog(), msg);
                 } else {
-                    crate::engine::output::in_block(|| {
-                        errln!("{}: *** {}.  Stop.", prog(), msg);
-                    });
+                    errln!("{}: *** {}.  Stop.", prog(), msg);
                     self.stop_starting();
                 }
                 self.finish(id, Outcome::Failed);
@@ -1384,6 +1392,12 @@ impl<'a> Scheduler<'a> {
         }
         self.settle_tokens();
     }
+}
+
+/// May jobs run side by side? Run one at a time, make ignores `-O`: each
+/// job's output comes as it is written.
+pub fn parallel(opts: &Options) -> bool {
+    opts.jobs != Some(1)
 }
 
 /// How many times `-t` touches a target (and says so) after its recipe's
