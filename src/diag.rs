@@ -48,6 +48,10 @@ impl Loc {
 
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // make's built-in rules and variables have no line of their own.
+        if &*self.file == crate::lang::eval::BUILTIN {
+            return write!(f, "{}", self.file);
+        }
         write!(f, "{}:{}", self.file, self.line)
     }
 }
@@ -88,6 +92,7 @@ impl fmt::Display for Fatal {
 
 /// Print a warning the way make does: `LOC: warning: MSG` or `hbuild: MSG`.
 pub fn warn(loc: Option<&Loc>, msg: &str) {
+    crate::engine::output::enter_directory();
     match loc {
         Some(loc) => eprintln!("{}: warning: {}", loc, msg),
         None => eprintln!("{}: {}", prog(), msg),
@@ -97,5 +102,6 @@ pub fn warn(loc: Option<&Loc>, msg: &str) {
 /// Print a message tied to a makefile line without the word "warning", as make
 /// does for some diagnostics: `LOC: MSG`.
 pub fn message(loc: &Loc, msg: &str) {
+    crate::engine::output::enter_directory();
     eprintln!("{}: {}", loc, msg);
 }

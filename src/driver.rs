@@ -24,8 +24,22 @@ pub struct Invocation {
     pub args: Vec<String>,
 }
 
+/// Set for a re-executed hbuild whose first run printed `Entering directory`.
+const ENTERED_ENV: &str = "HBUILD_DIRECTORY_ENTERED";
+
+/// Whether the run before a re-execution printed `Entering directory`; the
+/// variable is then removed so that no recipe sees it.
+fn entered_before_reexec() -> bool {
+    let entered = std::env::var_os(ENTERED_ENV).is_some();
+    if entered {
+        std::env::remove_var(ENTERED_ENV);
+    }
+    entered
+}
+
 /// Run one build with parsed options; returns the exit status.
 pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
+    let entered = entered_before_reexec();
     // Before `-C` is applied: the watch applies it itself and runs each
     // build as a child from the starting directory.
     if opts.watch {
@@ -92,29 +106,26 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
             println!("# {}", line);
         }
     }
-    // With output sync, make names the directory around each block of
-    // output instead of once for the run.
-    let synced = opts.output_sync.as_deref().is_some_and(|s| s != "none");
-    if print_dir && synced {
-        crate::engine::output::announce_directory_per_block(diag::prog(), &cwd);
-    }
-    let once = print_dir && !synced;
-    // After a re-execution the first run already said where it is.
-    let restarted = std::env::var_os("MAKE_RESTARTS").is_some();
-    if once && !restarted {
-        println!("{}: Entering directory '{}'", diag::prog(), cwd);
+    if print_dir {
+        // With `-Otarget`/`-Oline`, make names the directory around each
+        // block of output instead of once for the run.
+        use crate::engine::output::{DirectoryLines, Sync};
+        let how = match Sync::parse(opts.output_sync.as_deref()) {
+            Sync::Target | Sync::Line => DirectoryLines::PerBlock,
+            Sync::None | Sync::Recurse => DirectoryLines::Once,
+        };
+        crate::engine::output::announce_directory(diag::prog(), &cwd, how, entered);
     }
     crate::sandbox::parse_shell::configure(crate::engine::hermetic::mode_of(&opts));
     let status = build(&opts, &make_command, &cwd, level, inv);
     crate::sandbox::parse_shell::finish();
     if let (Some(path), Some(r)) = (&opts.report, crate::report::build_report::active()) {
         if let Err(e) = r.write(Path::new(path), status) {
+            crate::engine::output::enter_directory();
             eprintln!("{}: {}: {}", diag::prog(), path, e);
         }
     }
-    if once {
-        println!("{}: Leaving directory '{}'", diag::prog(), cwd);
-    }
+    crate::engine::output::leave_directory();
     status
 }
 
@@ -146,6 +157,10 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     let initial_symlink_rule = opts.check_symlink_times;
     let adjusted = flags_set_by_makefiles(&mut db, opts, inv);
     let opts = adjusted.as_ref().unwrap_or(opts);
+    if !crate::engine::schedule::parallel(opts) {
+        // One job at a time: make drops output sync (see `Scheduler::new`).
+        crate::engine::output::set_directory_lines(crate::engine::output::DirectoryLines::Once);
+    }
     // `MAKEFLAGS += -L` in a makefile: the times read so far used the other
     // rule, so none of them is kept.
     let early = match &adjusted {
@@ -172,7 +187,8 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             } else {
                 "No targets specified and no makefile found"
             };
-            crate::engine::output::in_block(|| eprintln!("{}", diag::fatal_text(&Fatal::new(msg))));
+            crate::engine::output::enter_directory();
+            eprintln!("{}", diag::fatal_text(&Fatal::new(msg)));
             return 2;
         }
         crate::lang::text::words(&goal)
@@ -200,6 +216,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
         return match graph_export::write(&mut db, &goals, format, Path::new(path)) {
             Ok(()) => 0,
             Err(e) => {
+                crate::engine::output::enter_directory();
                 eprintln!("{}: *** {}: {}.  Stop.", diag::prog(), path, e);
                 2
             }
@@ -208,6 +225,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     let status = engine::build(&mut db, opts, &goals, early);
     if let (Some(path), Some(t)) = (&opts.trace_json, crate::report::trace_json::active()) {
         if let Err(e) = t.write(Path::new(path)) {
+            crate::engine::output::enter_directory();
             eprintln!("{}: {}: {}", diag::prog(), path, e);
         }
     }
@@ -520,11 +538,15 @@ fn reexec(inv: &Invocation) -> i32 {
     if let Some(dir) = START_DIR.get() {
         cmd.current_dir(dir);
     }
+    if crate::engine::output::directory_entered() {
+        cmd.env(ENTERED_ENV, "1");
+    }
     let err = cmd
         .arg0(&inv.argv0)
         .args(&inv.args)
         .env("MAKE_RESTARTS", (restarts + 1).to_string())
         .exec();
+    crate::engine::output::enter_directory();
     eprintln!("{}: {}", diag::prog(), err);
     2
 }

@@ -149,6 +149,7 @@ impl Guard {
         }
         if matches!(mode, Mode::Enforce | Mode::Require) {
             for w in sandbox::warnings(&kernel, mode) {
+                crate::engine::output::enter_directory();
                 eprintln!("{}: warning: {}", crate::diag::prog(), w);
             }
         }
@@ -167,10 +168,12 @@ impl Guard {
             g.tmp = BuildTmp::new().ok();
             match Observer::new(&g.root) {
                 Ok(o) => g.observer = Some(o),
-                Err(e) => eprintln!(
-                    "{}: warning: steps are not observed (undeclared accesses that tools ignore go unreported): {}",
-                    crate::diag::prog(),
-                    e
+                Err(e) => crate::diag::warn(
+                    None,
+                    &format!(
+                        "warning: steps are not observed (undeclared accesses that tools ignore go unreported): {}",
+                        e
+                    ),
                 ),
             }
         }

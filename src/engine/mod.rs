@@ -112,6 +112,7 @@ fn report_audit(guard: &hermetic::Guard, opts: &Options) -> Option<bool> {
     }
     use crate::report::{audit, recursive_audit};
     let audits = &guard.audits;
+    output::enter_directory();
     print!("{}", audit::render(audits));
     let role = recursive_audit::role();
     if let Some(path) = recursive_audit::fix_deps_file(opts.fix_deps.as_deref()) {
@@ -180,20 +181,26 @@ fn prefetch(db: &Database, disk: &mut StatCache) {
 /// per-goal messages when `messages`.
 fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
     let mut reported = vec![false; ids.len()];
-    let mut started_at: Vec<Option<usize>> = vec![None; ids.len()];
+    // As in make, a goal has started commands only if some started while it
+    // was being pursued (not later lines of jobs reaped meanwhile, nor work
+    // another goal did for it).
+    let mut started = vec![false; ids.len()];
     loop {
+        s.begin_pass();
         for (i, &g) in ids.iter().enumerate() {
-            if s.stop {
+            if s.stop || s.walk_blocked() {
                 break;
             }
             if reported[i] {
                 continue;
             }
-            started_at[i].get_or_insert(s.commands_started);
-            if let Some(outcome) = s.pursue(g) {
+            let before = s.commands_started;
+            let outcome = s.pursue(g);
+            started[i] |= s.commands_started > before;
+            if let Some(outcome) = outcome {
                 reported[i] = true;
                 if messages {
-                    goal_message(s, g, outcome, started_at[i].unwrap_or(0));
+                    goal_message(s, g, outcome, started[i]);
                 }
             }
         }
@@ -206,37 +213,46 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
     }
 }
 
-fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started_at: usize) {
+fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started: bool) {
     let n = &s.graph.nodes[g];
     match outcome {
-        Outcome::Failed if s.opts.keep_going => {
+        // Said of a goal whose prerequisites failed while it was pursued as
+        // a goal, never of its own recipe's failure, and not under -n or -q.
+        Outcome::Failed
+            if s.opts.keep_going
+                && !s.opts.dry_run
+                && !s.opts.question
+                && s.goals_failed_by_prerequisites.contains(&g) =>
+        {
             errln!(
                 "{}: Target '{}' not remade because of errors.",
                 prog(),
                 n.name
             );
         }
-        Outcome::Failed => {}
-        _ if s.commands_started == started_at && !s.opts.question => {
+        Outcome::Failed | Outcome::Questioned => {}
+        _ if !started && !s.opts.question && !silent_run(s) => {
             let has_recipe = n.recipe.is_some()
                 || s.db
                     .targets
                     .get(&*n.name)
                     .is_some_and(|t| t.recipe.is_some());
-            output::in_block(|| {
-                if has_recipe && !n.phony {
-                    crate::ui::status::write_stdout(
-                        format!("{}: '{}' is up to date.\n", prog(), n.path).as_bytes(),
-                    );
-                } else {
-                    crate::ui::status::write_stdout(
-                        format!("{}: Nothing to be done for '{}'.\n", prog(), n.path).as_bytes(),
-                    );
-                }
-            });
+            // Not a block of its own under output sync, as in make.
+            let text = if has_recipe && !n.phony {
+                format!("{}: '{}' is up to date.\n", prog(), n.path)
+            } else {
+                format!("{}: Nothing to be done for '{}'.\n", prog(), n.path)
+            };
+            crate::ui::status::write_stdout(text.as_bytes());
         }
         _ => {}
     }
+}
+
+/// `-s`, or `.SILENT:` without prerequisites: make keeps quiet about goals
+/// with nothing to do (`.SILENT: x` alone does not).
+fn silent_run(s: &Scheduler) -> bool {
+    s.opts.silent || s.db.specials.silent.all
 }
 
 /// The result of updating the makefiles before the real build.
@@ -280,7 +296,7 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
         }
         s.remove_intermediates();
         let failed = s.failed;
-        let ran = s.commands_started > 0;
+        let ran = s.steps_started > 0;
         drop(s);
         // Recipes ran: times read while the makefiles were read may be stale.
         db.side_effects |= ran;

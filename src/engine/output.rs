@@ -6,25 +6,93 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
-/// Under `--output-sync` with directory printing, make announces the
-/// directory around each block of output instead of once for the whole run:
-/// the `Entering`/`Leaving` lines, once set.
-static DIRECTORY_LINES: OnceLock<(String, String)> = OnceLock::new();
+/// How make prints `Entering`/`Leaving directory`, when it does: around each
+/// block of synced output (`-Otarget`/`-Oline` run in parallel), or once
+/// for the run, lazily: only when it first prints something or starts a
+/// process (whose output may follow), so a run that shows nothing says
+/// nothing, and `Leaving` only after `Entering`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirectoryLines {
+    PerBlock,
+    Once,
+}
 
-/// Wrap every block of output in `Entering`/`Leaving directory` lines.
-pub fn announce_directory_per_block(prog: &str, dir: &str) {
+const NO_LINES: u8 = 0;
+const PER_BLOCK: u8 = 1;
+const ONCE: u8 = 2;
+static DIRECTORY_MODE: AtomicU8 = AtomicU8::new(NO_LINES);
+/// The `Entering`/`Leaving` lines, once set.
+static DIRECTORY_LINES: OnceLock<(String, String)> = OnceLock::new();
+static DIRECTORY_ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Print the directory lines for this run; `entered`: a run before a
+/// re-execution already printed `Entering`.
+pub fn announce_directory(prog: &str, dir: &str, how: DirectoryLines, entered: bool) {
     let _ = DIRECTORY_LINES.set((
         format!("{}: Entering directory '{}'\n", prog, dir),
         format!("{}: Leaving directory '{}'\n", prog, dir),
     ));
+    DIRECTORY_ENTERED.store(entered, Ordering::SeqCst);
+    DIRECTORY_MODE.store(mode_of(how), Ordering::SeqCst);
+}
+
+fn mode_of(how: DirectoryLines) -> u8 {
+    match how {
+        DirectoryLines::PerBlock => PER_BLOCK,
+        DirectoryLines::Once => ONCE,
+    }
+}
+
+/// Change how the lines are printed (make drops output sync once it knows
+/// it runs one job at a time).
+pub fn set_directory_lines(how: DirectoryLines) {
+    let mode = mode_of(how);
+    // Only a run that prints the directory at all changes mode.
+    let _ = DIRECTORY_MODE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |m| {
+        (m != NO_LINES).then_some(mode)
+    });
+}
+
+/// The directory lines, if they are printed as `how` says.
+fn directory_lines(how: u8) -> Option<&'static (String, String)> {
+    (DIRECTORY_MODE.load(Ordering::SeqCst) == how)
+        .then(|| DIRECTORY_LINES.get())
+        .flatten()
+}
+
+/// Print `Entering directory` if it is due and not printed yet: call before
+/// any output of hbuild's own and before starting any process.
+pub fn enter_directory() {
+    let Some((enter, _)) = directory_lines(ONCE) else {
+        return;
+    };
+    if !DIRECTORY_ENTERED.swap(true, Ordering::SeqCst) {
+        crate::ui::status::write_stdout(enter.as_bytes());
+    }
+}
+
+/// True once `Entering directory` was printed for the run.
+pub fn directory_entered() -> bool {
+    DIRECTORY_ENTERED.load(Ordering::SeqCst)
+}
+
+/// Print `Leaving directory` if `Entering` was printed for the run.
+pub fn leave_directory() {
+    if let Some((_, leave)) = directory_lines(ONCE) {
+        if directory_entered() {
+            crate::ui::status::write_stdout(leave.as_bytes());
+        }
+    }
 }
 
 /// Run `print` (which writes one message) inside the directory lines when
 /// blocks are announced.
 pub fn in_block(print: impl FnOnce()) {
-    let lines = DIRECTORY_LINES.get();
+    enter_directory();
+    let lines = directory_lines(PER_BLOCK);
     if let Some((enter, _)) = lines {
         crate::ui::status::write_stdout(enter.as_bytes());
     }
@@ -144,7 +212,7 @@ impl Capture {
         }
         if !self.entered {
             self.entered = true;
-            if let Some((enter, _)) = DIRECTORY_LINES.get() {
+            if let Some((enter, _)) = directory_lines(PER_BLOCK) {
                 crate::ui::status::write_stdout(enter.as_bytes());
             }
         }
@@ -169,7 +237,7 @@ impl Capture {
         if self.entered {
             self.flush_line();
             self.entered = false;
-            if let Some((_, leave)) = DIRECTORY_LINES.get() {
+            if let Some((_, leave)) = directory_lines(PER_BLOCK) {
                 crate::ui::status::write_stdout(leave.as_bytes());
             }
             return;

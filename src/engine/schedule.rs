@@ -41,6 +41,9 @@ pub enum Outcome {
     Unchanged,
     Remade,
     Failed,
+    /// `-q`: a recursive command exited with 1, make's "out of date" answer
+    /// (dependents are not remade, but it is no error).
+    Questioned,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,8 +104,14 @@ pub struct Scheduler<'a> {
     pub failed: bool,
     /// `-q`: something is out of date.
     pub out_of_date: bool,
-    /// Recipes started (or echoed, touched) so far: "Nothing to be done" test.
+    /// Command lines run, echoed by `-n` or touches by `-t` so far (lines
+    /// empty after expansion do not count): the "Nothing to be done" test.
     pub commands_started: usize,
+    /// Recipes begun so far (expanding one may already change files).
+    pub steps_started: usize,
+    /// Goals found failed because of their prerequisites while pursued as
+    /// goals (not as someone's prerequisite): `-k` says they were not remade.
+    pub goals_failed_by_prerequisites: Vec<NodeId>,
     /// Intermediate files this run made, in order.
     made_intermediates: Vec<NodeId>,
     /// Also honour `-n`/`-t`/`-q` (false while remaking makefiles).
@@ -114,6 +123,10 @@ pub struct Scheduler<'a> {
     /// Targets of recipes that were running when the signal came, with their
     /// times before the recipe started.
     interrupted_targets: Vec<(NodeId, String, MTime)>,
+    /// This pass met a step that waits for a job slot (not for the load
+    /// average): make would block there, so the walk goes no further until a
+    /// job ends.
+    blocked: bool,
     /// A step waits because the load average is at `-l`'s limit: the wait
     /// loop then wakes up periodically to look again.
     load_blocked: bool,
@@ -154,13 +167,20 @@ impl<'a> Scheduler<'a> {
             failed: false,
             out_of_date: false,
             commands_started: 0,
+            steps_started: 0,
+            goals_failed_by_prerequisites: Vec::new(),
             made_intermediates: Vec::new(),
             honour_modes: true,
             tokens: None,
-            sync: Sync::parse(opts.output_sync.as_deref()),
+            sync: if parallel(opts) {
+                Sync::parse(opts.output_sync.as_deref())
+            } else {
+                Sync::None
+            },
             interrupted: None,
             interrupted_targets: Vec::new(),
             load_blocked: false,
+            blocked: false,
             guard: None,
         }
     }
@@ -178,6 +198,7 @@ impl<'a> Scheduler<'a> {
             // The jobserver pipe first, so its descriptors are 3,4 as make's.
             self.tokens = Some(shared.unwrap_or_else(|| Tokens::setup(jobs, env.as_deref())));
             signals::install();
+            self.show_jobserver_in_makeflags();
         }
         self.tokens.get_or_insert_with(|| Tokens::local(Some(1)))
     }
@@ -225,10 +246,46 @@ impl<'a> Scheduler<'a> {
         !self.jobs.is_empty()
     }
 
+    /// A new pass over the goals, after a job ended (or the first one).
+    pub fn begin_pass(&mut self) {
+        self.blocked = false;
+    }
+
+    /// Must the walk stop here for this pass? make discovers targets in
+    /// order: it blocks at a step that needs a job slot until one is free,
+    /// and run serially it waits for each job to end before going on. So
+    /// nothing past that point (a missing rule, a target with nothing to
+    /// run) is looked at before.
+    pub fn walk_blocked(&mut self) -> bool {
+        self.blocked || (self.running() && self.serial())
+    }
+
+    /// At most one job at a time (`-j1` without a jobserver, `.NOTPARALLEL`).
+    fn serial(&mut self) -> bool {
+        self.db.specials.not_parallel || self.tokens().serial()
+    }
+
     fn fatal(&mut self, e: Fatal) {
-        errln!("{}", e);
-        self.stop = true;
+        // Under output sync make gives an error in a makefile (`$(error)`)
+        // a block of its own, not one of its own messages.
+        if e.loc.is_some() {
+            crate::engine::output::in_block(|| errln!("{}", e));
+        } else {
+            errln!("{}", e);
+        }
+        self.stop_starting();
         self.failed = true;
+    }
+
+    /// Start nothing more after an error, saying so if jobs still run.
+    fn stop_starting(&mut self) {
+        if !self.stop && !self.jobs.is_empty() {
+            say_err(&format!(
+                "{}: *** Waiting for unfinished jobs....",
+                crate::diag::prog()
+            ));
+        }
+        self.stop = true;
     }
 
     /// One step of make's depth-first walk: bring `id` up to date as far
@@ -243,21 +300,33 @@ impl<'a> Scheduler<'a> {
             State::Running => return Progress::Pending,
             State::New => {}
         }
-        if self.walk.is_clean(id) && !(self.walk.waits_slot(id) && self.may_start()) {
-            return Progress::Pending;
+        if self.walk.is_clean(id) {
+            let waits = self.walk.waits_slot(id);
+            if !(waits && self.may_start()) {
+                self.blocked |= waits && !self.load_blocked;
+                return Progress::Pending;
+            }
         }
         if self.stop || self.check_signal() {
             return Progress::Pending;
         }
+        let first_visit = !self.graph.nodes[id].prepared;
         if let Err(e) = self.graph.prepare(self.db, &mut self.disk, id) {
             self.fatal(e);
             return Progress::Pending;
+        }
+        if first_visit && !self.graph.nodes[id].deps.is_empty() {
+            // make reads a target's time before updating its prerequisites:
+            // a recipe of theirs that touches the target does not make it
+            // newer than them. The stat cache keeps this first reading.
+            let _ = self.disk.mtime(&self.graph.nodes[id].path);
         }
         self.grow();
         self.on_stack[id] = true;
         let mut pending = false;
         let mut waits_slot = false;
         let mut dep_failed = false;
+        let mut dep_questioned = false;
         let mut i = 0;
         while i < self.graph.nodes[id].deps.len() {
             let dep = self.graph.nodes[id].deps[i].node;
@@ -278,11 +347,13 @@ impl<'a> Scheduler<'a> {
                 Progress::Pending => {
                     pending = true;
                     waits_slot |= self.state[dep] == State::New && self.walk.waits_slot(dep);
+                    if self.walk_blocked() {
+                        break;
+                    }
                 }
                 Progress::Done => {
-                    if self.state[dep] == State::Done(Outcome::Failed) {
-                        dep_failed = true;
-                    }
+                    dep_failed |= self.state[dep] == State::Done(Outcome::Failed);
+                    dep_questioned |= self.state[dep] == State::Done(Outcome::Questioned);
                 }
             }
             if self.stop {
@@ -298,8 +369,16 @@ impl<'a> Scheduler<'a> {
             self.remember_pending(id, waits_slot);
             return Progress::Pending;
         }
-        if dep_failed {
-            self.finish(id, Outcome::Failed);
+        if dep_failed || dep_questioned {
+            let outcome = if dep_failed {
+                Outcome::Failed
+            } else {
+                Outcome::Questioned
+            };
+            if dep_failed && parent.is_none() {
+                self.goals_failed_by_prerequisites.push(id);
+            }
+            self.finish(id, outcome);
             return Progress::Done;
         }
         let progress = self.decide_and_start(id, parent);
@@ -408,10 +487,8 @@ impl<'a> Scheduler<'a> {
                 if self.opts.keep_going {
                     errln!("{}: *** {}.", prog(), msg);
                 } else {
-                    crate::engine::output::in_block(|| {
-                        errln!("{}: *** {}.  Stop.", prog(), msg);
-                    });
-                    self.stop = true;
+                    errln!("{}: *** {}.  Stop.", prog(), msg);
+                    self.stop_starting();
                 }
                 self.finish(id, Outcome::Failed);
                 return Progress::Done;
@@ -455,6 +532,8 @@ impl<'a> Scheduler<'a> {
             return Progress::Done;
         };
         if !self.may_start() {
+            // A step held back by `-l` waits aside; make walks on.
+            self.blocked |= !self.load_blocked;
             return Progress::Pending;
         }
         // A target found through vpath is rebuilt in place, under its own name.
@@ -511,6 +590,7 @@ impl<'a> Scheduler<'a> {
         if self.opts.trace {
             // make names the recipe's first line, not the rule's header.
             let at = recipe.lines.first().map_or(&loc, |l| &l.loc);
+            crate::engine::output::enter_directory();
             println!("{}: {}", at, decide::trace_reason(&n.name, &newer));
         }
         let mut targets = vec![n.path.to_string()];
@@ -575,8 +655,9 @@ impl<'a> Scheduler<'a> {
         if self.graph.nodes[id].intermediate {
             self.made_intermediates.push(id);
         }
-        self.commands_started += 1;
-        if self.question() && !step.lines.iter().any(|l| l.always) {
+        self.steps_started += 1;
+        let runs_anyway = step.lines.iter().any(|l| l.always);
+        if !runs_anyway && step.lines.iter().any(|l| self.questioned(l, false)) {
             // make -q stops at the first target that is out of date.
             self.out_of_date = true;
             self.stop = true;
@@ -593,7 +674,7 @@ impl<'a> Scheduler<'a> {
             let e = self.with_jobserver(with_original_shell(e));
             self.shared_env(e)
         });
-        let guard = if self.dry() && !step.lines.iter().any(|l| l.always) {
+        let guard = if (self.dry() || self.question()) && !runs_anyway {
             None
         } else {
             match self.step_guard(&scope, &step, &shell, made_dirs) {
@@ -767,7 +848,8 @@ impl<'a> Scheduler<'a> {
             if line.text.trim().is_empty() {
                 continue;
             }
-            if self.question() && !line.always {
+            let runs_anyway = self.jobs[j].step.lines.iter().any(|l| l.always);
+            if self.questioned(&line, runs_anyway) {
                 // `-q`: a line that would really run means out of date.
                 self.out_of_date = true;
                 self.stop = true;
@@ -782,11 +864,20 @@ impl<'a> Scheduler<'a> {
             if !self.silent_line(id, &line) && shown {
                 self.jobs[j].capture.say(&line.text);
             }
+            if runs || shown {
+                self.commands_started += 1;
+            }
             if !runs {
                 continue;
             }
             self.jobs[j].ran_recursive |= line.always;
+            if line.text == ":" {
+                // make runs no process for a bare `:` (so it prints no
+                // `Entering directory` for it either).
+                continue;
+            }
             self.disk.forget_listings();
+            crate::engine::output::enter_directory();
             let inv = self.invocation(j, &line);
             let started = spawn::start(&inv);
             // It holds a reference to the step's guard, which judging the
@@ -813,8 +904,7 @@ impl<'a> Scheduler<'a> {
     fn command_failed(&mut self, j: usize, line: &CommandLine, what: &str) -> bool {
         let id = self.jobs[j].step.node;
         let name = self.graph.nodes[id].name.clone();
-        let ignored =
-            line.ignore || self.opts.ignore_errors || self.db.specials.ignore.contains(&name);
+        let ignored = self.ignores_errors(id, line);
         let prog = crate::diag::prog();
         let quiet = self.opts.silent || self.db.specials.silent.contains(&name);
         let capture = &mut self.jobs[j].capture;
@@ -834,8 +924,24 @@ impl<'a> Scheduler<'a> {
         }
     }
 
+    fn ignores_errors(&self, id: NodeId, line: &CommandLine) -> bool {
+        line.ignore
+            || self.opts.ignore_errors
+            || self.db.specials.ignore.contains(&self.graph.nodes[id].name)
+    }
+
     fn question(&self) -> bool {
         self.honour_modes && self.opts.question
+    }
+
+    /// `-q`: command `line` would really run, so its target is out of date.
+    /// Empty lines run nothing; `-t` touches a recipe without recursive
+    /// lines (`runs_anyway`) instead of running it.
+    fn questioned(&self, line: &CommandLine, runs_anyway: bool) -> bool {
+        self.question()
+            && (runs_anyway || !self.opts.touch)
+            && !line.always
+            && !line.text.trim().is_empty()
     }
 
     /// The process for command `line` of job `j`: its output goes to the
@@ -882,16 +988,40 @@ impl<'a> Scheduler<'a> {
         }
     }
 
-    /// Recipe environment with `MAKEFLAGS` naming this make's jobserver.
-    fn with_jobserver(&mut self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+    /// The `-jN --jobserver-auth=R,W` words (`-j` alone when unlimited) that
+    /// `MAKEFLAGS` tells sub-makes; `None` when it tells them nothing.
+    fn jobs_words(&mut self) -> Option<String> {
         let unlimited = self.opts.jobs.is_none();
-        let jobs = match self.tokens().auth() {
+        match self.tokens().auth() {
             Some((auth, n)) => {
                 let j = n.map(|n| format!("-j{}", n)).unwrap_or_else(|| "-j".into());
-                format!("{} --jobserver-auth={}", j, auth)
+                Some(format!("{} --jobserver-auth={}", j, auth))
             }
-            None if unlimited => "-j".to_string(),
-            None => return env,
+            None if unlimited => Some("-j".to_string()),
+            None => None,
+        }
+    }
+
+    /// Once the job slots are set up, `$(MAKEFLAGS)` and `$(MFLAGS)` in
+    /// recipes name the jobserver too, as the environment does.
+    fn show_jobserver_in_makeflags(&mut self) {
+        let Some(jobs) = self.jobs_words() else {
+            return;
+        };
+        let Some(v) = self.db.globals.get_mut("MAKEFLAGS") else {
+            return;
+        };
+        v.value = tokens::makeflags_with_jobs(&v.value, &jobs);
+        let mflags = tokens::mflags_of(&v.value);
+        if let Some(m) = self.db.globals.get_mut("MFLAGS") {
+            m.value = mflags;
+        }
+    }
+
+    /// Recipe environment with `MAKEFLAGS` naming this make's jobserver.
+    fn with_jobserver(&mut self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+        let Some(jobs) = self.jobs_words() else {
+            return env;
         };
         match env.iter_mut().find(|(k, _)| k == "MAKEFLAGS") {
             Some(e) => e.1 = tokens::makeflags_with_jobs(&e.1, &jobs),
@@ -1040,6 +1170,10 @@ impl<'a> Scheduler<'a> {
         }
         if let Some(what) = what {
             let line = self.jobs[j].step.lines[self.jobs[j].next - 1].clone();
+            if self.answers_out_of_date(j, &line, status) {
+                self.end_job_as(j, Some(Outcome::Questioned));
+                return;
+            }
             if !self.command_failed(j, &line, &what) {
                 self.end_job(j, true);
                 return;
@@ -1080,26 +1214,41 @@ impl<'a> Scheduler<'a> {
         capture.flush();
     }
 
+    /// `-q`: a recursive command that exits with 1 (and whose errors are
+    /// not ignored) says its target is out of date, as a sub-make's `-q` does.
+    fn answers_out_of_date(&self, j: usize, line: &CommandLine, status: WaitStatus) -> bool {
+        self.question()
+            && matches!(status, WaitStatus::Exited(_, 1))
+            && !self.ignores_errors(self.jobs[j].step.node, line)
+    }
+
     fn end_job(&mut self, j: usize, failed: bool) {
+        self.end_job_as(j, failed.then_some(Outcome::Failed));
+    }
+
+    /// Finish job `j`, which ended early with `failure` (`Failed` or
+    /// `Questioned`) or ran to its end with `None`.
+    fn end_job_as(&mut self, j: usize, failure: Option<Outcome>) {
         let mut job = self.jobs.remove(j);
-        let failed = self.judge_step(&mut job) || failed;
-        self.step_over(&mut job, if failed { "failed" } else { "ok" });
+        let failure = if self.judge_step(&mut job) {
+            Some(Outcome::Failed)
+        } else {
+            failure
+        };
+        self.step_over(&mut job, if failure.is_some() { "failed" } else { "ok" });
         let id = job.step.node;
         for t in &job.step.targets {
             self.disk.invalidate(t);
         }
-        if failed {
+        if let Some(outcome) = failure {
+            if outcome == Outcome::Questioned {
+                self.out_of_date = true;
+            }
             self.delete_on_error(id, &mut job);
             job.capture.flush();
-            self.complete(id, Outcome::Failed);
+            self.complete(id, outcome);
             if !self.opts.keep_going {
-                if !self.stop && !self.jobs.is_empty() {
-                    say_err(&format!(
-                        "{}: *** Waiting for unfinished jobs....",
-                        crate::diag::prog()
-                    ));
-                }
-                self.stop = true;
+                self.stop_starting();
             }
             return;
         }
@@ -1108,6 +1257,7 @@ impl<'a> Scheduler<'a> {
         } else {
             0
         };
+        self.commands_started += touches;
         for _ in 0..touches {
             for t in &job.step.targets {
                 if !self.opts.silent {
@@ -1228,6 +1378,7 @@ impl<'a> Scheduler<'a> {
             removed.push(path);
         }
         if !removed.is_empty() && !self.opts.silent {
+            crate::engine::output::enter_directory();
             println!("rm {}", removed.join(" "));
         }
     }
@@ -1257,18 +1408,31 @@ impl<'a> Scheduler<'a> {
     }
 }
 
+/// May jobs run side by side? Run one at a time, make ignores `-O`: each
+/// job's output comes as it is written.
+pub fn parallel(opts: &Options) -> bool {
+    opts.jobs != Some(1)
+}
+
 /// How many times `-t` touches a target (and says so) after its recipe's
 /// recursive lines ran. Observed GNU make 4.3 behaviour: once without
-/// recursive lines; with them, once if any other line exists plus once more
-/// if the last line is not recursive.
+/// recursive lines, never when every line is recursive (even an empty `+@`);
+/// otherwise once when the last line is a recursive command that really runs
+/// or when every line is empty, twice else.
 fn touch_count(lines: &[CommandLine]) -> usize {
-    let lines: Vec<&CommandLine> = lines.iter().filter(|l| !l.text.trim().is_empty()).collect();
     if !lines.iter().any(|l| l.always) {
         return 1;
     }
-    let other = lines.iter().any(|l| !l.always) as usize;
-    let last = lines.last().is_some_and(|l| !l.always) as usize;
-    other + last
+    if lines.iter().all(|l| l.always) {
+        return 0;
+    }
+    let empty = |l: &CommandLine| l.text.trim().is_empty();
+    let ends_running = lines.last().is_some_and(|l| l.always && !empty(l));
+    if ends_running || lines.iter().all(empty) {
+        1
+    } else {
+        2
+    }
 }
 
 /// make runs recipes with its `SHELL` variable but, unless the makefile

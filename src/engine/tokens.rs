@@ -226,6 +226,11 @@ impl Tokens {
         false
     }
 
+    /// One job at a time, with no jobserver to share.
+    pub fn serial(&self) -> bool {
+        self.server.is_none() && self.limit == Some(1)
+    }
+
     /// Give back the tokens that `running` jobs no longer need.
     pub fn release_extra(&mut self, running: usize) {
         if let Some(s) = &mut self.server {
@@ -282,15 +287,30 @@ impl Server {
     }
 }
 
+/// A `MAKEFLAGS` text's flags and its ` -- NAME=value...` part.
+fn split_variables(makeflags: &str) -> (&str, &str) {
+    match makeflags.find(" -- ") {
+        Some(i) => (&makeflags[..i], &makeflags[i..]),
+        None if makeflags.starts_with("-- ") => ("", makeflags),
+        None => (makeflags, ""),
+    }
+}
+
+/// `MFLAGS` for a `MAKEFLAGS` text: its flags, the letters with a dash.
+pub fn mflags_of(makeflags: &str) -> String {
+    let (flags, _) = split_variables(makeflags);
+    match flags.strip_prefix(' ') {
+        Some(rest) => rest.to_string(),
+        None if flags.is_empty() => String::new(),
+        None => format!("-{}", flags),
+    }
+}
+
 /// `MAKEFLAGS` for a recipe: the flags with this make's `-jN
 /// --jobserver-auth=...` where the `-j` word was (else after the single
 /// letters and `-I` words), as GNU make 4.3 writes it.
 pub fn makeflags_with_jobs(makeflags: &str, jobs: &str) -> String {
-    let (flags, vars) = match makeflags.find(" -- ") {
-        Some(i) => (&makeflags[..i], &makeflags[i..]),
-        None if makeflags.starts_with("-- ") => ("", makeflags),
-        None => (makeflags, ""),
-    };
+    let (flags, vars) = split_variables(makeflags);
     let mut words: Vec<&str> = flags.split(' ').collect();
     let is_jobs = |w: &&str| {
         w.starts_with("-j")

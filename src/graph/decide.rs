@@ -73,13 +73,19 @@ pub fn decide(t: &TargetFacts, deps: &[DepState]) -> Decision {
     }
 }
 
-/// `--trace`'s reason text, as make 4.3 prints it after `FILE:LINE: `.
+/// `--trace`'s reason text, as make 4.3 prints it after `FILE:LINE: `: the
+/// newer prerequisites as `$?` lists them, each once.
 pub fn trace_reason(target: &str, newer: &[String]) -> String {
     if newer.is_empty() {
-        format!("target '{}' does not exist", target)
-    } else {
-        format!("update target '{}' due to: {}", target, newer.join(" "))
+        return format!("target '{}' does not exist", target);
     }
+    let mut seen = std::collections::HashSet::new();
+    let once: Vec<&str> = newer
+        .iter()
+        .map(String::as_str)
+        .filter(|n| seen.insert(*n))
+        .collect();
+    format!("update target '{}' due to: {}", target, once.join(" "))
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ impl Disk for RealDisk {
     fn mtime(&self, path: &str) -> MTime {
         self.checked_mtime(path).unwrap_or_else(|e| {
             let why = crate::lang::eval::io_message(&e);
+            crate::engine::output::enter_directory();
             eprintln!("{}: stat: {}: {}", crate::diag::prog(), path, why);
             None
         })

@@ -927,6 +927,7 @@ impl Database {
         }
         if rule.static_pattern.is_none() && patterns > 0 {
             // GNU make 4.3 only complains, then treats every name as a file.
+            crate::engine::output::enter_directory();
             eprintln!(
                 "{}: *** mixed implicit and normal rules: deprecated syntax",
                 loc

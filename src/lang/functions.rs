@@ -935,6 +935,7 @@ pub mod shell_command {
                 v
             }
         };
+        crate::engine::output::enter_directory();
         let _ = std::io::stdout().flush();
         let mut command = Command::new(&argv[0]);
         command
@@ -1083,18 +1084,23 @@ fn error(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
 }
 
 fn warning(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
-    let _ = std::io::stdout().flush();
-    match &db.loc {
-        Some(loc) => eprintln!("{}: {}", loc, message(args)),
-        None => eprintln!("{}: {}", crate::diag::PROG, message(args)),
-    }
+    // A block of its own under output sync, as in make.
+    crate::engine::output::in_block(|| {
+        let _ = std::io::stdout().flush();
+        match &db.loc {
+            Some(loc) => eprintln!("{}: {}", loc, message(args)),
+            None => eprintln!("{}: {}", crate::diag::PROG, message(args)),
+        }
+    });
     Ok(String::new())
 }
 
 fn info(_: &mut Database, args: &[String], _: &Scope) -> Result<String> {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", message(args));
-    let _ = out.flush();
+    crate::engine::output::in_block(|| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", message(args));
+        let _ = out.flush();
+    });
     Ok(String::new())
 }
 

@@ -311,6 +311,7 @@ pub fn with<R>(f: impl FnOnce(&mut Status) -> R) -> Option<R> {
 
 /// Write to stdout, above the status line when there is one.
 pub fn write_stdout(bytes: &[u8]) {
+    crate::engine::output::enter_directory();
     if with(|s| s.print_above(bytes)).is_none() {
         let mut out = io::stdout().lock();
         let _ = out.write_all(bytes).and_then(|_| out.flush());
@@ -319,6 +320,7 @@ pub fn write_stdout(bytes: &[u8]) {
 
 /// Write to stderr, above the status line when there is one.
 pub fn write_stderr(bytes: &[u8]) {
+    crate::engine::output::enter_directory();
     if with(|s| s.eprint_above(bytes)).is_none() {
         let _ = io::stderr().lock().write_all(bytes);
     }
