@@ -170,11 +170,11 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
         }
         _ => early,
     };
-    match engine::remake_makefiles(&mut db, opts) {
-        Remake::Unchanged => {}
+    let carried = match engine::remake_makefiles(&mut db, opts) {
+        Remake::Unchanged(carried) => carried,
         Remake::Remade => return reexec(inv),
         Remake::Failed(code) => return code,
-    }
+    };
     let goals: Vec<String> = if opts.goals.is_empty() {
         let goal = db
             .globals
@@ -222,7 +222,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             }
         };
     }
-    let status = engine::build(&mut db, opts, &goals, early);
+    let status = engine::build_after_makefiles(&mut db, opts, &goals, early, carried);
     if let (Some(path), Some(t)) = (&opts.trace_json, crate::report::trace_json::active()) {
         if let Err(e) = t.write(Path::new(path)) {
             crate::engine::output::enter_directory();
@@ -397,6 +397,8 @@ fn read_all(
     // missing ones are ignored.
     let extra = std::env::var("MAKEFILES").unwrap_or_default();
     for name in crate::lang::text::words(&extra) {
+        db.optional_makefiles
+            .push(crate::lang::names::strip_dot_slash(name).to_string());
         db.read_makefile(name)?;
     }
     if opts.makefiles.is_empty() {

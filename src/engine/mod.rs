@@ -24,7 +24,7 @@ use crate::graph::disk::{RealDisk, StatCache};
 use crate::graph::resolve::Searcher;
 use crate::lang::vars::Scope;
 use crate::lang::Database;
-use schedule::{Outcome, Scheduler};
+use schedule::{GoalNotes, Outcome, Scheduler, Settled};
 
 /// Update `goals`; returns make's exit status (0 done, 1 `-q` out of date, 2 failure).
 /// `early`: the times a worker read while the makefiles were read, used
@@ -34,6 +34,17 @@ pub fn build(
     opts: &Options,
     goals: &[String],
     early: Option<crate::graph::disk::EarlyStats>,
+) -> i32 {
+    build_after_makefiles(db, opts, goals, early, Carried::default())
+}
+
+/// `build`, keeping what remaking the makefiles settled (`carried`).
+pub fn build_after_makefiles(
+    db: &mut Database,
+    opts: &Options,
+    goals: &[String],
+    early: Option<crate::graph::disk::EarlyStats>,
+    carried: Carried,
 ) -> i32 {
     let goals: Vec<String> = if goals.is_empty() {
         let g = db
@@ -69,6 +80,7 @@ pub fn build(
         crate::ui::status::install(crate::ui::status::Status::new(0, true));
     }
     let mut s = Scheduler::new(db, opts, disk);
+    s.settled = carried.settled;
     // The status line needs every job's output whole, as ninja does.
     if status_line && s.sync == output::Sync::None {
         s.sync = output::Sync::Target;
@@ -94,7 +106,7 @@ pub fn build(
         }
         None => None,
     };
-    if s.failed {
+    if s.failed || carried.failed {
         2
     } else if (opts.question && s.out_of_date) || audit_findings == Some(true) {
         // `-q`: something is out of date; audit: something is undeclared.
@@ -195,6 +207,7 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
                 continue;
             }
             let before = s.commands_started;
+            s.current_goal = Some(i);
             let outcome = s.pursue(g);
             started[i] |= s.commands_started > before;
             if let Some(outcome) = outcome {
@@ -256,37 +269,83 @@ fn silent_run(s: &Scheduler) -> bool {
 }
 
 /// The result of updating the makefiles before the real build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Remake {
-    Unchanged,
+    /// No makefile changed: the build goes on in this process.
+    Unchanged(Carried),
     Remade,
     Failed(i32),
 }
 
+/// What remaking the makefiles hands on to a build in the same process.
+#[derive(Debug, Default)]
+pub struct Carried {
+    /// Targets already updated (or failed), by name: make runs none twice.
+    pub settled: std::collections::HashMap<String, Settled>,
+    /// A required makefile failed under `-k`: the build ends with status 2.
+    pub failed: bool,
+}
+
+/// One makefile to remake, and how make speaks of its failure.
+struct MakefileGoal {
+    name: String,
+    notes: GoalNotes,
+}
+
+/// Every makefile read and every missing include, in that order.
+fn makefile_goals(db: &Database) -> Vec<MakefileGoal> {
+    let mut goals: Vec<MakefileGoal> = db
+        .makefiles
+        .iter()
+        .map(|name| MakefileGoal {
+            name: name.clone(),
+            notes: GoalNotes {
+                quiet: db.optional_makefiles.contains(name),
+                not_found: None,
+            },
+        })
+        .collect();
+    for m in &db.missing_includes {
+        if goals.iter().any(|g| g.name == m.name) {
+            continue;
+        }
+        // A missing `-f` file (no location) is not an include: no note.
+        let not_found = (!m.optional && m.loc.line != 0)
+            .then(|| format!("{}: {}: No such file or directory", m.loc, m.name));
+        goals.push(MakefileGoal {
+            name: m.name.clone(),
+            notes: GoalNotes {
+                quiet: m.optional,
+                not_found,
+            },
+        });
+    }
+    goals
+}
+
 /// Update every makefile read and every missing include that a rule can make,
 /// as make does before building (`-n`, `-t`, `-q` do not apply to them).
+/// A failed optional makefile is no error; a failed required one stops the
+/// build, or under `-k` only makes it fail in the end.
 pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
-    let mut names: Vec<String> = db.makefiles.clone();
-    for m in &db.missing_includes {
-        if !names.contains(&m.name) {
-            names.push(m.name.clone());
-        }
-    }
+    let goals = makefile_goals(db);
     let mut disk = StatCache::new(Box::new(RealDisk));
-    let before: Vec<_> = names.iter().map(|n| disk.mtime(n)).collect();
+    let before: Vec<_> = goals.iter().map(|g| disk.mtime(&g.name)).collect();
     let vpath = crate::graph::resolve::vpath_dirs(db);
-    let makeable: Vec<String> = names
-        .iter()
-        .filter(|n| can_make(db, &mut disk, &vpath, n))
-        .cloned()
+    // make pursues them latest read first.
+    let makeable: Vec<usize> = (0..goals.len())
+        .rev()
+        .filter(|&i| can_make(db, &mut disk, &vpath, &goals[i].name))
         .collect();
-    let mut status = Remake::Unchanged;
+    let mut carried = Carried::default();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; goals.len()];
     if !makeable.is_empty() {
         let mut s = Scheduler::new(db, opts, StatCache::real());
         s.honour_modes = false;
+        s.goal_notes = makeable.iter().map(|&i| goals[i].notes.clone()).collect();
         let ids: Vec<_> = makeable
             .iter()
-            .map(|g| s.graph.node(s.db, g, None))
+            .map(|&i| s.graph.node(s.db, &goals[i].name, None))
             .collect();
         run_goals(&mut s, &ids, false);
         s.drain();
@@ -295,25 +354,29 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
             signals::die_by(sig);
         }
         s.remove_intermediates();
+        for (&i, &id) in makeable.iter().zip(&ids) {
+            // A goal left unfinished (the build stopped) failed too.
+            outcomes[i] = Some(s.outcome(id).unwrap_or(Outcome::Failed));
+        }
         let failed = s.failed;
         let ran = s.steps_started > 0;
+        carried.settled = s.settled_targets();
         drop(s);
         // Recipes ran: times read while the makefiles were read may be stale.
         db.side_effects |= ran;
-        if failed {
+        if failed && !opts.keep_going {
             return Remake::Failed(2);
         }
-        let mut after = StatCache::new(Box::new(RealDisk));
-        if names.iter().zip(&before).any(|(n, b)| after.mtime(n) != *b) {
-            status = Remake::Remade;
+        carried.failed = failed;
+        say_failed_makefiles(&goals, &outcomes);
+        if any_remade(&goals, &outcomes, &before) {
+            return Remake::Remade;
         }
-    }
-    if status == Remake::Remade {
-        return status;
     }
     let mut disk = StatCache::new(Box::new(RealDisk));
     for m in &db.missing_includes {
-        if !m.optional && !disk.exists(&m.name) {
+        let pursued = makeable.iter().any(|&i| goals[i].name == m.name);
+        if !m.optional && !pursued && !disk.exists(&m.name) {
             // A missing `-f` file has no makefile location: make names itself.
             if m.loc.line == 0 {
                 errln!(
@@ -332,7 +395,34 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
             return Remake::Failed(2);
         }
     }
-    status
+    Remake::Unchanged(carried)
+}
+
+/// Under `-k`: each required makefile that failed, latest read first.
+fn say_failed_makefiles(goals: &[MakefileGoal], outcomes: &[Option<Outcome>]) {
+    for (g, o) in goals.iter().zip(outcomes).rev() {
+        if *o == Some(Outcome::Failed) && !g.notes.quiet {
+            errln!("{}: Failed to remake makefile '{}'.", prog(), g.name);
+        }
+    }
+}
+
+/// Did a makefile change, so that make must start again? A failed optional
+/// makefile does not count; a failed required one only if it now exists.
+fn any_remade(
+    goals: &[MakefileGoal],
+    outcomes: &[Option<Outcome>],
+    before: &[crate::graph::disk::MTime],
+) -> bool {
+    let mut after = StatCache::new(Box::new(RealDisk));
+    goals.iter().zip(outcomes).zip(before).any(|((g, o), b)| {
+        let now = after.mtime(&g.name);
+        match o {
+            Some(Outcome::Failed) if g.notes.quiet => false,
+            Some(Outcome::Failed) => now.is_some() && now != *b,
+            _ => now != *b,
+        }
+    })
 }
 
 /// True if a rule can make makefile `name`: an explicit rule with a recipe

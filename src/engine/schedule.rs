@@ -46,6 +46,27 @@ pub enum Outcome {
     Questioned,
 }
 
+/// While makefiles are remade: how make speaks of a failure met while
+/// pursuing one of them (the goal being pursued decides, as in make).
+#[derive(Clone, Debug, Default)]
+pub struct GoalNotes {
+    /// `-include`d: its failures go unsaid and stop nothing.
+    pub quiet: bool,
+    /// A required include that was not found: `loc: name: No such file or
+    /// directory`, said once, just before the first message of its failure.
+    pub not_found: Option<String>,
+}
+
+/// How a target ended while the makefiles were remade: make keeps that when
+/// it goes on to the goals without re-executing, and runs nothing twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    Done(Outcome),
+    /// Failed under an optional include, unsaid: needed again, make says
+    /// there is no rule to make it.
+    FailedQuietly,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     New,
@@ -132,6 +153,13 @@ pub struct Scheduler<'a> {
     load_blocked: bool,
     /// Sandboxing and observation, set up when the first step starts.
     pub guard: Option<Guard>,
+    /// Remaking makefiles: one per goal, and the goal last pursued.
+    pub goal_notes: Vec<GoalNotes>,
+    pub current_goal: Option<usize>,
+    /// Nodes that failed under a quiet (optional makefile) goal.
+    failed_quietly: Vec<NodeId>,
+    /// What the makefile phase settled, by target name.
+    pub settled: std::collections::HashMap<String, Settled>,
 }
 
 /// The job slots outlive one scheduler (makefiles are remade by another one
@@ -182,6 +210,74 @@ impl<'a> Scheduler<'a> {
             load_blocked: false,
             blocked: false,
             guard: None,
+            goal_notes: Vec::new(),
+            current_goal: None,
+            failed_quietly: Vec::new(),
+            settled: Default::default(),
+        }
+    }
+
+    /// The goal being pursued is an optional makefile: failures go unsaid.
+    fn quiet(&self) -> bool {
+        self.current_goal
+            .and_then(|i| self.goal_notes.get(i))
+            .is_some_and(|n| n.quiet)
+    }
+
+    /// Before the first failure message under a required include that was
+    /// not found, say it was not found (once).
+    fn say_not_found(&mut self) {
+        let notes = self.current_goal.and_then(|i| self.goal_notes.get_mut(i));
+        if let Some(message) = notes.and_then(|n| n.not_found.take()) {
+            errln!("{}", message);
+        }
+    }
+
+    /// Every target this scheduler finished, for the build that follows.
+    pub fn settled_targets(&self) -> std::collections::HashMap<String, Settled> {
+        let mut out = std::collections::HashMap::new();
+        for (id, state) in self.state.iter().enumerate() {
+            if let State::Done(outcome) = state {
+                let settled = if self.failed_quietly.contains(&id) {
+                    Settled::FailedQuietly
+                } else {
+                    Settled::Done(*outcome)
+                };
+                out.insert(self.graph.nodes[id].name.to_string(), settled);
+            }
+        }
+        out
+    }
+
+    /// A target the makefile phase already settled: not run again. One that
+    /// failed quietly gets make's "no rule" complaint now.
+    fn resume_settled(&mut self, id: NodeId, parent: Option<NodeId>, settled: Settled) {
+        match settled {
+            Settled::Done(outcome) => self.finish(id, outcome),
+            Settled::FailedQuietly => {
+                self.say_no_rule(id, parent);
+                self.finish(id, Outcome::Failed);
+            }
+        }
+    }
+
+    /// `No rule to make target` for `id` (needed by `parent`): fatal
+    /// unless `-k`; unsaid and harmless under an optional makefile.
+    fn say_no_rule(&mut self, id: NodeId, parent: Option<NodeId>) {
+        if self.quiet() {
+            return;
+        }
+        self.say_not_found();
+        let name = &self.graph.nodes[id].name;
+        let msg = match parent.map(|p| &self.graph.nodes[p].name) {
+            Some(p) => format!("No rule to make target '{}', needed by '{}'", name, p),
+            None => format!("No rule to make target '{}'", name),
+        };
+        if self.opts.keep_going {
+            errln!("{}: *** {}.", prog(), msg);
+        } else {
+            errln!("{}: *** {}.  Stop.", prog(), msg);
+            self.stop_starting();
         }
     }
 
@@ -299,6 +395,10 @@ impl<'a> Scheduler<'a> {
             State::Done(_) => return Progress::Done,
             State::Running => return Progress::Pending,
             State::New => {}
+        }
+        if let Some(&settled) = self.settled.get(&*self.graph.nodes[id].name) {
+            self.resume_settled(id, parent, settled);
+            return Progress::Done;
         }
         if self.walk.is_clean(id) {
             let waits = self.walk.waits_slot(id);
@@ -421,7 +521,11 @@ impl<'a> Scheduler<'a> {
         self.stamp[id] = stamp;
         self.walk.changed(id);
         if outcome == Outcome::Failed {
-            self.failed = true;
+            if self.quiet() {
+                self.failed_quietly.push(id);
+            } else {
+                self.failed = true;
+            }
         }
     }
 
@@ -479,17 +583,7 @@ impl<'a> Scheduler<'a> {
         let mtime = self.disk.mtime(&n.path);
         if !n.has_rule && n.recipe.is_none() && n.deps.is_empty() && !n.phony {
             if mtime.is_none() && !self.is_new_file(&n.name) {
-                let name = n.name.clone();
-                let msg = match parent.map(|p| self.graph.nodes[p].name.clone()) {
-                    Some(p) => format!("No rule to make target '{}', needed by '{}'", name, p),
-                    None => format!("No rule to make target '{}'", name),
-                };
-                if self.opts.keep_going {
-                    errln!("{}: *** {}.", prog(), msg);
-                } else {
-                    errln!("{}: *** {}.  Stop.", prog(), msg);
-                    self.stop_starting();
-                }
+                self.say_no_rule(id, parent);
                 self.finish(id, Outcome::Failed);
                 return Progress::Done;
             }
@@ -918,7 +1012,11 @@ impl<'a> Scheduler<'a> {
                 ));
             }
             true
+        } else if self.quiet() {
+            false
         } else {
+            self.say_not_found();
+            let capture = &mut self.jobs[j].capture;
             capture.say_err(&format!("{}: *** [{}: {}] {}", prog, line.loc, name, what));
             false
         }
@@ -1247,7 +1345,7 @@ impl<'a> Scheduler<'a> {
             self.delete_on_error(id, &mut job);
             job.capture.flush();
             self.complete(id, outcome);
-            if !self.opts.keep_going {
+            if !self.opts.keep_going && !self.quiet() {
                 self.stop_starting();
             }
             return;

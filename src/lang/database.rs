@@ -104,6 +104,9 @@ pub struct Database {
     pub makefiles: Vec<String>,
     /// Included makefiles that were missing (with `-include`: `optional`).
     pub missing_includes: Vec<MissingInclude>,
+    /// Makefiles read through `-include` (or `MAKEFILES`): failing to remake
+    /// them is no error.
+    pub optional_makefiles: Vec<String>,
     /// Variables currently being expanded, to detect self-reference.
     pub expanding: Vec<String>,
     /// The makefile location being read or whose recipe is being expanded,

@@ -597,6 +597,10 @@ impl Database {
             let found = self.find_include(&name);
             match found {
                 Some(path) => {
+                    if optional {
+                        self.optional_makefiles
+                            .push(strip_dot_slash(&path).to_string());
+                    }
                     self.read_makefile(&path)?;
                     self.loc = Some(loc.clone());
                 }
