@@ -22,9 +22,34 @@ pub fn member_mtime(archive: &str, member: &str) -> MTime {
     find_member_date(&data, member).map(|secs| secs as i128 * 1_000_000_000)
 }
 
-/// Walk the `ar` headers (GNU and BSD long-name forms) looking for `member`.
+/// The names of the members of `archive`, in archive order; empty if it
+/// cannot be read.
+pub fn member_names(archive: &str) -> Vec<String> {
+    let Ok(data) = std::fs::read(archive) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    walk_members(&data, |name, _| {
+        names.push(name.to_string());
+        false
+    });
+    names
+}
+
+/// The date of `member` in the archive `data`, by its last path component.
 fn find_member_date(data: &[u8], member: &str) -> Option<i64> {
     let want = member.rsplit('/').next().unwrap_or(member);
+    let mut found = None;
+    walk_members(data, |name, date| {
+        found = (name == want).then_some(date);
+        found.is_some()
+    });
+    found
+}
+
+/// Walk the `ar` headers (GNU and BSD long-name forms), calling `visit` with
+/// each member's name and date until it returns true.
+fn walk_members(data: &[u8], mut visit: impl FnMut(&str, i64) -> bool) -> Option<()> {
     let body = data.strip_prefix(b"!<arch>\n")?;
     let mut pos = 0usize;
     let mut long_names: &[u8] = &[];
@@ -55,12 +80,12 @@ fn find_member_date(data: &[u8], member: &str) -> Option<i64> {
         } else {
             raw_name.trim_end_matches('/').to_string()
         };
-        if name == want {
-            return Some(date);
+        if !name.is_empty() && visit(&name, date) {
+            return Some(());
         }
         pos += 60 + size + (size & 1);
     }
-    None
+    Some(())
 }
 
 #[cfg(test)]
@@ -87,6 +112,12 @@ mod tests {
         assert_eq!(find_member_date(&a, "x.o"), Some(77));
         assert_eq!(find_member_date(&a, "a_very_long_member.o"), Some(99));
         assert_eq!(find_member_date(&a, "y.o"), None);
+        let mut names = Vec::new();
+        walk_members(&a, |n, _| {
+            names.push(n.to_string());
+            false
+        });
+        assert_eq!(names, ["x.o", "a_very_long_member.o"]);
         assert_eq!(split_member("lib.a(x.o)"), Some(("lib.a", "x.o")));
         assert_eq!(split_member("plain.o"), None);
     }

@@ -10,6 +10,7 @@ pub mod disk;
 pub mod resolve;
 
 use crate::diag::{Loc, Result};
+use crate::lang::globbing::file_names;
 use crate::lang::names::{strip_dot_slash, Name};
 use crate::lang::rules::Recipe;
 use crate::lang::text::{words, Pattern};
@@ -345,11 +346,16 @@ impl Graph {
         let expanded = db.expand(text, &scope);
         db.loc = saved;
         let mut order_only = false;
-        for w in words(&expanded?).map(strip_dot_slash) {
+        for w in words(&expanded?) {
             if w == "|" {
                 order_only = true;
-            } else if !deps.iter().any(|d| d.0 == w) {
-                deps.push((w.to_string(), order_only));
+                continue;
+            }
+            for name in file_names(w) {
+                let name = strip_dot_slash(&name);
+                if !deps.iter().any(|d| d.0 == name) {
+                    deps.push((name.to_string(), order_only));
+                }
             }
         }
         Ok(())
@@ -399,7 +405,9 @@ impl Graph {
         }
         let value = db.var_value(".EXTRA_PREREQS", &scope)?;
         let name = self.nodes[id].name.clone();
-        for w in crate::lang::text::words(&value).map(strip_dot_slash) {
+        let names = crate::lang::text::words(&value).flat_map(file_names);
+        for w in names {
+            let w = strip_dot_slash(&w);
             if w == &*name {
                 continue;
             }

@@ -5,6 +5,7 @@
 use crate::diag::{message, warn, Fatal, Loc, Result};
 use crate::lang::database::{Database, MissingInclude, ReadOptions};
 use crate::lang::expand::find_close;
+use crate::lang::globbing::{file_names, is_file_pattern};
 use crate::lang::names::strip_dot_slash;
 use crate::lang::reader::{collapse_continuations, strip_comment, Reader};
 use crate::lang::rules::{
@@ -592,7 +593,7 @@ impl Database {
 
     fn include(&mut self, args: &str, optional: bool, loc: &Loc) -> Result<()> {
         let names = self.expand(args, &Scope::global())?;
-        for name in glob_words(&names) {
+        for name in words(&names).flat_map(file_names) {
             let name = strip_dot_slash(&name).to_string();
             let found = self.find_include(&name);
             match found {
@@ -711,7 +712,7 @@ impl Database {
                 }
             }
         };
-        let mut targets: Vec<String> = name_words(&targets_text);
+        let mut targets: Vec<String> = expand_file_patterns(name_words(&targets_text));
         for t in targets.iter_mut().filter(|t| t.starts_with("./")) {
             *t = strip_dot_slash(t).to_string();
         }
@@ -913,9 +914,10 @@ impl Database {
             .filter(|t| Pattern::parse(t).is_some())
             .count();
         if rule.static_pattern.is_none() && patterns == rule.targets.len() {
-            let (deps, deferred) = split_deps(&rule.prereqs, rule.second_expansion, &loc, |w| {
-                strip_dot_slash(w).into()
-            });
+            let (deps, deferred) =
+                split_deps(&rule.prereqs, rule.second_expansion, &loc, true, |w| {
+                    strip_dot_slash(w).into()
+                });
             return self.record_pattern_rule(PatternRule {
                 targets: rule.targets,
                 deps,
@@ -937,6 +939,14 @@ impl Database {
         } else {
             None
         };
+        // A static rule's wildcards are expanded before the stem goes in: a
+        // name the stem makes is taken as it is.
+        let static_prereqs = match &rule.static_pattern {
+            Some(_) if !defers(&rule.prereqs, rule.second_expansion) => {
+                expand_file_patterns_in(&rule.prereqs)
+            }
+            _ => std::borrow::Cow::Borrowed(rule.prereqs.as_str()),
+        };
         for t in &rule.targets {
             let (prereqs, stem) = match &rule.static_pattern {
                 Some(pat) => {
@@ -945,7 +955,7 @@ impl Database {
                         Some(stem) => {
                             let stem = stem.to_string();
                             (
-                                std::borrow::Cow::Owned(fill_patterns(&rule.prereqs, &stem)),
+                                std::borrow::Cow::Owned(fill_patterns(&static_prereqs, &stem)),
                                 Some(stem),
                             )
                         }
@@ -967,9 +977,10 @@ impl Database {
             // in (`fill_patterns`); one the stem brings stays, as in make.
             let filled = rule.static_pattern.is_some();
             let names = &mut self.names;
-            let (deps, deferred) = split_deps(&prereqs, rule.second_expansion, &loc, |w| {
-                names.intern(if filled { w } else { strip_dot_slash(w) })
-            });
+            let (deps, deferred) =
+                split_deps(&prereqs, rule.second_expansion, &loc, !filled, |w| {
+                    names.intern(if filled { w } else { strip_dot_slash(w) })
+                });
             self.note_default_goal(t);
             let entry = self.target_entry(t);
             entry.is_target = true;
@@ -1070,7 +1081,11 @@ impl Database {
         if !name.starts_with('.') {
             return Ok(false);
         }
-        let names = || words(prereqs).map(|w| strip_dot_slash(w).to_string());
+        let names = || {
+            words(prereqs)
+                .flat_map(file_names)
+                .map(|w| strip_dot_slash(&w).to_string())
+        };
         let sp = &mut self.specials;
         match name {
             ".PHONY" => sp.phony.extend(names()),
@@ -1496,16 +1511,23 @@ fn fill_patterns(prereqs: &str, stem: &str) -> String {
         .join(" ")
 }
 
+/// True if prerequisite text waits for the second expansion.
+fn defers(text: &str, second: bool) -> bool {
+    second && text.contains('$')
+}
+
 /// Prerequisites from their (first-expanded) text: normal ones, then order-only
 /// after a `|` word. With second expansion, texts still holding `$` are kept.
-/// `name` makes each name from its word.
+/// `globs` expands `~` and wildcards in the words; `name` makes each name
+/// from its word.
 fn split_deps(
     text: &str,
     second: bool,
     loc: &Loc,
+    globs: bool,
     name: impl FnMut(&str) -> crate::lang::names::Name,
 ) -> (Vec<Dep>, Vec<DeferredDeps>) {
-    if second && text.contains('$') {
+    if defers(text, second) {
         return (
             Vec::new(),
             vec![DeferredDeps {
@@ -1514,15 +1536,21 @@ fn split_deps(
             }],
         );
     }
-    (parse_deps_with(text, name), Vec::new())
+    (parse_deps_with(text, globs, name), Vec::new())
 }
 
 /// Parse a prerequisite list, `|` separating normal from order-only ones,
-/// making each name with `name`.
-fn parse_deps_with(text: &str, mut name: impl FnMut(&str) -> crate::lang::names::Name) -> Vec<Dep> {
+/// expanding `~` and wildcards if `globs`, making each name with `name`.
+fn parse_deps_with(
+    text: &str,
+    globs: bool,
+    mut name: impl FnMut(&str) -> crate::lang::names::Name,
+) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
     let mut order_only = false;
-    if !text.bytes().any(|b| b == b'\\' || b == b'|') {
+    let special =
+        |b: u8| matches!(b, b'\\' | b'|') || globs && matches!(b, b'*' | b'?' | b'[' | b'~');
+    if !text.bytes().any(special) {
         // The usual list: plain words.
         deps.extend(words(text).map(|w| Dep {
             name: name(w),
@@ -1533,7 +1561,12 @@ fn parse_deps_with(text: &str, mut name: impl FnMut(&str) -> crate::lang::names:
     for w in name_words(text) {
         let mut parts = w.split('|').peekable();
         while let Some(p) = parts.next() {
-            if !p.is_empty() {
+            if globs && is_file_pattern(p) {
+                deps.extend(file_names(p).iter().map(|n| Dep {
+                    name: name(n),
+                    order_only,
+                }));
+            } else if !p.is_empty() {
                 deps.push(Dep {
                     name: name(p),
                     order_only,
@@ -1602,27 +1635,22 @@ pub fn name_words(text: &str) -> Vec<String> {
     out
 }
 
-/// The words of an `include` line with shell wildcards expanded (sorted); a
-/// pattern that matches nothing stays as written, so it can still be remade.
-fn glob_words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for w in words(text) {
-        if w.contains(['*', '?', '[']) {
-            if let Ok(paths) = glob::glob(w) {
-                let mut found: Vec<String> = paths
-                    .filter_map(|p| p.ok())
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
-                if !found.is_empty() {
-                    found.sort();
-                    out.extend(found);
-                    continue;
-                }
-            }
-        }
-        out.push(w.to_string());
+/// Words of a rule line with their `~` and wildcards expanded (see
+/// `file_names`).
+fn expand_file_patterns(words: Vec<String>) -> Vec<String> {
+    if !words.iter().any(|w| is_file_pattern(w)) {
+        return words;
     }
-    out
+    words.iter().flat_map(|w| file_names(w)).collect()
+}
+
+/// Prerequisite text with `~` and wildcards expanded word by word.
+fn expand_file_patterns_in(text: &str) -> std::borrow::Cow<'_, str> {
+    if !words(text).any(is_file_pattern) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let names: Vec<String> = words(text).flat_map(file_names).collect();
+    std::borrow::Cow::Owned(names.join(" "))
 }
 
 /// Quote `$` so that text that is already expanded survives another expansion.
