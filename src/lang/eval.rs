@@ -59,6 +59,22 @@ struct PendingRule {
     second_expansion: bool,
 }
 
+impl PendingRule {
+    /// A rule line whose targets expanded to nothing: it only collects the
+    /// recipe lines that follow, to be dropped.
+    fn without_targets(loc: &Loc) -> PendingRule {
+        PendingRule {
+            targets: Vec::new(),
+            colon: Colon::Single,
+            static_pattern: None,
+            prereqs: String::new(),
+            recipe: Vec::new(),
+            loc: loc.clone(),
+            second_expansion: false,
+        }
+    }
+}
+
 /// Modifiers that may precede an assignment or directive.
 #[derive(Clone, Copy, Default)]
 struct Modifiers {
@@ -717,13 +733,10 @@ impl Database {
             *t = strip_dot_slash(t).to_string();
         }
         if targets.is_empty() {
-            if rest.trim().is_empty() && inline_recipe.is_none() {
-                return Ok(());
-            }
-            return Err(Fatal::at(Some(loc), "missing target pattern").with_msg_if(
-                colon != Colon::Single || !rest.trim().is_empty(),
-                "missing target",
-            ));
+            // make drops a rule without targets whole, unexpanded, and the
+            // recipe lines after it with it.
+            st.rule = Some(PendingRule::without_targets(loc));
+            return Ok(());
         }
         // Target-specific variable assignment?
         let rest_trim = rest.trim_start_matches([' ', '\t']);
@@ -895,6 +908,9 @@ impl Database {
     }
 
     fn record_rule(&mut self, rule: PendingRule) -> Result<()> {
+        if rule.targets.is_empty() {
+            return Ok(());
+        }
         let recipe = if rule.recipe.is_empty() {
             None
         } else {
@@ -1270,19 +1286,6 @@ impl Database {
 impl Modifiers {
     fn any(&self) -> bool {
         self.override_ || self.export.is_some() || self.private
-    }
-}
-
-trait WithMsg {
-    fn with_msg_if(self, cond: bool, msg: &str) -> Self;
-}
-
-impl WithMsg for Fatal {
-    fn with_msg_if(mut self, cond: bool, msg: &str) -> Self {
-        if cond {
-            self.msg = msg.to_string();
-        }
-        self
     }
 }
 
