@@ -48,6 +48,10 @@ impl Loc {
 
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // make names its built-in rules without a line (`<builtin>: ...`).
+        if &*self.file == crate::lang::eval::BUILTIN {
+            return write!(f, "{}", self.file);
+        }
         write!(f, "{}:{}", self.file, self.line)
     }
 }
