@@ -78,7 +78,10 @@ pub fn trace_reason(target: &str, newer: &[String]) -> String {
     if newer.is_empty() {
         format!("target '{}' does not exist", target)
     } else {
-        format!("update target '{}' due to: {}", target, newer.join(" "))
+        // Each name once, as in `$?`.
+        let names: Vec<&str> = newer.iter().map(String::as_str).collect();
+        let names = crate::graph::autovars::dedup(&names);
+        format!("update target '{}' due to: {}", target, names.join(" "))
     }
 }
 

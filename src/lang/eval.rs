@@ -950,11 +950,22 @@ impl Database {
                 loc
             );
         }
+        let repeated = repeated_names(&rule.targets);
         let group = if rule.colon == Colon::Grouped && !rule.targets.is_empty() {
-            Some(Arc::new(rule.targets.clone()))
+            let once = rule.targets.iter().zip(&repeated).filter(|(_, r)| !**r);
+            Some(Arc::new(once.map(|(t, _)| t.clone()).collect::<Vec<_>>()))
         } else {
             None
         };
+        // Which targets of a grouped rule already belong to a group.
+        let grouped_before: Option<Vec<bool>> = group.as_ref().map(|_| {
+            let in_group = |t: &String| {
+                self.targets
+                    .get(t.as_str())
+                    .is_some_and(|e| e.group.is_some())
+            };
+            rule.targets.iter().map(in_group).collect()
+        });
         // A static rule's wildcards are expanded before the stem goes in: a
         // name the stem makes is taken as it is.
         let static_prereqs = match &rule.static_pattern {
@@ -963,7 +974,13 @@ impl Database {
             }
             _ => std::borrow::Cow::Borrowed(rule.prereqs.as_str()),
         };
-        for t in &rule.targets {
+        for (t, &again) in rule.targets.iter().zip(&repeated) {
+            if again && rule.colon != Colon::Double {
+                message(
+                    &loc,
+                    &format!("target '{}' given more than once in the same rule", t),
+                );
+            }
             let (prereqs, stem) = match &rule.static_pattern {
                 Some(pat) => {
                     let p = Pattern::parse(pat).expect("checked when read");
@@ -1032,7 +1049,9 @@ impl Database {
             merge_deps(&mut entry.deps, deps, recipe.is_some());
             entry.deferred.extend(deferred);
             if let Some(r) = &recipe {
-                if let Some(old) = entry.recipe.as_ref().filter(|o| &*o.loc.file != BUILTIN) {
+                let old = entry.recipe.as_ref().filter(|o| &*o.loc.file != BUILTIN);
+                // A name given twice in this rule already has this recipe.
+                if let Some(old) = old.filter(|_| !again) {
                     // make names the first recipe line of each rule.
                     warn(
                         Some(r.first_line_loc()),
@@ -1048,6 +1067,10 @@ impl Database {
             if group.is_some() {
                 entry.group = group.clone();
             }
+        }
+        if let (Some(in_group), Some(_)) = (grouped_before, &group) {
+            let at = recipe.as_ref().map_or(&loc, |r| r.first_line_loc());
+            warn_group_overrides(&rule.targets, &in_group, at);
         }
         Ok(())
     }
@@ -1645,6 +1668,30 @@ fn expand_file_patterns(words: Vec<String>) -> Vec<String> {
         return words;
     }
     words.iter().flat_map(|w| file_names(w)).collect()
+}
+
+/// For each name, whether it came earlier in the list.
+fn repeated_names(names: &[String]) -> Vec<bool> {
+    if names.len() < 2 {
+        return vec![false; names.len()];
+    }
+    let mut seen: HashSet<&str> = HashSet::with_capacity(names.len());
+    names.iter().map(|n| !seen.insert(n.as_str())).collect()
+}
+
+/// make's warning for each target of a grouped rule that was in a group
+/// already: in an earlier rule (`in_group`) or given again in this one.
+/// make takes the names from the last.
+fn warn_group_overrides(targets: &[String], in_group: &[bool], at: &Loc) {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(targets.len());
+    for (t, &before) in targets.iter().zip(in_group).rev() {
+        if !seen.insert(t.as_str()) || before {
+            warn(
+                Some(at),
+                &format!("overriding group membership for target '{}'", t),
+            );
+        }
+    }
 }
 
 /// Prerequisite text with `~` and wildcards expanded word by word.
