@@ -1095,7 +1095,7 @@ impl Database {
     }
 
     fn record_pattern_rule(&mut self, rule: PatternRule) -> Result<()> {
-        let same = |r: &PatternRule| r.targets == rule.targets && r.deps == rule.deps;
+        let same = |r: &PatternRule| same_pattern_rule(r, &rule);
         if self.installing_defaults {
             if !self.pattern_rules.iter().any(same) {
                 self.pattern_rules.push(rule);
@@ -1225,7 +1225,7 @@ impl Database {
                     recipe: Some(recipe),
                     terminal: false,
                 };
-                let same = |r: &PatternRule| r.targets == rule.targets && r.deps == rule.deps;
+                let same = |r: &PatternRule| same_pattern_rule(r, &rule);
                 if !self.pattern_rules.iter().any(same) {
                     self.pattern_rules.push(rule);
                 }
@@ -1522,6 +1522,16 @@ fn quoted(s: &str) -> Option<(&str, &str)> {
     }
     let end = s[1..].find(q)? + 1;
     Some((&s[1..end], &s[end + 1..]))
+}
+
+/// True if two pattern rules have the same target and prerequisite patterns
+/// (the later one then replaces the earlier); prerequisites left for the
+/// second expansion count by their words.
+fn same_pattern_rule(a: &PatternRule, b: &PatternRule) -> bool {
+    fn deferred(r: &PatternRule) -> impl Iterator<Item = &str> + '_ {
+        r.deferred.iter().flat_map(|d| words(&d.text))
+    }
+    a.targets == b.targets && a.deps == b.deps && deferred(a).eq(deferred(b))
 }
 
 /// Replace `%` by `stem` in each word of a static pattern rule's
