@@ -924,6 +924,13 @@ impl Database {
             }))
         };
         let loc = rule.loc;
+        if rule.colon == Colon::Grouped && recipe.is_none() {
+            return Err(Fatal::at(
+                Some(&loc),
+                "grouped targets must provide a recipe",
+            ));
+        }
+        check_rule_kind(&rule.targets, rule.static_pattern.is_some(), &loc)?;
         let patterns = rule
             .targets
             .iter()
@@ -942,13 +949,6 @@ impl Database {
                 terminal: rule.colon == Colon::Double,
                 loc,
             });
-        }
-        if rule.static_pattern.is_none() && patterns > 0 {
-            // GNU make 4.3 only complains, then treats every name as a file.
-            eprintln!(
-                "{}: *** mixed implicit and normal rules: deprecated syntax",
-                loc
-            );
         }
         let repeated = repeated_names(&rule.targets);
         let group = if rule.colon == Colon::Grouped && !rule.targets.is_empty() {
@@ -974,7 +974,15 @@ impl Database {
             }
             _ => std::borrow::Cow::Borrowed(rule.prereqs.as_str()),
         };
-        for (t, &again) in rule.targets.iter().zip(&repeated) {
+        for (i, (t, &again)) in rule.targets.iter().zip(&repeated).enumerate() {
+            if i > 0 && Pattern::parse(t).is_some() {
+                // After an ordinary first target make only complains, then
+                // treats the pattern as a file name.
+                eprintln!(
+                    "{}: *** mixed implicit and normal rules: deprecated syntax",
+                    loc
+                );
+            }
             if again && rule.colon != Colon::Double {
                 message(
                     &loc,
@@ -1678,6 +1686,25 @@ fn expand_file_patterns(words: Vec<String>) -> Vec<String> {
         return words;
     }
     words.iter().flat_map(|w| file_names(w)).collect()
+}
+
+/// A rule whose first target is a pattern is an implicit rule: every target
+/// must then be a pattern, and it cannot be a static pattern rule.
+fn check_rule_kind(targets: &[String], static_pattern: bool, loc: &Loc) -> Result<()> {
+    let implicit = targets.first().is_some_and(|t| Pattern::parse(t).is_some());
+    if !implicit {
+        return Ok(());
+    }
+    if static_pattern {
+        return Err(Fatal::at(
+            Some(loc),
+            "mixed implicit and static pattern rules",
+        ));
+    }
+    if targets.iter().any(|t| Pattern::parse(t).is_none()) {
+        return Err(Fatal::at(Some(loc), "mixed implicit and normal rules"));
+    }
+    Ok(())
 }
 
 /// For each name, whether it came earlier in the list.
