@@ -11,6 +11,43 @@ pub fn split_member(name: &str) -> Option<(&str, &str)> {
     (open > 0 && !inner.is_empty() && !inner.contains('(')).then(|| (&name[..open], inner))
 }
 
+/// Names with archive member groups written out: `lib.a(x.o y.o)` is
+/// `lib.a(x.o) lib.a(y.o)`. A group runs from a word holding `(` and not
+/// ending in `)` to the next word that ends in `)`; without one, the words
+/// stay as they are.
+pub fn split_groups(words: Vec<String>) -> Vec<String> {
+    let opens = |w: &str| w.contains('(') && !w.ends_with(')');
+    if !words.iter().any(|w| opens(w)) {
+        return words;
+    }
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let close = match opens(&words[i]) {
+            true => words[i + 1..].iter().position(|w| w.ends_with(')')),
+            false => None,
+        };
+        let Some(close) = close.map(|p| i + 1 + p) else {
+            out.push(words[i].clone());
+            i += 1;
+            continue;
+        };
+        let (prefix, first) = words[i].split_at(words[i].find('(').unwrap_or(0) + 1);
+        let last = &words[close][..words[close].len() - 1];
+        let middle = words[i + 1..close].iter().map(String::as_str);
+        let members = std::iter::once(first)
+            .chain(middle)
+            .chain(std::iter::once(last));
+        out.extend(
+            members
+                .filter(|m| !m.is_empty())
+                .map(|m| format!("{}{})", prefix, m)),
+        );
+        i = close + 1;
+    }
+    out
+}
+
 /// The date of `member` inside `archive`, in nanoseconds; `None` if either is
 /// missing or the archive cannot be read.
 pub fn member_mtime(archive: &str, member: &str) -> MTime {
@@ -120,5 +157,10 @@ mod tests {
         assert_eq!(names, ["x.o", "a_very_long_member.o"]);
         assert_eq!(split_member("lib.a(x.o)"), Some(("lib.a", "x.o")));
         assert_eq!(split_member("plain.o"), None);
+        let groups = |s: &str| split_groups(s.split(' ').map(str::to_string).collect());
+        assert_eq!(groups("l(a b) c"), ["l(a)", "l(b)", "c"]);
+        assert_eq!(groups("l( a ) l( )"), ["l(a)"]);
+        assert_eq!(groups("l(a m(b) c)"), ["l(a)", "l(m(b)", "c)"]);
+        assert_eq!(groups("l(a b)x"), ["l(a", "b)x"]);
     }
 }

@@ -356,16 +356,23 @@ impl Graph {
         let saved = db.loc.replace(loc.clone());
         let expanded = db.expand(text, &scope);
         db.loc = saved;
+        let expanded = expanded?;
+        let mut lists: [Vec<String>; 2] = Default::default();
         let mut order_only = false;
-        for w in words(&expanded?) {
+        for w in words(&expanded) {
             if w == "|" {
                 order_only = true;
-                continue;
+            } else {
+                lists[order_only as usize].push(w.to_string());
             }
-            for name in file_names(w) {
-                let name = strip_dot_slash(&name);
-                if !deps.iter().any(|d| d.0 == name) {
-                    deps.push((name.to_string(), order_only));
+        }
+        for (list, order_only) in lists.into_iter().zip([false, true]) {
+            for w in archive::split_groups(list) {
+                for name in file_names(&w) {
+                    let name = strip_dot_slash(&name);
+                    if !deps.iter().any(|d| d.0 == name) {
+                        deps.push((name.to_string(), order_only));
+                    }
                 }
             }
         }

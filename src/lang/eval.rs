@@ -3,6 +3,7 @@
 //! everything read before it).
 
 use crate::diag::{message, warn, Fatal, Loc, Result};
+use crate::graph::archive;
 use crate::lang::database::{Database, MissingInclude, ReadOptions};
 use crate::lang::expand::find_close;
 use crate::lang::globbing::{file_names, is_file_pattern};
@@ -728,7 +729,8 @@ impl Database {
                 }
             }
         };
-        let mut targets: Vec<String> = expand_file_patterns(name_words(&targets_text));
+        let names = archive::split_groups(name_words(&targets_text));
+        let mut targets: Vec<String> = expand_file_patterns(names);
         for t in targets.iter_mut().filter(|t| t.starts_with("./")) {
             *t = strip_dot_slash(t).to_string();
         }
@@ -1591,9 +1593,8 @@ fn parse_deps_with(
     mut name: impl FnMut(&str) -> crate::lang::names::Name,
 ) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
-    let mut order_only = false;
     let special =
-        |b: u8| matches!(b, b'\\' | b'|') || globs && matches!(b, b'*' | b'?' | b'[' | b'~');
+        |b: u8| matches!(b, b'\\' | b'|' | b'(') || globs && matches!(b, b'*' | b'?' | b'[' | b'~');
     if !text.bytes().any(special) {
         // The usual list: plain words.
         deps.extend(words(text).map(|w| Dep {
@@ -1602,26 +1603,45 @@ fn parse_deps_with(
         }));
         return deps;
     }
-    for w in name_words(text) {
-        let mut parts = w.split('|').peekable();
-        while let Some(p) = parts.next() {
-            if globs && is_file_pattern(p) {
-                deps.extend(file_names(p).iter().map(|n| Dep {
+    let (normal, order_only) = split_order_only(name_words(text));
+    for (list, order_only) in [(normal, false), (order_only, true)] {
+        for w in archive::split_groups(list) {
+            if globs && is_file_pattern(&w) {
+                deps.extend(file_names(&w).iter().map(|n| Dep {
                     name: name(n),
                     order_only,
                 }));
-            } else if !p.is_empty() {
+            } else {
                 deps.push(Dep {
-                    name: name(p),
+                    name: name(&w),
                     order_only,
                 });
-            }
-            if parts.peek().is_some() {
-                order_only = true;
             }
         }
     }
     deps
+}
+
+/// Words before and after the first `|` (which may be inside a word); later
+/// ones are part of names.
+fn split_order_only(words: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let (mut normal, mut order_only) = (Vec::new(), Vec::new());
+    let mut after_bar = false;
+    for w in words {
+        if after_bar {
+            order_only.push(w);
+            continue;
+        }
+        let Some(bar) = w.find('|') else {
+            normal.push(w);
+            continue;
+        };
+        after_bar = true;
+        let (before, after) = (&w[..bar], &w[bar + 1..]);
+        normal.extend((!before.is_empty()).then(|| before.to_string()));
+        order_only.extend((!after.is_empty()).then(|| after.to_string()));
+    }
+    (normal, order_only)
 }
 
 /// Add the prerequisites of another rule for the same target. Those of the
