@@ -48,7 +48,7 @@ impl Loc {
 
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // make's built-in rules and variables have no line of their own.
+        // make names its built-in rules without a line (`<builtin>: ...`).
         if &*self.file == crate::lang::eval::BUILTIN {
             return write!(f, "{}", self.file);
         }

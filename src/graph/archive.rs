@@ -11,6 +11,43 @@ pub fn split_member(name: &str) -> Option<(&str, &str)> {
     (open > 0 && !inner.is_empty() && !inner.contains('(')).then(|| (&name[..open], inner))
 }
 
+/// Names with archive member groups written out: `lib.a(x.o y.o)` is
+/// `lib.a(x.o) lib.a(y.o)`. A group runs from a word holding `(` and not
+/// ending in `)` to the next word that ends in `)`; without one, the words
+/// stay as they are.
+pub fn split_groups(words: Vec<String>) -> Vec<String> {
+    let opens = |w: &str| w.contains('(') && !w.ends_with(')');
+    if !words.iter().any(|w| opens(w)) {
+        return words;
+    }
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let close = match opens(&words[i]) {
+            true => words[i + 1..].iter().position(|w| w.ends_with(')')),
+            false => None,
+        };
+        let Some(close) = close.map(|p| i + 1 + p) else {
+            out.push(words[i].clone());
+            i += 1;
+            continue;
+        };
+        let (prefix, first) = words[i].split_at(words[i].find('(').unwrap_or(0) + 1);
+        let last = &words[close][..words[close].len() - 1];
+        let middle = words[i + 1..close].iter().map(String::as_str);
+        let members = std::iter::once(first)
+            .chain(middle)
+            .chain(std::iter::once(last));
+        out.extend(
+            members
+                .filter(|m| !m.is_empty())
+                .map(|m| format!("{}{})", prefix, m)),
+        );
+        i = close + 1;
+    }
+    out
+}
+
 /// The date of `member` inside `archive`, in nanoseconds; `None` if either is
 /// missing or the archive cannot be read.
 pub fn member_mtime(archive: &str, member: &str) -> MTime {
@@ -22,9 +59,34 @@ pub fn member_mtime(archive: &str, member: &str) -> MTime {
     find_member_date(&data, member).map(|secs| secs as i128 * 1_000_000_000)
 }
 
-/// Walk the `ar` headers (GNU and BSD long-name forms) looking for `member`.
+/// The names of the members of `archive`, in archive order; empty if it
+/// cannot be read.
+pub fn member_names(archive: &str) -> Vec<String> {
+    let Ok(data) = std::fs::read(archive) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    walk_members(&data, |name, _| {
+        names.push(name.to_string());
+        false
+    });
+    names
+}
+
+/// The date of `member` in the archive `data`, by its last path component.
 fn find_member_date(data: &[u8], member: &str) -> Option<i64> {
     let want = member.rsplit('/').next().unwrap_or(member);
+    let mut found = None;
+    walk_members(data, |name, date| {
+        found = (name == want).then_some(date);
+        found.is_some()
+    });
+    found
+}
+
+/// Walk the `ar` headers (GNU and BSD long-name forms), calling `visit` with
+/// each member's name and date until it returns true.
+fn walk_members(data: &[u8], mut visit: impl FnMut(&str, i64) -> bool) -> Option<()> {
     let body = data.strip_prefix(b"!<arch>\n")?;
     let mut pos = 0usize;
     let mut long_names: &[u8] = &[];
@@ -55,12 +117,12 @@ fn find_member_date(data: &[u8], member: &str) -> Option<i64> {
         } else {
             raw_name.trim_end_matches('/').to_string()
         };
-        if name == want {
-            return Some(date);
+        if !name.is_empty() && visit(&name, date) {
+            return Some(());
         }
         pos += 60 + size + (size & 1);
     }
-    None
+    Some(())
 }
 
 #[cfg(test)]
@@ -87,7 +149,18 @@ mod tests {
         assert_eq!(find_member_date(&a, "x.o"), Some(77));
         assert_eq!(find_member_date(&a, "a_very_long_member.o"), Some(99));
         assert_eq!(find_member_date(&a, "y.o"), None);
+        let mut names = Vec::new();
+        walk_members(&a, |n, _| {
+            names.push(n.to_string());
+            false
+        });
+        assert_eq!(names, ["x.o", "a_very_long_member.o"]);
         assert_eq!(split_member("lib.a(x.o)"), Some(("lib.a", "x.o")));
         assert_eq!(split_member("plain.o"), None);
+        let groups = |s: &str| split_groups(s.split(' ').map(str::to_string).collect());
+        assert_eq!(groups("l(a b) c"), ["l(a)", "l(b)", "c"]);
+        assert_eq!(groups("l( a ) l( )"), ["l(a)"]);
+        assert_eq!(groups("l(a m(b) c)"), ["l(a)", "l(m(b)", "c)"]);
+        assert_eq!(groups("l(a b)x"), ["l(a", "b)x"]);
     }
 }

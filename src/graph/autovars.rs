@@ -31,7 +31,8 @@ pub fn file_part(w: &str) -> &str {
     }
 }
 
-fn dedup<'a>(v: &[&'a str]) -> Vec<&'a str> {
+/// The names of `v`, each once, in order of first appearance.
+pub fn dedup<'a>(v: &[&'a str]) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::with_capacity(v.len());
     for w in v {
         if !out.contains(w) {

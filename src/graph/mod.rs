@@ -10,6 +10,7 @@ pub mod disk;
 pub mod resolve;
 
 use crate::diag::{Loc, Result};
+use crate::lang::globbing::file_names;
 use crate::lang::names::{strip_dot_slash, Name};
 use crate::lang::rules::Recipe;
 use crate::lang::text::{words, Pattern};
@@ -195,7 +196,7 @@ impl Graph {
                 self.nodes[id].siblings = sibs.into();
             }
             if !t.double_colon.is_empty() {
-                for rule in &t.double_colon {
+                for (i, rule) in t.double_colon.iter().enumerate() {
                     let sub = self.nodes.len();
                     self.nodes.push(Node {
                         name: name.clone(),
@@ -221,6 +222,10 @@ impl Graph {
                     }
                     let deps = deps.iter().map(|(n, o)| (n.as_str(), *o));
                     self.add_deps(db, disk, sub, deps);
+                    if i == 0 && db.specials.extra_prereqs {
+                        // make gives them to the first rule only.
+                        self.add_extra_prereqs(db, disk, sub)?;
+                    }
                     self.nodes[id].deps.push(Edge {
                         node: sub,
                         order_only: false,
@@ -231,7 +236,7 @@ impl Graph {
                 return Ok(());
             }
         }
-        if db.specials.extra_prereqs && self.nodes[id].recipe.is_some() {
+        if db.specials.extra_prereqs && (is_target || self.has_own_extra_prereqs(id)) {
             self.add_extra_prereqs(db, disk, id)?;
         }
         let n = &self.nodes[id];
@@ -265,6 +270,9 @@ impl Graph {
 
     /// Give node `id` the pattern rule `m`: prerequisites first, then the
     /// explicit ones already there; chained prerequisites become intermediates.
+    /// The rule's prerequisites end with the global `.EXTRA_PREREQS`, as
+    /// make 4.3 adds them to any implicit rule it uses (the file itself
+    /// included: that is then a circular dependency).
     fn apply_match(
         &mut self,
         db: &mut Database,
@@ -298,6 +306,10 @@ impl Graph {
                 after_wait: false,
                 extra: false,
             });
+        }
+        if db.specials.extra_prereqs {
+            let names = extra_prereq_names(db, &Scope::global())?;
+            edges.extend(self.extra_edges(db, _disk, id, &names));
         }
         let n = &mut self.nodes[id];
         edges.append(&mut n.deps);
@@ -344,12 +356,24 @@ impl Graph {
         let saved = db.loc.replace(loc.clone());
         let expanded = db.expand(text, &scope);
         db.loc = saved;
+        let expanded = expanded?;
+        let mut lists: [Vec<String>; 2] = Default::default();
         let mut order_only = false;
-        for w in words(&expanded?).map(strip_dot_slash) {
+        for w in words(&expanded) {
             if w == "|" {
                 order_only = true;
-            } else if !deps.iter().any(|d| d.0 == w) {
-                deps.push((w.to_string(), order_only));
+            } else {
+                lists[order_only as usize].push(w.to_string());
+            }
+        }
+        for (list, order_only) in lists.into_iter().zip([false, true]) {
+            for w in archive::split_groups(list) {
+                for name in file_names(&w) {
+                    let name = strip_dot_slash(&name);
+                    if !deps.iter().any(|d| d.0 == name) {
+                        deps.push((name.to_string(), order_only));
+                    }
+                }
             }
         }
         Ok(())
@@ -382,10 +406,17 @@ impl Graph {
         }
     }
 
-    /// `.EXTRA_PREREQS` of a target with an explicit recipe: its own
-    /// target-specific value (which `+=` adds to the global one) or the
-    /// global one, as make 4.3 applies it. Not inherited from the targets
-    /// that need it; a file is never its own extra prerequisite.
+    /// True if node `id` has a target-specific `.EXTRA_PREREQS`.
+    fn has_own_extra_prereqs(&self, id: NodeId) -> bool {
+        let vars = self.nodes[id].vars.as_ref();
+        vars.is_some_and(|v| v.get(".EXTRA_PREREQS").is_some())
+    }
+
+    /// `.EXTRA_PREREQS` of a file named as a target, or with a value of its
+    /// own, after its explicit prerequisites: that target-specific value
+    /// (which `+=` adds to the global one) or the global one, as make 4.3
+    /// applies them. Not inherited from the targets that need it; a list that
+    /// names the file itself is dropped whole.
     fn add_extra_prereqs(
         &mut self,
         db: &mut Database,
@@ -397,22 +428,35 @@ impl Graph {
         if let Some(v) = &self.nodes[id].vars {
             scope = scope.with(v.clone(), false);
         }
-        let value = db.var_value(".EXTRA_PREREQS", &scope)?;
-        let name = self.nodes[id].name.clone();
-        for w in crate::lang::text::words(&value).map(strip_dot_slash) {
-            if w == &*name {
-                continue;
-            }
-            let dep = self.node(db, w, Some(id));
+        let names = extra_prereq_names(db, &scope)?;
+        if names.iter().any(|w| w.as_str() == &*self.nodes[id].name) {
+            return Ok(());
+        }
+        let mut edges = self.extra_edges(db, disk, id, &names);
+        self.nodes[id].deps.append(&mut edges);
+        Ok(())
+    }
+
+    /// Edges from node `id` to the extra prerequisites `names`.
+    fn extra_edges(
+        &mut self,
+        db: &Database,
+        disk: &mut StatCache,
+        id: NodeId,
+        names: &[String],
+    ) -> Vec<Edge> {
+        let mut edges = Vec::with_capacity(names.len());
+        for name in names {
+            let dep = self.node(db, name, Some(id));
             self.resolve_path(db, disk, dep);
-            self.nodes[id].deps.push(Edge {
+            edges.push(Edge {
                 node: dep,
                 order_only: false,
                 after_wait: false,
                 extra: true,
             });
         }
-        Ok(())
+        edges
     }
 
     /// Set `path` to where `vpath` finds the file, once, if it is not here.
@@ -485,6 +529,15 @@ impl Graph {
         }
         scope
     }
+}
+
+/// The file names `.EXTRA_PREREQS` has in `scope`.
+fn extra_prereq_names(db: &mut Database, scope: &Scope) -> Result<Vec<String>> {
+    let value = db.var_value(".EXTRA_PREREQS", scope)?;
+    Ok(words(&value)
+        .flat_map(file_names)
+        .map(|w| strip_dot_slash(&w).to_string())
+        .collect())
 }
 
 /// Pattern-specific variable tables matching `name`, innermost first: the

@@ -5,6 +5,7 @@
 use crate::diag::Result;
 use crate::graph::disk::FastSet as HashSet;
 use crate::graph::disk::StatCache;
+use crate::lang::globbing::{file_names, is_file_pattern};
 use crate::lang::names::strip_dot_slash;
 use crate::lang::text::{words, Pattern};
 use crate::lang::vars::{Flavor, Origin, Scope, Var, VarTable};
@@ -359,6 +360,21 @@ impl<'a> Searcher<'a> {
                     d.order_only
                 }
             };
+            if is_file_pattern(&name) {
+                // Wildcards are expanded once the stem is in; the files found
+                // exist, so they need no further search.
+                let mut found = file_names(&name);
+                if found.len() > 1 {
+                    deps.extend(found.into_iter().map(|name| ImplicitDep {
+                        name,
+                        order_only,
+                        chain: None,
+                    }));
+                    self.buf = name;
+                    continue;
+                }
+                name = found.pop().unwrap_or(name);
+            }
             let known = match (expanded.is_none(), c.first_unknown.get()) {
                 (true, Some(first)) => i < first,
                 _ => self.known(db, &name),

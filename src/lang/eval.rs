@@ -3,8 +3,10 @@
 //! everything read before it).
 
 use crate::diag::{message, warn, Fatal, Loc, Result};
+use crate::graph::archive;
 use crate::lang::database::{Database, MissingInclude, ReadOptions};
 use crate::lang::expand::find_close;
+use crate::lang::globbing::{file_names, is_file_pattern};
 use crate::lang::names::strip_dot_slash;
 use crate::lang::reader::{collapse_continuations, strip_comment, Reader};
 use crate::lang::rules::{
@@ -56,6 +58,22 @@ struct PendingRule {
     recipe: Vec<RecipeLine>,
     loc: Loc,
     second_expansion: bool,
+}
+
+impl PendingRule {
+    /// A rule line whose targets expanded to nothing: it only collects the
+    /// recipe lines that follow, to be dropped.
+    fn without_targets(loc: &Loc) -> PendingRule {
+        PendingRule {
+            targets: Vec::new(),
+            colon: Colon::Single,
+            static_pattern: None,
+            prereqs: String::new(),
+            recipe: Vec::new(),
+            loc: loc.clone(),
+            second_expansion: false,
+        }
+    }
 }
 
 /// Modifiers that may precede an assignment or directive.
@@ -592,7 +610,7 @@ impl Database {
 
     fn include(&mut self, args: &str, optional: bool, loc: &Loc) -> Result<()> {
         let names = self.expand(args, &Scope::global())?;
-        for name in glob_words(&names) {
+        for name in words(&names).flat_map(file_names) {
             let name = strip_dot_slash(&name).to_string();
             let found = self.find_include(&name);
             match found {
@@ -715,18 +733,16 @@ impl Database {
                 }
             }
         };
-        let mut targets: Vec<String> = name_words(&targets_text);
+        let names = archive::split_groups(name_words(&targets_text));
+        let mut targets: Vec<String> = expand_file_patterns(names);
         for t in targets.iter_mut().filter(|t| t.starts_with("./")) {
             *t = strip_dot_slash(t).to_string();
         }
         if targets.is_empty() {
-            if rest.trim().is_empty() && inline_recipe.is_none() {
-                return Ok(());
-            }
-            return Err(Fatal::at(Some(loc), "missing target pattern").with_msg_if(
-                colon != Colon::Single || !rest.trim().is_empty(),
-                "missing target",
-            ));
+            // make drops a rule without targets whole, unexpanded, and the
+            // recipe lines after it with it.
+            st.rule = Some(PendingRule::without_targets(loc));
+            return Ok(());
         }
         // Target-specific variable assignment?
         let rest_trim = rest.trim_start_matches([' ', '\t']);
@@ -898,6 +914,9 @@ impl Database {
     }
 
     fn record_rule(&mut self, rule: PendingRule) -> Result<()> {
+        if rule.targets.is_empty() {
+            return Ok(());
+        }
         let recipe = if rule.recipe.is_empty() {
             None
         } else {
@@ -911,15 +930,23 @@ impl Database {
             }))
         };
         let loc = rule.loc;
+        if rule.colon == Colon::Grouped && recipe.is_none() {
+            return Err(Fatal::at(
+                Some(&loc),
+                "grouped targets must provide a recipe",
+            ));
+        }
+        check_rule_kind(&rule.targets, rule.static_pattern.is_some(), &loc)?;
         let patterns = rule
             .targets
             .iter()
             .filter(|t| Pattern::parse(t).is_some())
             .count();
         if rule.static_pattern.is_none() && patterns == rule.targets.len() {
-            let (deps, deferred) = split_deps(&rule.prereqs, rule.second_expansion, &loc, |w| {
-                strip_dot_slash(w).into()
-            });
+            let (deps, deferred) =
+                split_deps(&rule.prereqs, rule.second_expansion, &loc, true, |w| {
+                    strip_dot_slash(w).into()
+                });
             return self.record_pattern_rule(PatternRule {
                 targets: rule.targets,
                 deps,
@@ -929,20 +956,46 @@ impl Database {
                 loc,
             });
         }
-        if rule.static_pattern.is_none() && patterns > 0 {
-            // GNU make 4.3 only complains, then treats every name as a file.
-            crate::engine::output::enter_directory();
-            eprintln!(
-                "{}: *** mixed implicit and normal rules: deprecated syntax",
-                loc
-            );
-        }
+        let repeated = repeated_names(&rule.targets);
         let group = if rule.colon == Colon::Grouped && !rule.targets.is_empty() {
-            Some(Arc::new(rule.targets.clone()))
+            let once = rule.targets.iter().zip(&repeated).filter(|(_, r)| !**r);
+            Some(Arc::new(once.map(|(t, _)| t.clone()).collect::<Vec<_>>()))
         } else {
             None
         };
-        for t in &rule.targets {
+        // Which targets of a grouped rule already belong to a group.
+        let grouped_before: Option<Vec<bool>> = group.as_ref().map(|_| {
+            let in_group = |t: &String| {
+                self.targets
+                    .get(t.as_str())
+                    .is_some_and(|e| e.group.is_some())
+            };
+            rule.targets.iter().map(in_group).collect()
+        });
+        // A static rule's wildcards are expanded before the stem goes in: a
+        // name the stem makes is taken as it is.
+        let static_prereqs = match &rule.static_pattern {
+            Some(_) if !defers(&rule.prereqs, rule.second_expansion) => {
+                expand_file_patterns_in(&rule.prereqs)
+            }
+            _ => std::borrow::Cow::Borrowed(rule.prereqs.as_str()),
+        };
+        for (i, (t, &again)) in rule.targets.iter().zip(&repeated).enumerate() {
+            if i > 0 && Pattern::parse(t).is_some() {
+                // After an ordinary first target make only complains, then
+                // treats the pattern as a file name.
+                crate::engine::output::enter_directory();
+                eprintln!(
+                    "{}: *** mixed implicit and normal rules: deprecated syntax",
+                    loc
+                );
+            }
+            if again && rule.colon != Colon::Double {
+                message(
+                    &loc,
+                    &format!("target '{}' given more than once in the same rule", t),
+                );
+            }
             let (prereqs, stem) = match &rule.static_pattern {
                 Some(pat) => {
                     let p = Pattern::parse(pat).expect("checked when read");
@@ -950,7 +1003,7 @@ impl Database {
                         Some(stem) => {
                             let stem = stem.to_string();
                             (
-                                std::borrow::Cow::Owned(fill_patterns(&rule.prereqs, &stem)),
+                                std::borrow::Cow::Owned(fill_patterns(&static_prereqs, &stem)),
                                 Some(stem),
                             )
                         }
@@ -972,9 +1025,10 @@ impl Database {
             // in (`fill_patterns`); one the stem brings stays, as in make.
             let filled = rule.static_pattern.is_some();
             let names = &mut self.names;
-            let (deps, deferred) = split_deps(&prereqs, rule.second_expansion, &loc, |w| {
-                names.intern(if filled { w } else { strip_dot_slash(w) })
-            });
+            let (deps, deferred) =
+                split_deps(&prereqs, rule.second_expansion, &loc, !filled, |w| {
+                    names.intern(if filled { w } else { strip_dot_slash(w) })
+                });
             self.note_default_goal(t);
             let entry = self.target_entry(t);
             entry.is_target = true;
@@ -1010,7 +1064,9 @@ impl Database {
             merge_deps(&mut entry.deps, deps, recipe.is_some());
             entry.deferred.extend(deferred);
             if let Some(r) = &recipe {
-                if let Some(old) = entry.recipe.as_ref().filter(|o| &*o.loc.file != BUILTIN) {
+                let old = entry.recipe.as_ref().filter(|o| &*o.loc.file != BUILTIN);
+                // A name given twice in this rule already has this recipe.
+                if let Some(old) = old.filter(|_| !again) {
                     // make names the first recipe line of each rule.
                     warn(
                         Some(r.first_line_loc()),
@@ -1026,6 +1082,10 @@ impl Database {
             if group.is_some() {
                 entry.group = group.clone();
             }
+        }
+        if let (Some(in_group), Some(_)) = (grouped_before, &group) {
+            let at = recipe.as_ref().map_or(&loc, |r| r.first_line_loc());
+            warn_group_overrides(&rule.targets, &in_group, at);
         }
         Ok(())
     }
@@ -1050,7 +1110,7 @@ impl Database {
     }
 
     fn record_pattern_rule(&mut self, rule: PatternRule) -> Result<()> {
-        let same = |r: &PatternRule| r.targets == rule.targets && r.deps == rule.deps;
+        let same = |r: &PatternRule| same_pattern_rule(r, &rule);
         if self.installing_defaults {
             if !self.pattern_rules.iter().any(same) {
                 self.pattern_rules.push(rule);
@@ -1075,7 +1135,11 @@ impl Database {
         if !name.starts_with('.') {
             return Ok(false);
         }
-        let names = || words(prereqs).map(|w| strip_dot_slash(w).to_string());
+        let names = || {
+            words(prereqs)
+                .flat_map(file_names)
+                .map(|w| strip_dot_slash(&w).to_string())
+        };
         let sp = &mut self.specials;
         match name {
             ".PHONY" => sp.phony.extend(names()),
@@ -1176,7 +1240,7 @@ impl Database {
                     recipe: Some(recipe),
                     terminal: false,
                 };
-                let same = |r: &PatternRule| r.targets == rule.targets && r.deps == rule.deps;
+                let same = |r: &PatternRule| same_pattern_rule(r, &rule);
                 if !self.pattern_rules.iter().any(same) {
                     self.pattern_rules.push(rule);
                 }
@@ -1260,19 +1324,6 @@ impl Database {
 impl Modifiers {
     fn any(&self) -> bool {
         self.override_ || self.export.is_some() || self.private
-    }
-}
-
-trait WithMsg {
-    fn with_msg_if(self, cond: bool, msg: &str) -> Self;
-}
-
-impl WithMsg for Fatal {
-    fn with_msg_if(mut self, cond: bool, msg: &str) -> Self {
-        if cond {
-            self.msg = msg.to_string();
-        }
-        self
     }
 }
 
@@ -1488,6 +1539,16 @@ fn quoted(s: &str) -> Option<(&str, &str)> {
     Some((&s[1..end], &s[end + 1..]))
 }
 
+/// True if two pattern rules have the same target and prerequisite patterns
+/// (the later one then replaces the earlier); prerequisites left for the
+/// second expansion count by their words.
+fn same_pattern_rule(a: &PatternRule, b: &PatternRule) -> bool {
+    fn deferred(r: &PatternRule) -> impl Iterator<Item = &str> + '_ {
+        r.deferred.iter().flat_map(|d| words(&d.text))
+    }
+    a.targets == b.targets && a.deps == b.deps && deferred(a).eq(deferred(b))
+}
+
 /// Replace `%` by `stem` in each word of a static pattern rule's
 /// prerequisites, each without its leading `./` first.
 fn fill_patterns(prereqs: &str, stem: &str) -> String {
@@ -1501,16 +1562,23 @@ fn fill_patterns(prereqs: &str, stem: &str) -> String {
         .join(" ")
 }
 
+/// True if prerequisite text waits for the second expansion.
+fn defers(text: &str, second: bool) -> bool {
+    second && text.contains('$')
+}
+
 /// Prerequisites from their (first-expanded) text: normal ones, then order-only
 /// after a `|` word. With second expansion, texts still holding `$` are kept.
-/// `name` makes each name from its word.
+/// `globs` expands `~` and wildcards in the words; `name` makes each name
+/// from its word.
 fn split_deps(
     text: &str,
     second: bool,
     loc: &Loc,
+    globs: bool,
     name: impl FnMut(&str) -> crate::lang::names::Name,
 ) -> (Vec<Dep>, Vec<DeferredDeps>) {
-    if second && text.contains('$') {
+    if defers(text, second) {
         return (
             Vec::new(),
             vec![DeferredDeps {
@@ -1519,15 +1587,20 @@ fn split_deps(
             }],
         );
     }
-    (parse_deps_with(text, name), Vec::new())
+    (parse_deps_with(text, globs, name), Vec::new())
 }
 
 /// Parse a prerequisite list, `|` separating normal from order-only ones,
-/// making each name with `name`.
-fn parse_deps_with(text: &str, mut name: impl FnMut(&str) -> crate::lang::names::Name) -> Vec<Dep> {
+/// expanding `~` and wildcards if `globs`, making each name with `name`.
+fn parse_deps_with(
+    text: &str,
+    globs: bool,
+    mut name: impl FnMut(&str) -> crate::lang::names::Name,
+) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
-    let mut order_only = false;
-    if !text.bytes().any(|b| b == b'\\' || b == b'|') {
+    let special =
+        |b: u8| matches!(b, b'\\' | b'|' | b'(') || globs && matches!(b, b'*' | b'?' | b'[' | b'~');
+    if !text.bytes().any(special) {
         // The usual list: plain words.
         deps.extend(words(text).map(|w| Dep {
             name: name(w),
@@ -1535,21 +1608,45 @@ fn parse_deps_with(text: &str, mut name: impl FnMut(&str) -> crate::lang::names:
         }));
         return deps;
     }
-    for w in name_words(text) {
-        let mut parts = w.split('|').peekable();
-        while let Some(p) = parts.next() {
-            if !p.is_empty() {
+    let (normal, order_only) = split_order_only(name_words(text));
+    for (list, order_only) in [(normal, false), (order_only, true)] {
+        for w in archive::split_groups(list) {
+            if globs && is_file_pattern(&w) {
+                deps.extend(file_names(&w).iter().map(|n| Dep {
+                    name: name(n),
+                    order_only,
+                }));
+            } else {
                 deps.push(Dep {
-                    name: name(p),
+                    name: name(&w),
                     order_only,
                 });
-            }
-            if parts.peek().is_some() {
-                order_only = true;
             }
         }
     }
     deps
+}
+
+/// Words before and after the first `|` (which may be inside a word); later
+/// ones are part of names.
+fn split_order_only(words: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let (mut normal, mut order_only) = (Vec::new(), Vec::new());
+    let mut after_bar = false;
+    for w in words {
+        if after_bar {
+            order_only.push(w);
+            continue;
+        }
+        let Some(bar) = w.find('|') else {
+            normal.push(w);
+            continue;
+        };
+        after_bar = true;
+        let (before, after) = (&w[..bar], &w[bar + 1..]);
+        normal.extend((!before.is_empty()).then(|| before.to_string()));
+        order_only.extend((!after.is_empty()).then(|| after.to_string()));
+    }
+    (normal, order_only)
 }
 
 /// Add the prerequisites of another rule for the same target. Those of the
@@ -1607,27 +1704,65 @@ pub fn name_words(text: &str) -> Vec<String> {
     out
 }
 
-/// The words of an `include` line with shell wildcards expanded (sorted); a
-/// pattern that matches nothing stays as written, so it can still be remade.
-fn glob_words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for w in words(text) {
-        if w.contains(['*', '?', '[']) {
-            if let Ok(paths) = glob::glob(w) {
-                let mut found: Vec<String> = paths
-                    .filter_map(|p| p.ok())
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
-                if !found.is_empty() {
-                    found.sort();
-                    out.extend(found);
-                    continue;
-                }
-            }
-        }
-        out.push(w.to_string());
+/// Words of a rule line with their `~` and wildcards expanded (see
+/// `file_names`).
+fn expand_file_patterns(words: Vec<String>) -> Vec<String> {
+    if !words.iter().any(|w| is_file_pattern(w)) {
+        return words;
     }
-    out
+    words.iter().flat_map(|w| file_names(w)).collect()
+}
+
+/// A rule whose first target is a pattern is an implicit rule: every target
+/// must then be a pattern, and it cannot be a static pattern rule.
+fn check_rule_kind(targets: &[String], static_pattern: bool, loc: &Loc) -> Result<()> {
+    let implicit = targets.first().is_some_and(|t| Pattern::parse(t).is_some());
+    if !implicit {
+        return Ok(());
+    }
+    if static_pattern {
+        return Err(Fatal::at(
+            Some(loc),
+            "mixed implicit and static pattern rules",
+        ));
+    }
+    if targets.iter().any(|t| Pattern::parse(t).is_none()) {
+        return Err(Fatal::at(Some(loc), "mixed implicit and normal rules"));
+    }
+    Ok(())
+}
+
+/// For each name, whether it came earlier in the list.
+fn repeated_names(names: &[String]) -> Vec<bool> {
+    if names.len() < 2 {
+        return vec![false; names.len()];
+    }
+    let mut seen: HashSet<&str> = HashSet::with_capacity(names.len());
+    names.iter().map(|n| !seen.insert(n.as_str())).collect()
+}
+
+/// make's warning for each target of a grouped rule that was in a group
+/// already: in an earlier rule (`in_group`) or given again in this one.
+/// make takes the names from the last.
+fn warn_group_overrides(targets: &[String], in_group: &[bool], at: &Loc) {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(targets.len());
+    for (t, &before) in targets.iter().zip(in_group).rev() {
+        if !seen.insert(t.as_str()) || before {
+            warn(
+                Some(at),
+                &format!("overriding group membership for target '{}'", t),
+            );
+        }
+    }
+}
+
+/// Prerequisite text with `~` and wildcards expanded word by word.
+fn expand_file_patterns_in(text: &str) -> std::borrow::Cow<'_, str> {
+    if !words(text).any(is_file_pattern) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let names: Vec<String> = words(text).flat_map(file_names).collect();
+    std::borrow::Cow::Owned(names.join(" "))
 }
 
 /// Quote `$` so that text that is already expanded survives another expansion.

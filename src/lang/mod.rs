@@ -6,6 +6,7 @@ pub mod database;
 pub mod eval;
 pub mod expand;
 pub mod functions;
+pub mod globbing;
 pub mod names;
 pub mod print;
 pub mod reader;
