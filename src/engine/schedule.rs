@@ -573,8 +573,13 @@ impl<'a> Scheduler<'a> {
         if self.graph.nodes[id].intermediate {
             self.made_intermediates.push(id);
         }
-        self.commands_started += 1;
-        if self.question() && !step.lines.iter().any(|l| l.always) {
+        // Lines that expand to nothing are no commands: a recipe of only
+        // those leaves its goal "up to date" (and `-q` content), as in make.
+        let has_commands = step.lines.iter().any(|l| !l.text.trim().is_empty());
+        if has_commands || self.honour_modes && self.opts.touch {
+            self.commands_started += 1;
+        }
+        if self.question() && has_commands && !step.lines.iter().any(|l| l.always) {
             // make -q stops at the first target that is out of date.
             self.out_of_date = true;
             self.stop = true;
