@@ -56,7 +56,10 @@ pub fn member_mtime(archive: &str, member: &str) -> MTime {
         .ok()?
         .read_to_end(&mut data)
         .ok()?;
-    find_member_date(&data, member).map(|secs| secs as i128 * 1_000_000_000)
+    // A date of 0 (as deterministic `ar` writes) is "unknown" to make: the
+    // member counts as missing.
+    let secs = find_member_date(&data, member).filter(|&secs| secs != 0)?;
+    Some(secs as i128 * 1_000_000_000)
 }
 
 /// The names of the members of `archive`, in archive order; empty if it

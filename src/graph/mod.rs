@@ -184,6 +184,7 @@ impl Graph {
                 for d in &t.deferred {
                     self.second_expansion(db, disk, id, &d.text, &d.loc, &mut deps)?;
                 }
+                drop_shadowed_order_only(&mut deps);
                 let deps = deps.iter().map(|(n, o)| (n.as_str(), *o));
                 self.add_deps(db, disk, id, deps);
             }
@@ -220,6 +221,7 @@ impl Graph {
                     for d in &rule.deferred {
                         self.second_expansion(db, disk, sub, &d.text, &d.loc, &mut deps)?;
                     }
+                    drop_shadowed_order_only(&mut deps);
                     let deps = deps.iter().map(|(n, o)| (n.as_str(), *o));
                     self.add_deps(db, disk, sub, deps);
                     if i == 0 && db.specials.extra_prereqs {
@@ -369,10 +371,7 @@ impl Graph {
         for (list, order_only) in lists.into_iter().zip([false, true]) {
             for w in archive::split_groups(list) {
                 for name in file_names(&w) {
-                    let name = strip_dot_slash(&name);
-                    if !deps.iter().any(|d| d.0 == name) {
-                        deps.push((name.to_string(), order_only));
-                    }
+                    deps.push((strip_dot_slash(&name).to_string(), order_only));
                 }
             }
         }
@@ -529,6 +528,20 @@ impl Graph {
         }
         scope
     }
+}
+
+/// Prerequisites as make keeps them: every normal one (`$+` shows
+/// repeats), an order-only one once and only if it is not also normal.
+fn drop_shadowed_order_only(deps: &mut Vec<(String, bool)>) {
+    if !deps.iter().any(|d| d.1) {
+        return;
+    }
+    let normal: std::collections::HashSet<String> =
+        deps.iter().filter(|d| !d.1).map(|d| d.0.clone()).collect();
+    let mut seen = std::collections::HashSet::new();
+    deps.retain(|(name, order_only)| {
+        !order_only || (!normal.contains(name) && seen.insert(name.clone()))
+    });
 }
 
 /// The file names `.EXTRA_PREREQS` has in `scope`.
