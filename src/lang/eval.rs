@@ -956,9 +956,17 @@ impl Database {
                 loc,
             });
         }
-        let repeated = repeated_names(&rule.targets);
+        // Most rules have one target: no table to allocate for them.
+        let repeated: std::borrow::Cow<[bool]> = match rule.targets.len() {
+            1 => std::borrow::Cow::Borrowed(&[false]),
+            _ => std::borrow::Cow::Owned(repeated_names(&rule.targets)),
+        };
         let group = if rule.colon == Colon::Grouped && !rule.targets.is_empty() {
-            let once = rule.targets.iter().zip(&repeated).filter(|(_, r)| !**r);
+            let once = rule
+                .targets
+                .iter()
+                .zip(repeated.iter())
+                .filter(|(_, r)| !**r);
             Some(Arc::new(once.map(|(t, _)| t.clone()).collect::<Vec<_>>()))
         } else {
             None
@@ -980,7 +988,7 @@ impl Database {
             }
             _ => std::borrow::Cow::Borrowed(rule.prereqs.as_str()),
         };
-        for (i, (t, &again)) in rule.targets.iter().zip(&repeated).enumerate() {
+        for (i, (t, &again)) in rule.targets.iter().zip(repeated.iter()).enumerate() {
             if i > 0 && Pattern::parse(t).is_some() {
                 // After an ordinary first target make only complains, then
                 // treats the pattern as a file name.
