@@ -89,8 +89,8 @@ impl Drop for TargetDirs {
 /// when the sandbox enforces: before its recipe is expanded, so a
 /// `$(shell mkdir -p $(@D))` in it (which runs under the read-only sandbox
 /// of `$(shell)`) finds them made, as the step itself does.
-pub fn make_target_dirs(db: &Database, opts: &Options, targets: &[String]) -> TargetDirs {
-    if !mode_of(opts).enforces() {
+pub fn make_target_dirs(db: &Database, enforcing: bool, targets: &[String]) -> TargetDirs {
+    if !enforcing {
         return TargetDirs::default();
     }
     TargetDirs(create_target_dirs(&file_targets(db, targets)))
@@ -194,7 +194,7 @@ impl Guard {
     }
 
     pub fn enforcing(&self) -> bool {
-        matches!(self.mode, Mode::Enforce | Mode::Require)
+        self.mode.enforces()
     }
 
     /// The policy a step gets, from what it declares and what the makefile

@@ -693,8 +693,15 @@ impl<'a> Scheduler<'a> {
                 .iter()
                 .map(|s| self.graph.nodes[*s].path.to_string()),
         );
-        let made_dirs =
-            (!self.dry()).then(|| hermetic::make_target_dirs(self.db, self.opts, &targets));
+        let made_dirs = (!self.dry()).then(|| {
+            // The build's guard knows the mode once it exists (the first
+            // step asks the options, and perhaps the environment).
+            let enforcing = match &self.guard {
+                Some(g) => g.enforcing(),
+                None => hermetic::mode_of(self.opts).enforces(),
+            };
+            hermetic::make_target_dirs(self.db, enforcing, &targets)
+        });
         let lines = match recipe::expand(self.db, &recipe, &scope, self.db.specials.one_shell) {
             Ok(l) => l,
             Err(e) => {

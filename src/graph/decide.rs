@@ -79,12 +79,8 @@ pub fn trace_reason(target: &str, newer: &[String]) -> String {
     if newer.is_empty() {
         return format!("target '{}' does not exist", target);
     }
-    let mut seen = std::collections::HashSet::new();
-    let once: Vec<&str> = newer
-        .iter()
-        .map(String::as_str)
-        .filter(|n| seen.insert(*n))
-        .collect();
+    let names: Vec<&str> = newer.iter().map(String::as_str).collect();
+    let once = crate::graph::autovars::dedup(&names);
     format!("update target '{}' due to: {}", target, once.join(" "))
 }
 

@@ -226,9 +226,7 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
             );
         }
     }
-    let mut out = String::from(
-        "# Written by hbuild --sandbox=audit --fix-deps: the prerequisites and\n# outputs these rules use without declaring them. Include it from the makefile.\n",
-    );
+    let mut out = String::from(FRAGMENT_HEADER);
     for (t, ps) in &deps {
         let list: Vec<&str> = ps.iter().map(String::as_str).collect();
         let _ = writeln!(out, "{}: {}", make_word_str(t), list.join(" "));
@@ -243,26 +241,18 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
     out
 }
 
+/// The first lines of every `--fix-deps` fragment.
+const FRAGMENT_HEADER: &str = "# Written by hbuild --sandbox=audit --fix-deps: the prerequisites and\n# outputs these rules use without declaring them. Include it from the makefile.\n";
+
 /// `old` and `new` fragments as one (two makes of a recursive build wrote
 /// the same file): every declaration of both, with its comment lines, once,
 /// sorted, under one header.
 pub fn merge_fragments(old: &str, new: &str) -> String {
-    let mut header = String::new();
     let mut blocks: BTreeSet<String> = BTreeSet::new();
     for text in [old, new] {
-        let mut lines = text.lines().peekable();
-        let mut head = String::new();
-        while let Some(l) =
-            lines.next_if(|l| l.starts_with("# Written by") || l.starts_with("# outputs these"))
-        {
-            head.push_str(l);
-            head.push('\n');
-        }
-        if header.is_empty() {
-            header = head;
-        }
+        let body = text.strip_prefix(FRAGMENT_HEADER).unwrap_or(text);
         let mut block = String::new();
-        for l in lines {
+        for l in body.lines() {
             block.push_str(l);
             block.push('\n');
             if !l.starts_with('#') {
@@ -270,7 +260,7 @@ pub fn merge_fragments(old: &str, new: &str) -> String {
             }
         }
     }
-    header + &blocks.into_iter().collect::<String>()
+    FRAGMENT_HEADER.to_string() + &blocks.into_iter().collect::<String>()
 }
 
 /// A path as a makefile word: blanks, `#`, `:` and `$` escaped.
