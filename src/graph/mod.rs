@@ -288,6 +288,9 @@ impl Graph {
             let existed = self.lookup(&d.name).is_some();
             let dep = self.node(db, &d.name, Some(id));
             if let Some(chain) = d.chain {
+                // Make 4.3 enters a chained file in its database, so later
+                // searches take it as a file that ought to exist.
+                db.names.intern(&d.name);
                 if !existed && !db.targets.contains_key(d.name.as_str()) {
                     self.nodes[dep].intermediate = true;
                 }

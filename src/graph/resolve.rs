@@ -152,6 +152,109 @@ pub struct RuleTable {
     /// Per last byte of a name: the rules with a target pattern that can
     /// match it (its suffix ends in that byte, or it ends in `%`), ascending.
     by_last_byte: Vec<Vec<u32>>,
+    /// What a chain started by a match-anything rule can reach; `None` when
+    /// the rules are too irregular to tell (see [`ChainReach`]).
+    reach: Option<ChainReach>,
+}
+
+/// The names a chain through a match-anything rule (`%: %.c`) can reach from
+/// a file `F`, when every other rule only swaps one suffix for another
+/// (`%.o: %.c`) or cannot match a name that starts like `F`.
+///
+/// Such a chain from `F` only ever looks at names `F` + `x` for the strings
+/// `x` in `suffixes`: a rule `%T: %D` turns `F` + `yT` into `F` + `yD`. So
+/// when none of those names exists or is mentioned, every chain from `F`
+/// fails, and the search need not walk them: for a makefile's ordinary
+/// sources and headers, which no rule makes, that walk through make's ~90
+/// built-in rules is most of the search.
+#[derive(Clone, Debug, Default)]
+struct ChainReach {
+    suffixes: Vec<String>,
+    /// Target-pattern prefixes (`lib%.a`, `build/%.o`) of rules that are not
+    /// plain suffix swaps: the reasoning holds only for names they cannot match.
+    prefixes: Vec<String>,
+}
+
+impl ChainReach {
+    /// Computed once per rule table; `None` when a rule defeats the
+    /// reasoning (second expansion, a prerequisite pattern elsewhere than the
+    /// target's stem, a suffix that could take in part of `F`) or when the
+    /// reachable set grows past a small bound.
+    fn new(db: &Database) -> Option<ChainReach> {
+        const MAX: usize = 256;
+        struct Swap<'r> {
+            targets: Vec<&'r str>,
+            deps: Vec<&'r str>,
+            terminal: bool,
+        }
+        let mut swaps = Vec::new();
+        let mut prefixes = Vec::new();
+        for r in db.pattern_rules.iter().filter(|r| r.recipe.is_some()) {
+            if !r.deferred.is_empty() {
+                return None;
+            }
+            let stem_deps: Vec<&str> = r
+                .deps
+                .iter()
+                .filter(|d| d.name.contains('%'))
+                .map(|d| &*d.name)
+                .collect();
+            let plain =
+                |p: &&str| p.starts_with('%') && !p.contains('/') && p.matches('%').count() == 1;
+            let is_swap = !stem_deps.is_empty()
+                && r.targets.iter().map(String::as_str).all(|t| plain(&t))
+                && stem_deps.iter().all(plain);
+            if is_swap {
+                swaps.push(Swap {
+                    targets: r.targets.iter().map(|t| &t[1..]).collect(),
+                    deps: stem_deps.iter().map(|d| &d[1..]).collect(),
+                    terminal: r.terminal,
+                });
+                continue;
+            }
+            for t in &r.targets {
+                match t.find('%') {
+                    // A rule without a stem prerequisite that can match any
+                    // name ending in a suffix: nothing can be said.
+                    Some(0) | None => return None,
+                    Some(i) => prefixes.push(t[..i].to_string()),
+                }
+            }
+        }
+        // Start from what the match-anything rules ask for, then follow swaps.
+        let mut suffixes: Vec<String> = Vec::new();
+        for sw in swaps.iter().filter(|sw| sw.targets.contains(&"")) {
+            suffixes.extend(sw.deps.iter().map(|d| d.to_string()));
+        }
+        let mut i = 0;
+        while i < suffixes.len() {
+            let x = suffixes[i].clone();
+            for sw in &swaps {
+                for t in &sw.targets {
+                    if t.len() > x.len() && t.ends_with(x.as_str()) {
+                        // `F` + `x` may end in `t` for some `F`: the stem
+                        // would take in part of `F`.
+                        return None;
+                    }
+                    if !x.ends_with(t) || (t.is_empty() && !sw.terminal) {
+                        continue;
+                    }
+                    let base = &x[..x.len() - t.len()];
+                    for d in &sw.deps {
+                        let next = format!("{base}{d}");
+                        if !suffixes.contains(&next) {
+                            suffixes.push(next);
+                        }
+                    }
+                }
+            }
+            if suffixes.len() > MAX {
+                return None;
+            }
+            i += 1;
+        }
+        Some(ChainReach { suffixes, prefixes })
+    }
 }
 
 impl RuleTable {
@@ -173,6 +276,7 @@ impl RuleTable {
         RuleTable {
             rules,
             by_last_byte,
+            reach: ChainReach::new(db),
         }
     }
 
@@ -298,11 +402,20 @@ impl<'a> Searcher<'a> {
             });
         }
         cands.sort_by_key(|c| c.stem.len());
+        // Whether chains through match-anything rules can be skipped; looked
+        // up when the pass with chains first needs it.
+        let mut dead_end: Option<bool> = None;
         for allow_chain in [false, true] {
             for c in &cands {
                 let terminal = db.pattern_rules[c.rule].terminal;
                 if allow_chain && terminal {
                     continue;
+                }
+                if allow_chain && db.pattern_rules[c.rule].targets[c.target_index] == "%" {
+                    let dead = *dead_end.get_or_insert_with(|| self.dead_end(db, dir, file));
+                    if dead {
+                        continue;
+                    }
                 }
                 if let Some(m) = self.try_rule(db, target, c, allow_chain, depth, in_use)? {
                     return Ok(Some(m));
@@ -313,6 +426,37 @@ impl<'a> Searcher<'a> {
             self.failed.insert(target.to_string());
         }
         Ok(None)
+    }
+
+    /// True when no chain through a match-anything rule can make `dir` +
+    /// `file`: no name such a chain would look at exists or is mentioned
+    /// ([`ChainReach`]).
+    fn dead_end(&mut self, db: &Database, dir: &str, file: &str) -> bool {
+        let Some(reach) = &self.patterns.reach else {
+            return false;
+        };
+        let full = format!("{dir}{file}");
+        let may_match = |p: &str, name: &str| name.starts_with(p) || p.starts_with(name);
+        if reach
+            .prefixes
+            .iter()
+            .any(|p| may_match(p, &full) || may_match(p, file))
+        {
+            return false;
+        }
+        let mut name = full.clone();
+        for x in &reach.suffixes {
+            name.truncate(full.len());
+            name.push_str(x);
+            // `known`, on fields the borrow of `reach` leaves free.
+            if db.names.contains(&name)
+                || self.disk.exists(&name)
+                || locate_elsewhere(db, self.vpath, self.disk, &name).is_some()
+            {
+                return false;
+            }
+        }
+        true
     }
 
     /// Does `name` exist (here or through vpath), or ought it to exist (the
@@ -592,5 +736,52 @@ mod tests {
             .position(|r| r.targets.iter().any(|t| t == "%.o"))
             .unwrap();
         assert!(!table.candidates(b'c').any(|ri| ri == o_rule));
+    }
+
+    fn table_for(text: &str, builtins: bool) -> RuleTable {
+        use crate::lang::builtin;
+        use crate::lang::database::ReadOptions;
+        let mut db = Database::new(ReadOptions::default());
+        let loc = crate::diag::Loc::new(&std::sync::Arc::from("t.mk"), 1);
+        if builtins {
+            db.eval_text(builtin::SUFFIXES, &loc).unwrap();
+            db.eval_text(builtin::SUFFIX_RULES, &loc).unwrap();
+        }
+        db.eval_text(text, &loc).unwrap();
+        db.finish_reading(builtins.then_some(builtin::PATTERN_RULES))
+            .unwrap();
+        RuleTable::new(&db)
+    }
+
+    #[test]
+    fn chain_reach_of_the_built_in_rules_is_a_set_of_suffixes() {
+        let table = table_for("", true);
+        let reach = table.reach.expect("make's built-in rules are suffix swaps");
+        // `%: %.o` asks for `F.o`, which `%.o: %.c` asks for as `F.c`, which
+        // `%.c: %.y` asks for as `F.y`; `%.c: %.w %.ch` adds `F.ch`.
+        for x in [
+            ".o", ".c", ".y", ".l", ".w", ".ch", ".sh", ".F", ".r", ".web",
+        ] {
+            assert!(reach.suffixes.iter().any(|s| s == x), "{x}: {reach:?}");
+        }
+        assert!(reach.suffixes.len() < 64, "{reach:?}");
+        // `(%): %` matches only names that start with `(`.
+        assert_eq!(reach.prefixes, vec!["(".to_string()]);
+    }
+
+    #[test]
+    fn chain_reach_gives_up_on_rules_it_cannot_follow() {
+        // A prerequisite in another directory, a target suffix that could
+        // take in the end of the file name, second expansion.
+        for text in [
+            "%.o: src/%.c\n\t:\n",
+            "%.tab.c: %.y\n\t:\n%: %.c\n\t:\n",
+            ".SECONDEXPANSION:\n%.o: $$*.c\n\t:\n",
+        ] {
+            assert!(table_for(text, true).reach.is_none(), "{text:?}");
+        }
+        // A rule with a fixed prefix only limits the names it can be used for.
+        let reach = table_for("lib%.a: %.o\n\t:\n", true).reach.unwrap();
+        assert!(reach.prefixes.contains(&"lib".to_string()));
     }
 }
