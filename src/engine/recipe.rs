@@ -62,6 +62,14 @@ pub fn mentions_make(raw: &str) -> bool {
     raw.contains("$(MAKE)") || raw.contains("${MAKE}")
 }
 
+/// True if the unexpanded line is recursive: a `+` among its leading prefix
+/// characters, or a reference to `$(MAKE)`. Make decides this before any
+/// expansion; `-t` expands a recipe only when one of its lines is.
+pub fn raw_recursive(raw: &str) -> bool {
+    let rest = raw.trim_start_matches([' ', '\t', '@', '-', '+']);
+    raw[..raw.len() - rest.len()].contains('+') || mentions_make(raw)
+}
+
 /// Expand every line of `recipe` in `scope` (in order, before any runs, as
 /// make does), and return the commands. Under `.ONESHELL` the whole recipe
 /// becomes one command, with the first line's prefixes applying to it.
@@ -132,6 +140,15 @@ mod tests {
             always: false,
             loc: Loc::new(&"M".into(), 1),
         }
+    }
+
+    #[test]
+    fn recursive_lines_are_known_before_expansion() {
+        assert!(raw_recursive("+touch x"));
+        assert!(raw_recursive(" @-+ echo"));
+        assert!(raw_recursive("$(MAKE) -C sub"));
+        assert!(!raw_recursive("echo a+b"));
+        assert!(!raw_recursive("$(info x)@echo"));
     }
 
     #[test]

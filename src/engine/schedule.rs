@@ -702,7 +702,17 @@ impl<'a> Scheduler<'a> {
             };
             hermetic::make_target_dirs(self.db, enforcing, &targets)
         });
-        let lines = match recipe::expand(self.db, &recipe, &scope, self.db.specials.one_shell) {
+        // `-t` touches without expanding the recipe unless a line of it is
+        // recursive (then make expands it all, to run those lines).
+        let touch_only = self.honour_modes
+            && self.opts.touch
+            && !recipe.lines.iter().any(|l| recipe::raw_recursive(&l.text));
+        let expanded = if touch_only {
+            Ok(Vec::new())
+        } else {
+            recipe::expand(self.db, &recipe, &scope, self.db.specials.one_shell)
+        };
+        let lines = match expanded {
             Ok(l) => l,
             Err(e) => {
                 self.fatal(e);

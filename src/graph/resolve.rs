@@ -519,8 +519,10 @@ impl<'a> Searcher<'a> {
                 }
                 name = found.pop().unwrap_or(name);
             }
+            // The pass without chains looked up the prerequisites up to the
+            // first unknown one; those after it are still to be looked up.
             let known = match (expanded.is_none(), c.first_unknown.get()) {
-                (true, Some(first)) => i < first,
+                (true, Some(first)) if i <= first => i < first,
                 _ => self.known(db, &name),
             };
             if known {
