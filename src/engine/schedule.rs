@@ -79,6 +79,26 @@ enum Progress {
     Pending,
 }
 
+/// Which prerequisites a pass over a target's list updates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// All but intermediate files (whose own prerequisites it updates).
+    Others,
+    /// The intermediate files.
+    Intermediates,
+}
+
+/// What the passes over a target's prerequisites found.
+#[derive(Default)]
+struct DepScan {
+    /// The first pass met an intermediate file: the second has work.
+    intermediates: bool,
+    pending: bool,
+    waits_slot: bool,
+    dep_failed: bool,
+    dep_questioned: bool,
+}
+
 struct Job {
     step: Step,
     next: usize,
@@ -423,44 +443,21 @@ impl<'a> Scheduler<'a> {
         }
         self.grow();
         self.on_stack[id] = true;
-        let mut pending = false;
-        let mut waits_slot = false;
-        let mut dep_failed = false;
-        let mut dep_questioned = false;
-        let mut i = 0;
-        while i < self.graph.nodes[id].deps.len() {
-            let dep = self.graph.nodes[id].deps[i].node;
-            if pending && self.graph.nodes[id].deps[i].after_wait {
-                break;
-            }
-            if self.on_stack[dep] {
-                errln!(
-                    "{}: Circular {} <- {} dependency dropped.",
-                    prog(),
-                    self.graph.nodes[id].name,
-                    self.graph.nodes[dep].name
-                );
-                self.graph.nodes[id].deps.remove(i);
-                continue;
-            }
-            match self.update(dep, Some(id)) {
-                Progress::Pending => {
-                    pending = true;
-                    waits_slot |= self.state[dep] == State::New && self.walk.waits_slot(dep);
-                    if self.walk_blocked() {
-                        break;
-                    }
-                }
-                Progress::Done => {
-                    dep_failed |= self.state[dep] == State::Done(Outcome::Failed);
-                    dep_questioned |= self.state[dep] == State::Done(Outcome::Questioned);
-                }
-            }
-            if self.stop {
-                break;
-            }
-            i += 1;
+        // As make: the other prerequisites first (an intermediate one is
+        // looked through to its own), then the intermediate files, once the
+        // others are done.
+        let mut scan = DepScan::default();
+        self.update_deps(id, Pass::Others, &mut scan);
+        if scan.intermediates && !scan.pending && !self.stop {
+            self.update_deps(id, Pass::Intermediates, &mut scan);
         }
+        let DepScan {
+            intermediates: _,
+            pending,
+            waits_slot,
+            dep_failed,
+            dep_questioned,
+        } = scan;
         self.on_stack[id] = false;
         if self.stop {
             return Progress::Pending;
@@ -487,6 +484,96 @@ impl<'a> Scheduler<'a> {
             self.remember_pending(id, true);
         }
         progress
+    }
+
+    /// One pass over the prerequisites of `id` (see [`Pass`]), in order,
+    /// recording in `scan` what it found.
+    fn update_deps(&mut self, id: NodeId, pass: Pass, scan: &mut DepScan) {
+        let mut i = 0;
+        while i < self.graph.nodes[id].deps.len() {
+            let dep = self.graph.nodes[id].deps[i].node;
+            if scan.pending && self.graph.nodes[id].deps[i].after_wait {
+                break;
+            }
+            if self.on_stack[dep] {
+                errln!(
+                    "{}: Circular {} <- {} dependency dropped.",
+                    prog(),
+                    self.graph.nodes[id].name,
+                    self.graph.nodes[dep].name
+                );
+                self.graph.nodes[id].deps.remove(i);
+                continue;
+            }
+            let deferred = self.defers(dep);
+            let progress = match (pass, deferred) {
+                (Pass::Others, false) | (Pass::Intermediates, true) => {
+                    Some(self.update(dep, Some(id)))
+                }
+                (Pass::Others, true) => {
+                    scan.intermediates = true;
+                    Some(self.look_through(dep, id))
+                }
+                (Pass::Intermediates, false) => None,
+            };
+            match progress {
+                Some(Progress::Pending) => {
+                    scan.pending = true;
+                    scan.waits_slot |= self.state[dep] == State::New && self.walk.waits_slot(dep);
+                    if self.walk_blocked() {
+                        break;
+                    }
+                }
+                Some(Progress::Done) => {
+                    scan.dep_failed |= self.state[dep] == State::Done(Outcome::Failed);
+                    scan.dep_questioned |= self.state[dep] == State::Done(Outcome::Questioned);
+                }
+                None => {}
+            }
+            if self.stop {
+                break;
+            }
+            i += 1;
+        }
+    }
+
+    /// Is `dep` an intermediate file, made only after a target's other
+    /// prerequisites? (Not once it is done or running.)
+    fn defers(&self, dep: NodeId) -> bool {
+        let n = &self.graph.nodes[dep];
+        self.state[dep] == State::New
+            && !n.phony
+            && (n.intermediate || self.db.specials.secondary.names.contains(&*n.name))
+    }
+
+    /// make's first look at an intermediate prerequisite `dep` of `parent`:
+    /// its own prerequisites are brought up to date (intermediate ones looked
+    /// through in turn), not the file itself. `Done` means they all are.
+    fn look_through(&mut self, dep: NodeId, parent: NodeId) -> Progress {
+        if self.walk.is_clean(dep) {
+            let waits = self.walk.waits_slot(dep);
+            if !(waits && self.may_start()) {
+                self.blocked |= waits && !self.load_blocked;
+                return Progress::Pending;
+            }
+        }
+        if let Err(e) = self.graph.prepare(self.db, &mut self.disk, dep) {
+            self.fatal(e);
+            return Progress::Pending;
+        }
+        if self.graph.nodes[dep].parent.is_none() {
+            self.graph.nodes[dep].parent = Some(parent);
+        }
+        self.grow();
+        self.on_stack[dep] = true;
+        let mut own = DepScan::default();
+        self.update_deps(dep, Pass::Others, &mut own);
+        self.on_stack[dep] = false;
+        if own.pending {
+            self.remember_pending(dep, own.waits_slot);
+            return Progress::Pending;
+        }
+        Progress::Done
     }
 
     /// Mark `id` as pending until something it visits changes.
