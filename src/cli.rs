@@ -45,10 +45,14 @@ pub struct Options {
     pub old_files: Vec<String>,
     /// `-W FILE`: treated as infinitely new.
     pub new_files: Vec<String>,
-    /// `-w` (`Some(true)`) / `--no-print-directory` (`Some(false)`, which wins
-    /// over any `-w`).  When the engine turns `-w` on by itself (`-C`, sub-make)
-    /// it should store `Some(true)` here so `MAKEFLAGS` shows `w` as make's does.
+    /// `-w` (`Some(true)`). When the engine turns `-w` on by itself (`-C`,
+    /// sub-make) it stores `Some(true)` here so `MAKEFLAGS` shows `w` as
+    /// make's does.
     pub print_directory: Option<bool>,
+    /// `--no-print-directory`: wins over any `-w`. A switch of its own, as in
+    /// make: a makefile that adds it to `MAKEFLAGS` keeps the `w` of its own
+    /// run and passes both to sub-makes, which then print nothing.
+    pub no_print_directory: bool,
     pub print_data_base: bool,
     pub trace: bool,
     /// `-O[TYPE]`: `none`, `line`, `target` or `recurse` (bare `-O` is `target`).
@@ -385,6 +389,10 @@ fn decide(args: &[String], makeflags: Option<&str>) -> Outcome {
     opts.print_version = p.version;
     if opts.no_builtin_vars {
         opts.no_builtin_rules = true;
+    }
+    // `--no-print-directory` wins over `-w`, which `MAKEFLAGS` then omits.
+    if opts.no_print_directory {
+        opts.print_directory = None;
     }
     Outcome::Build(Box::new(opts))
 }
@@ -846,12 +854,8 @@ impl Parser {
             Opt::NoSilent => o.silent = false,
             Opt::Touch => o.touch = true,
             Opt::Version => self.version = true,
-            Opt::PrintDirectory => {
-                if o.print_directory != Some(false) {
-                    o.print_directory = Some(true);
-                }
-            }
-            Opt::NoPrintDirectory => o.print_directory = Some(false),
+            Opt::PrintDirectory => o.print_directory = Some(true),
+            Opt::NoPrintDirectory => o.no_print_directory = true,
             Opt::WarnUndefined => o.warn_undefined_variables = true,
             Opt::Trace => o.trace = true,
             Opt::Directory => o.directories.extend(value),
@@ -1250,7 +1254,7 @@ impl Options {
         if self.trace {
             words.push("--trace".into());
         }
-        if self.print_directory == Some(false) {
+        if self.no_print_directory {
             words.push("--no-print-directory".into());
         }
         if self.warn_undefined_variables {
@@ -1468,7 +1472,7 @@ mod tests {
             ("--warn-undefined-variables", |o| o.warn_undefined_variables),
             ("-L --check-symlink-times", |o| o.check_symlink_times),
             ("-w --print-directory", |o| o.print_directory == Some(true)),
-            ("--no-print-directory", |o| o.print_directory == Some(false)),
+            ("--no-print-directory", |o| o.no_print_directory),
         ];
         for (spellings, field) in cases {
             for s in spellings.split(' ') {
@@ -1639,10 +1643,7 @@ mod tests {
         assert!(!opts("-s --no-silent").silent);
         assert!(opts("--no-silent -s").silent);
         // --no-print-directory beats -w wherever it is.
-        assert_eq!(
-            opts("-w --no-print-directory -w").print_directory,
-            Some(false)
-        );
+        assert!(opts("-w --no-print-directory -w").no_print_directory);
         // -R implies -r.
         assert!(opts("-R").no_builtin_rules);
     }
@@ -1992,7 +1993,7 @@ mod tests {
         assert_eq!(env("k -- A=1 -s").variables, ["A=1"]);
         assert!(!env("k -- -s").silent);
         assert!(env(" --trace").trace);
-        assert_eq!(env(" --no-print-directory").print_directory, Some(false));
+        assert!(env(" --no-print-directory").no_print_directory);
         assert_eq!(env("k -Ia -I b").include_dirs, ["a", "b"]);
         assert_eq!(env(" -Ia\\ b").include_dirs, ["a b"]);
         assert_eq!(env("--eval=A=7").eval, ["A=7"]);

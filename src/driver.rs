@@ -94,10 +94,11 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
         .unwrap_or_else(|_| ".".to_string());
     // `-C` and sub-makes print the directory unless silenced; recorded in the
     // options so `MAKEFLAGS` shows `w` as make's does.
-    let print_dir = match opts.print_directory {
-        Some(p) => p,
-        None => !opts.silent && (!opts.directories.is_empty() || level > 0),
-    };
+    let print_dir = !opts.no_print_directory
+        && match opts.print_directory {
+            Some(p) => p,
+            None => !opts.silent && (!opts.directories.is_empty() || level > 0),
+        };
     if print_dir {
         opts.print_directory = Some(true);
     }
