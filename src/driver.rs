@@ -480,6 +480,31 @@ fn flags_set_by_makefiles(db: &mut Database, opts: &Options, inv: &Invocation) -
     flags.goals = opts.goals.clone();
     flags.variables = opts.variables.clone();
     flags.print_directory = opts.print_directory.or(flags.print_directory);
+    // The value the makefiles saw lacks `-I`, `-j`, `-l`, `-O`, `--debug=`
+    // and `--jobserver-auth` (see `makeflags_while_reading`): make decodes
+    // the new value on top of the switches it has, so those stay, and the
+    // include directories the makefiles name are added.
+    let mut dirs = opts.include_dirs.clone();
+    for d in std::mem::take(&mut flags.include_dirs) {
+        if !dirs.contains(&d) {
+            dirs.push(d);
+        }
+    }
+    flags.include_dirs = dirs;
+    if !flags.jobs_given {
+        flags.jobs = opts.jobs;
+        flags.jobs_given = opts.jobs_given;
+    }
+    flags.load_average = flags.load_average.or(opts.load_average);
+    if flags.output_sync.is_none() {
+        flags.output_sync = opts.output_sync.clone();
+    }
+    if flags.debug_flags.is_empty() {
+        flags.debug_flags = opts.debug_flags.clone();
+    }
+    if flags.jobserver_auth.is_none() {
+        flags.jobserver_auth = opts.jobserver_auth.clone();
+    }
     Some(flags)
 }
 
