@@ -336,6 +336,15 @@ fn read_all(
     };
     specials.push(("SUFFIXES", suffixes.into(), simple, default));
     for (name, value, flavor, origin) in specials {
+        // As in make, a default never replaces a variable of the environment
+        // (the Linux kernel exports `MAKE`, and its scripts call `${MAKE}`).
+        let from_env = db
+            .globals
+            .get(name)
+            .is_some_and(|v| v.origin == Origin::Environment);
+        if origin == Origin::Default && from_env {
+            continue;
+        }
         set_var(db, name, &value, flavor, origin);
     }
     // Sub-makes that are hbuild use the same sandbox mode (enforce, the
@@ -373,8 +382,15 @@ fn read_all(
         }
     }
     if !db.opts.no_builtin_rules {
-        db.eval_text(builtin::SUFFIXES, &builtin_loc)?;
-        db.eval_text(builtin::SUFFIX_RULES, &builtin_loc)?;
+        // Built-in rules use a tab whatever `.RECIPEPREFIX` the environment set.
+        let prefix = db.globals.remove(".RECIPEPREFIX");
+        let read = db
+            .eval_text(builtin::SUFFIXES, &builtin_loc)
+            .and_then(|_| db.eval_text(builtin::SUFFIX_RULES, &builtin_loc));
+        if let Some(p) = prefix {
+            db.globals.set(".RECIPEPREFIX", p);
+        }
+        read?;
     }
     // Command-line assignments: parsed like makefile lines, origin `command line`.
     let cmdline_loc = Loc {
