@@ -998,7 +998,9 @@ impl Database {
                     loc
                 );
             }
-            if again && rule.colon != Colon::Double {
+            // make notices the repetition only through the recipe the
+            // target already got from this very rule.
+            if again && rule.colon != Colon::Double && recipe.is_some() {
                 message(
                     &loc,
                     &format!("target '{}' given more than once in the same rule", t),
