@@ -263,5 +263,14 @@ mod tests {
         assert!(direct_argv("A=1 cmd").is_none());
         assert!(direct_argv("a > b").is_none());
         assert!(direct_argv("").is_none());
+        // Backslash-newline joins lines, as the shell does.
+        assert_eq!(
+            direct_argv("make -f x \\\nobj=a \\\n").unwrap(),
+            vec!["make", "-f", "x", "obj=a"]
+        );
+        assert_eq!(direct_argv("ab\\\ncd").unwrap(), vec!["abcd"]);
+        assert!(direct_argv("a\nb").is_none());
+        assert!(direct_argv("a\\\\\nb").is_none());
+        assert!(direct_argv("'a\\\nb'").is_none());
     }
 }

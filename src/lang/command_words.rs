@@ -13,7 +13,13 @@ const SHELL_WORDS: &[&str] = &[
 /// The words of `text` if it can run without a shell: no metacharacters, no
 /// built-in, no assignment. Single quotes and backslashes are handled here.
 pub fn direct_argv(text: &str) -> Option<Vec<String>> {
-    if text.contains(|c: char| "#;\"*?[]&|<>(){}$`^~!\n".contains(c)) {
+    // A newline is a metacharacter, unless a backslash before it makes the
+    // shell join the lines (recipes continued with `\`, as the Linux
+    // kernel's `$(MAKE)` lines are).
+    let bare_newline = text
+        .match_indices('\n')
+        .any(|(i, _)| !text[..i].ends_with('\\'));
+    if bare_newline || text.contains(|c: char| "#;\"*?[]&|<>(){}$`^~!".contains(c)) {
         return None;
     }
     let mut words = Vec::new();
@@ -22,6 +28,7 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
+            '\n' => return None,
             ' ' | '\t' => {
                 if in_word {
                     words.push(std::mem::take(&mut cur));
@@ -33,15 +40,22 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
                 loop {
                     match chars.next() {
                         Some('\'') => break,
+                        // (A backslash-newline is kept inside quotes.)
+                        Some('\n') => return None,
                         Some(ch) => cur.push(ch),
                         None => return None,
                     }
                 }
             }
-            '\\' => {
-                in_word = true;
-                cur.push(chars.next()?);
-            }
+            '\\' => match chars.next()? {
+                // The shell removes a backslash-newline: the words around it
+                // join unless blanks separate them.
+                '\n' => {}
+                ch => {
+                    in_word = true;
+                    cur.push(ch);
+                }
+            },
             _ => {
                 in_word = true;
                 cur.push(c);
