@@ -34,10 +34,18 @@ pub fn file_part(w: &str) -> &str {
 /// The names of `v`, each once, in order of first appearance.
 pub fn dedup<'a>(v: &[&'a str]) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::with_capacity(v.len());
-    for w in v {
-        if !out.contains(w) {
-            out.push(w);
+    // A scan is cheapest for the usual few names; a set keeps long lists
+    // (the Linux kernel's objects list a thousand headers) linear.
+    if v.len() <= 16 {
+        for w in v {
+            if !out.contains(w) {
+                out.push(w);
+            }
         }
+    } else {
+        let mut seen = crate::graph::disk::FastSet::default();
+        seen.reserve(v.len());
+        out.extend(v.iter().filter(|w| seen.insert(**w)));
     }
     out
 }
@@ -97,6 +105,15 @@ pub fn table(i: &AutoInputs) -> VarTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dedup_keeps_first_appearances_in_order_short_or_long() {
+        assert_eq!(dedup(&["b", "a", "b", "c", "a"]), ["b", "a", "c"]);
+        let long: Vec<String> = (0..40).map(|i| format!("h{}", i % 25)).collect();
+        let words: Vec<&str> = long.iter().map(String::as_str).collect();
+        let expected: Vec<String> = (0..25).map(|i| format!("h{i}")).collect();
+        assert_eq!(dedup(&words), expected);
+    }
 
     #[test]
     fn forms() {
