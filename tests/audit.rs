@@ -227,9 +227,10 @@ fn unused_declared_prerequisite_is_informational() {
         "{}",
         r.text()
     );
+    assert!(!block.contains("never-made"), "{}", r.text());
     assert!(
         r.stdout
-            .contains("hbuild: audit: 0 of 1 steps not hermetic"),
+            .contains("hbuild: audit: 0 of 2 steps not hermetic"),
         "{}",
         r.text()
     );

@@ -342,7 +342,8 @@ impl Guard {
             let paths = |v: &[String]| -> Vec<PathBuf> {
                 v.iter().map(|p| PathBuf::from(member_file(p))).collect()
             };
-            let prereqs = paths(&step.prereqs);
+            let mut prereqs = paths(&step.prereqs);
+            prereqs.retain(|p| p.symlink_metadata().is_ok());
             let order_only = paths(&step.order_only);
             let first_line = step
                 .recipe

@@ -45,7 +45,8 @@ impl TargetAudit {
 pub struct StepFacts<'a> {
     pub target: &'a str,
     pub loc: Option<&'a Loc>,
-    /// Normal prerequisites, as paths.
+    /// Normal prerequisites that are files, as paths (one that is no file,
+    /// such as a target never made, cannot be read: it is left out).
     pub prereqs: &'a [PathBuf],
     pub order_only: &'a [PathBuf],
     /// Every input the step read (after presets and TMPDIR were dropped).
