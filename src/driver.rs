@@ -367,12 +367,21 @@ fn read_all(
             db.child_env.extend(role.child_env(fix_deps.as_deref()));
         }
     }
-    if std::env::var_os(PROJECT_ROOT_ENV).is_none() {
-        db.child_env.push((
-            PROJECT_ROOT_ENV.to_string(),
-            project_root().to_string_lossy().into_owned(),
-        ));
+    // Sub-makes learn the project's directories: where the top-level build
+    // started, and the directory of any make that runs outside them (a
+    // `-C ../out` build directory), which its own sub-makes need too.
+    let mut roots = project_roots();
+    if let Ok(here) = std::env::current_dir() {
+        if !roots.iter().any(|r| here.starts_with(r)) {
+            roots.push(here);
+        }
     }
+    let joined: Vec<String> = roots
+        .iter()
+        .map(|r| r.to_string_lossy().into_owned())
+        .collect();
+    db.child_env
+        .push((PROJECT_ROOT_ENV.to_string(), joined.join("\n")));
     // Recipes see the next level; `$(MAKELEVEL)` in the makefile is this one.
     db.child_env
         .push(("MAKELEVEL".to_string(), (level + 1).to_string()));
@@ -549,7 +558,8 @@ fn absolute_command(argv0: &str) -> String {
 static START_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
 /// The environment variable that tells sub-makes where the top-level build
-/// started: the project that recursive steps may use.
+/// started (and which other directories sub-makes ran in): the project that
+/// recursive steps may use.
 pub const PROJECT_ROOT_ENV: &str = "HBUILD_PROJECT_ROOT";
 
 /// This make's recursion level, from `MAKELEVEL` (0 at the top).
@@ -560,13 +570,27 @@ pub fn make_level() -> u32 {
         .unwrap_or(0)
 }
 
-/// Where the top-level hbuild of this recursion started (before `-C`).
-pub fn project_root() -> PathBuf {
-    std::env::var_os(PROJECT_ROOT_ENV)
-        .map(PathBuf::from)
-        .or_else(|| START_DIR.get().cloned())
+/// The project's directories: where the top-level hbuild of this recursion
+/// started (before `-C`), then the directories of sub-makes that ran outside
+/// it. The variable holds them one per line.
+pub fn project_roots() -> Vec<PathBuf> {
+    if let Some(v) = std::env::var_os(PROJECT_ROOT_ENV) {
+        let v = v.to_string_lossy().into_owned();
+        let roots: Vec<PathBuf> = v
+            .split('\n')
+            .filter(|l| !l.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        if !roots.is_empty() {
+            return roots;
+        }
+    }
+    let start = START_DIR
+        .get()
+        .cloned()
         .or_else(|| std::env::current_dir().ok())
-        .unwrap_or_else(|| PathBuf::from("/"))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    vec![start]
 }
 
 /// Start again from scratch after a makefile was remade, as make does.

@@ -177,6 +177,20 @@ fn nested_make_steps_are_still_sandboxed() {
     assert!(!p.exists("l1/l2/peek.txt"));
 }
 
+#[test]
+fn sub_makes_in_a_build_directory_outside_the_project_work_and_stay_confined() {
+    let p = project("outside");
+    let r = p.run_in("src", &["GOAL2=y.txt"]);
+    r.succeeded();
+    assert_eq!(p.read("out/y.txt").as_deref(), Some("hello\nhello\n"));
+    let secret = p.path("src/secret.txt").display().to_string();
+    let r = p.run_in("src", &["GOAL2=peek.txt"]);
+    r.failed_with(&format!(
+        "hbuild[2]: *** [../src/sub2.mk:5: peek.txt] read undeclared file '{secret}' (denied by sandbox)"
+    ));
+    assert!(!p.exists("out/peek.txt"));
+}
+
 // ---------------------------------------------------------- recipes cannot
 
 /// Run `target` of the `cannot` fixture and require the build to fail

@@ -248,8 +248,13 @@ impl Guard {
             // The sub-make reads its own makefiles and sandboxes its own steps:
             // this step gets the project, as the sub-make's steps will need it,
             // and hbuild itself (`$(MAKE)`).
-            let project = crate::driver::project_root();
-            policy = Policy::for_recursive_step(&project, &policy, self.exe.as_deref());
+            let mut roots = crate::driver::project_roots();
+            for dir in sub_make_directories(step) {
+                if !roots.iter().any(|r| dir.starts_with(r)) {
+                    roots.push(dir);
+                }
+            }
+            policy = Policy::for_recursive_step(&roots, &policy, self.exe.as_deref());
         }
         let made_dirs = match made_dirs {
             Some(made) => made,
@@ -443,6 +448,40 @@ fn quiet_paths(policy: &Policy) -> QuietPaths {
         }
     }
     quiet
+}
+
+/// The directories the sub-makes of `step` run in (`-C DIR`, `-CDIR`,
+/// `--directory=DIR`, each relative to the one before), when they exist: a
+/// sub-make may work outside the project (`$(MAKE) -C ../out`), and the step
+/// that runs it needs that directory as it needs the project.
+fn sub_make_directories(step: &Step) -> Vec<PathBuf> {
+    let Ok(here) = std::env::current_dir() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in step.lines.iter().filter(|l| l.always) {
+        let words: Vec<String> = crate::lang::command_words::direct_argv(&line.text)
+            .unwrap_or_else(|| line.text.split_whitespace().map(str::to_string).collect());
+        let mut dir = here.clone();
+        let mut moved = false;
+        let mut it = words.iter();
+        while let Some(w) = it.next() {
+            let arg = match w.as_str() {
+                "-C" | "--directory" => it.next().map(String::as_str),
+                _ => w
+                    .strip_prefix("--directory=")
+                    .or_else(|| w.strip_prefix("-C").filter(|d| !d.is_empty())),
+            };
+            if let Some(d) = arg {
+                dir = crate::observe::normalize(&dir.join(d));
+                moved = true;
+            }
+        }
+        if moved && dir.is_dir() && !out.contains(&dir) {
+            out.push(dir);
+        }
+    }
+    out
 }
 
 /// The targets a step may write: a `.PHONY` target names no file, so its

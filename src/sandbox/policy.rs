@@ -148,21 +148,24 @@ impl Policy {
 
     /// The policy of a step that runs a sub-make (`$(MAKE)`): the sub-make
     /// reads its makefiles and sandboxes each of its own steps, so this step
-    /// gets the whole project (`root`) on top of what it declares. A nested
-    /// hbuild adds its own Landlock layer beneath this one.
-    pub fn for_recursive_step(root: &Path, declared: &Policy, make: Option<&Path>) -> Policy {
+    /// gets the whole project (`roots`: where the build started, and the
+    /// directories sub-makes run in outside it) on top of what it declares. A
+    /// nested hbuild adds its own Landlock layer beneath this one.
+    pub fn for_recursive_step(roots: &[PathBuf], declared: &Policy, make: Option<&Path>) -> Policy {
         let mut p = declared.clone();
         if !p.unsandboxed {
             if let Some(make) = make {
                 p.add(make, Rights::RX, Origin::Shell);
             }
             let all = Rights::RW | Rights::EXEC | Rights::CREATE;
-            p.entries.push(Entry {
-                path: root.to_path_buf(),
-                rights: all,
-                origin: Origin::Project,
-                note: Some("the step runs a sub-make, which sandboxes its own steps"),
-            });
+            for root in roots {
+                p.entries.push(Entry {
+                    path: root.to_path_buf(),
+                    rights: all,
+                    origin: Origin::Project,
+                    note: Some("the step runs a sub-make, which sandboxes its own steps"),
+                });
+            }
         }
         p
     }
