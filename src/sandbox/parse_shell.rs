@@ -42,7 +42,13 @@ pub fn configure(mode: Mode) {
 fn build(mode: Mode, cwd: &std::path::Path) -> Option<ParseShell> {
     let kernel = KernelSupport::detect();
     let tmp = BuildTmp::new().ok()?;
-    let policy = Policy::for_parse_shell(cwd, Some(tmp.path()));
+    // The make's directory and the project's (a sub-make may run in a build
+    // directory outside it, and call the project's scripts).
+    let mut dirs = crate::driver::project_roots();
+    if !dirs.iter().any(|d| cwd.starts_with(d)) {
+        dirs.push(cwd.to_path_buf());
+    }
+    let policy = Policy::for_parse_shell(&dirs, Some(tmp.path()));
     let mut prepared = prepare(&policy, &kernel, mode).ok()?;
     prepared.move_fd_high();
     Some(ParseShell {

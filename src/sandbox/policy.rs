@@ -131,15 +131,18 @@ impl Policy {
     }
 
     /// The policy of `$(shell ...)` while makefiles are read: read and run
-    /// what the system preset and the project (`cwd`) hold, write only `tmp`.
-    pub fn for_parse_shell(cwd: &Path, tmp: Option<&Path>) -> Policy {
+    /// what the system preset and the project (`dirs`: the make's directory
+    /// and the project's) hold, write only `tmp`.
+    pub fn for_parse_shell(dirs: &[PathBuf], tmp: Option<&Path>) -> Policy {
         let mut p = Policy {
             scoped: true,
             ..Policy::default()
         };
         p.entries
             .extend(presets::entries("system").unwrap_or_default());
-        p.add(cwd, Rights::RX, Origin::Project);
+        for dir in dirs {
+            p.add(dir, Rights::RX, Origin::Project);
+        }
         if let Some(tmp) = tmp {
             p.set_tmpdir(tmp);
         }
@@ -446,7 +449,7 @@ mod tests {
 
     #[test]
     fn parse_shell_writes_only_its_tmp() {
-        let p = Policy::for_parse_shell(Path::new("/proj"), Some(Path::new("/run/t")));
+        let p = Policy::for_parse_shell(&[PathBuf::from("/proj")], Some(Path::new("/run/t")));
         let writable: Vec<_> = p
             .entries
             .iter()
