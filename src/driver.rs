@@ -370,13 +370,7 @@ fn read_all(
     // Sub-makes learn the project's directories: where the top-level build
     // started, and the directory of any make that runs outside them (a
     // `-C ../out` build directory), which its own sub-makes need too.
-    let mut roots = project_roots();
-    if let Ok(here) = std::env::current_dir() {
-        if !roots.iter().any(|r| here.starts_with(r)) {
-            roots.push(here);
-        }
-    }
-    let joined: Vec<String> = roots
+    let joined: Vec<String> = project_roots()
         .iter()
         .map(|r| r.to_string_lossy().into_owned())
         .collect();
@@ -572,25 +566,31 @@ pub fn make_level() -> u32 {
 
 /// The project's directories: where the top-level hbuild of this recursion
 /// started (before `-C`), then the directories of sub-makes that ran outside
-/// it. The variable holds them one per line.
+/// it, this one's included. The variable holds them one per line.
 pub fn project_roots() -> Vec<PathBuf> {
-    if let Some(v) = std::env::var_os(PROJECT_ROOT_ENV) {
-        let v = v.to_string_lossy().into_owned();
-        let roots: Vec<PathBuf> = v
-            .split('\n')
-            .filter(|l| !l.is_empty())
-            .map(PathBuf::from)
-            .collect();
-        if !roots.is_empty() {
-            return roots;
+    let mut roots: Vec<PathBuf> = std::env::var_os(PROJECT_ROOT_ENV)
+        .map(|v| {
+            v.to_string_lossy()
+                .split('\n')
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    if roots.is_empty() {
+        let start = START_DIR
+            .get()
+            .cloned()
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("/"));
+        roots.push(start);
+    }
+    if let Ok(here) = std::env::current_dir() {
+        if !roots.iter().any(|r| here.starts_with(r)) {
+            roots.push(here);
         }
     }
-    let start = START_DIR
-        .get()
-        .cloned()
-        .or_else(|| std::env::current_dir().ok())
-        .unwrap_or_else(|| PathBuf::from("/"));
-    vec![start]
+    roots
 }
 
 /// Start again from scratch after a makefile was remade, as make does.

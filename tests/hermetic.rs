@@ -184,12 +184,12 @@ fn sub_makes_in_a_build_directory_outside_the_project_work_and_stay_confined() {
     r.succeeded();
     assert_eq!(
         p.read("out/y.txt").as_deref(),
-        Some("hello\nv1\nhello\nv1\n")
+        Some("hello\nv1\nhello\nv1\nhi\n")
     );
     let secret = p.path("src/secret.txt").display().to_string();
     let r = p.run_in("src", &["GOAL2=peek.txt"]);
     r.failed_with(&format!(
-        "hbuild[2]: *** [../src/sub2.mk:5: peek.txt] read undeclared file '{secret}' (denied by sandbox)"
+        "hbuild[2]: *** [../src/sub2.mk:8: peek.txt] read undeclared file '{secret}' (denied by sandbox)"
     ));
     assert!(!p.exists("out/peek.txt"));
 }
