@@ -818,7 +818,17 @@ impl<'a> Scheduler<'a> {
         if shell_flags.is_empty() {
             shell_flags.push(if self.db.specials.posix { "-ec" } else { "-c" }.to_string());
         }
-        let env = match self.db.recipe_env(&scope) {
+        // As make, the environment (and the `$(shell)`s of exported
+        // variables in it) is worked out only for a recipe that starts a
+        // command: not for one whose lines are all empty or `:`.
+        let starts_nothing = lines
+            .iter()
+            .all(|l| l.text.trim().is_empty() || l.text == ":");
+        let env = match starts_nothing.then_some(Ok(Vec::new())) {
+            Some(nothing) => nothing,
+            None => self.db.recipe_env(&scope),
+        };
+        let env = match env {
             Ok(e) if e.is_empty() => None,
             Ok(e) => Some(e),
             Err(e) => {
