@@ -565,7 +565,7 @@ pub fn make_level() -> u32 {
 }
 
 /// The project's directories: where the top-level hbuild of this recursion
-/// started (before `-C`), then the directories of sub-makes that ran outside
+/// works (after its `-C`), then the directories of sub-makes that ran outside
 /// it, this one's included. The variable holds them one per line.
 pub fn project_roots() -> Vec<PathBuf> {
     let mut roots: Vec<PathBuf> = std::env::var_os(PROJECT_ROOT_ENV)
@@ -577,18 +577,13 @@ pub fn project_roots() -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
-    if roots.is_empty() {
-        let start = START_DIR
-            .get()
-            .cloned()
-            .or_else(|| std::env::current_dir().ok())
-            .unwrap_or_else(|| PathBuf::from("/"));
-        roots.push(start);
-    }
     if let Ok(here) = std::env::current_dir() {
         if !roots.iter().any(|r| here.starts_with(r)) {
             roots.push(here);
         }
+    }
+    if roots.is_empty() {
+        roots.push(PathBuf::from("/"));
     }
     roots
 }

@@ -194,6 +194,22 @@ fn sub_makes_in_a_build_directory_outside_the_project_work_and_stay_confined() {
     assert!(!p.exists("out/peek.txt"));
 }
 
+#[test]
+fn the_project_of_recursive_steps_is_where_hbuild_works_after_dash_c() {
+    let p = project("outside");
+    let r = p.run(&["-C", "src", "leak"]);
+    assert_eq!(r.status, "exit 2", "{}", r.text());
+    assert!(
+        r.stderr
+            .contains("touch: cannot touch '../leak.txt': Permission denied"),
+        "{}",
+        r.text()
+    );
+    assert!(!p.exists("leak.txt"));
+    // The sub-make in ../out, outside the project, did its work.
+    assert!(p.exists("out/y.txt"));
+}
+
 // ---------------------------------------------------------- recipes cannot
 
 /// Run `target` of the `cannot` fixture and require the build to fail
