@@ -208,6 +208,18 @@ fn the_project_of_recursive_steps_is_where_hbuild_works_after_dash_c() {
     assert!(!p.exists("leak.txt"));
     // The sub-make in ../out, outside the project, did its work.
     assert!(p.exists("out/y.txt"));
+    // --explain-sandbox shows that grant.
+    let r = p.run(&["-C", "src", "--explain-sandbox", "leak"]);
+    r.succeeded();
+    let src = fs::canonicalize(p.path("src")).unwrap();
+    let line = format!("rwxct  {}", src.display());
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.contains(&line) && l.contains("runs a sub-make")),
+        "{}",
+        r.text()
+    );
 }
 
 // ---------------------------------------------------------- recipes cannot

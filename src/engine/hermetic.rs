@@ -604,8 +604,22 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
             shell
         };
         let targets = file_targets(db, &targets);
+        // A step that runs a sub-make gets the project too (see `begin_step`;
+        // the `-C` directories of its lines are known only once expanded).
+        let recursive = n.recipe.as_ref().is_some_and(|r| {
+            r.lines
+                .iter()
+                .any(|l| crate::engine::recipe::raw_recursive(&l.text))
+        });
+        let exe = std::env::current_exe().ok();
         match Guard::policy_for(db, &scope, &targets, &inputs, &shell, false) {
             Ok(policy) => {
+                let policy = if recursive {
+                    let roots = crate::driver::project_roots();
+                    Policy::for_recursive_step(&roots, &policy, exe.as_deref())
+                } else {
+                    policy
+                };
                 let loc = n
                     .rule_loc
                     .as_ref()
