@@ -577,13 +577,12 @@ pub fn project_roots() -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default();
+    // (Without a working directory there is nothing more to add: better no
+    // directory than a guess.)
     if let Ok(here) = std::env::current_dir() {
         if !roots.iter().any(|r| here.starts_with(r)) {
             roots.push(here);
         }
-    }
-    if roots.is_empty() {
-        roots.push(PathBuf::from("/"));
     }
     roots
 }

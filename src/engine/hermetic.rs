@@ -611,11 +611,11 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
                 .iter()
                 .any(|l| crate::engine::recipe::raw_recursive(&l.text))
         });
-        let exe = std::env::current_exe().ok();
         match Guard::policy_for(db, &scope, &targets, &inputs, &shell, false) {
             Ok(policy) => {
                 let policy = if recursive {
                     let roots = crate::driver::project_roots();
+                    let exe = std::env::current_exe().ok();
                     Policy::for_recursive_step(&roots, &policy, exe.as_deref())
                 } else {
                     policy

@@ -420,12 +420,8 @@ impl<'a> Scheduler<'a> {
             self.resume_settled(id, parent, settled);
             return Progress::Done;
         }
-        if self.walk.is_clean(id) {
-            let waits = self.walk.waits_slot(id);
-            if !(waits && self.may_start()) {
-                self.blocked |= waits && !self.load_blocked;
-                return Progress::Pending;
-            }
+        if self.still_pending(id) {
+            return Progress::Pending;
         }
         if self.stop || self.check_signal() {
             return Progress::Pending;
@@ -550,12 +546,8 @@ impl<'a> Scheduler<'a> {
     /// its own prerequisites are brought up to date (intermediate ones looked
     /// through in turn), not the file itself. `Done` means they all are.
     fn look_through(&mut self, dep: NodeId, parent: NodeId) -> Progress {
-        if self.walk.is_clean(dep) {
-            let waits = self.walk.waits_slot(dep);
-            if !(waits && self.may_start()) {
-                self.blocked |= waits && !self.load_blocked;
-                return Progress::Pending;
-            }
+        if self.still_pending(dep) {
+            return Progress::Pending;
         }
         if let Err(e) = self.graph.prepare(self.db, &mut self.disk, dep) {
             self.fatal(e);
@@ -574,6 +566,20 @@ impl<'a> Scheduler<'a> {
             return Progress::Pending;
         }
         Progress::Done
+    }
+
+    /// Was `id` found pending, with nothing it visits finished since and no
+    /// job slot it could now take? Then walking it again would change nothing.
+    fn still_pending(&mut self, id: NodeId) -> bool {
+        if !self.walk.is_clean(id) {
+            return false;
+        }
+        let waits = self.walk.waits_slot(id);
+        if waits && self.may_start() {
+            return false;
+        }
+        self.blocked |= waits && !self.load_blocked;
+        true
     }
 
     /// Mark `id` as pending until something it visits changes.
@@ -824,9 +830,10 @@ impl<'a> Scheduler<'a> {
         let starts_nothing = lines
             .iter()
             .all(|l| l.text.trim().is_empty() || l.text == ":");
-        let env = match starts_nothing.then_some(Ok(Vec::new())) {
-            Some(nothing) => nothing,
-            None => self.db.recipe_env(&scope),
+        let env = if starts_nothing {
+            Ok(Vec::new())
+        } else {
+            self.db.recipe_env(&scope)
         };
         let env = match env {
             Ok(e) if e.is_empty() => None,

@@ -448,23 +448,15 @@ impl<'a> Searcher<'a> {
         for x in &reach.suffixes {
             name.truncate(full.len());
             name.push_str(x);
-            // `known`, on fields the borrow of `reach` leaves free.
-            if db.names.contains(&name)
-                || self.disk.exists(&name)
-                || locate_elsewhere(db, self.vpath, self.disk, &name).is_some()
-            {
+            if known(db, self.vpath, self.disk, &name) {
                 return false;
             }
         }
         true
     }
 
-    /// Does `name` exist (here or through vpath), or ought it to exist (the
-    /// makefiles mention it as a target or as a prerequisite)?
     fn known(&mut self, db: &Database, name: &str) -> bool {
-        db.names.contains(name)
-            || self.disk.exists(name)
-            || locate_elsewhere(db, self.vpath, self.disk, name).is_some()
+        known(db, self.vpath, self.disk, name)
     }
 
     fn try_rule(
@@ -576,6 +568,14 @@ impl<'a> Searcher<'a> {
             also_make,
         }))
     }
+}
+
+/// Does `name` exist (here or through vpath), or ought it to exist (the
+/// makefiles mention it as a target or as a prerequisite)?
+fn known(db: &Database, vpath: &[String], disk: &mut StatCache, name: &str) -> bool {
+    db.names.contains(name)
+        || disk.exists(name)
+        || locate_elsewhere(db, vpath, disk, name).is_some()
 }
 
 /// Prerequisite `word` of a pattern rule for candidate `c`, into `out`: the

@@ -8,7 +8,6 @@ use super::apply::{install as install_prepared, prepare, Prepared};
 use super::kernel::{KernelSupport, Mode};
 use super::policy::Policy;
 use super::tmpdir::BuildTmp;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -19,8 +18,8 @@ struct ParseShell {
 
 enum State {
     Unsandboxed,
-    /// Enforcing, not built yet: the mode and the project directory.
-    Pending(Mode, PathBuf),
+    /// Enforcing, not built yet.
+    Pending(Mode),
     Ready(ParseShell),
 }
 
@@ -29,9 +28,10 @@ static STATE: Mutex<State> = Mutex::new(State::Unsandboxed);
 /// Say which sandbox `$(shell)` gets in this run (none when `mode` does not
 /// enforce).
 pub fn configure(mode: Mode) {
-    let state = match std::env::current_dir() {
-        Ok(cwd) if mode.enforces() => State::Pending(mode, cwd),
-        _ => State::Unsandboxed,
+    let state = if mode.enforces() {
+        State::Pending(mode)
+    } else {
+        State::Unsandboxed
     };
     if let Ok(mut s) = STATE.lock() {
         *s = state;
@@ -39,16 +39,12 @@ pub fn configure(mode: Mode) {
 }
 
 /// Build the sandbox (nothing if the kernel has no Landlock).
-fn build(mode: Mode, cwd: &std::path::Path) -> Option<ParseShell> {
+fn build(mode: Mode) -> Option<ParseShell> {
     let kernel = KernelSupport::detect();
     let tmp = BuildTmp::new().ok()?;
-    // The make's directory and the project's (a sub-make may run in a build
-    // directory outside it, and call the project's scripts).
-    let mut dirs = crate::driver::project_roots();
-    if !dirs.iter().any(|d| cwd.starts_with(d)) {
-        dirs.push(cwd.to_path_buf());
-    }
-    let policy = Policy::for_parse_shell(&dirs, Some(tmp.path()));
+    // The project's directories, this make's among them (a sub-make may run
+    // in a build directory outside the project, and call its scripts).
+    let policy = Policy::for_parse_shell(&crate::driver::project_roots(), Some(tmp.path()));
     let mut prepared = prepare(&policy, &kernel, mode).ok()?;
     prepared.move_fd_high();
     Some(ParseShell {
@@ -61,8 +57,8 @@ fn build(mode: Mode, cwd: &std::path::Path) -> Option<ParseShell> {
 pub fn install(cmd: &mut Command) {
     let prepared = {
         let Ok(mut s) = STATE.lock() else { return };
-        if let State::Pending(mode, cwd) = &*s {
-            *s = match build(*mode, cwd) {
+        if let State::Pending(mode) = &*s {
+            *s = match build(*mode) {
                 Some(p) => State::Ready(p),
                 None => State::Unsandboxed,
             };

@@ -131,8 +131,8 @@ impl Policy {
     }
 
     /// The policy of `$(shell ...)` while makefiles are read: read and run
-    /// what the system preset and the project (`dirs`: the make's directory
-    /// and the project's) hold, write only `tmp`.
+    /// what the system preset and the project (`dirs`, the make's directory
+    /// among them) hold, write only `tmp`.
     pub fn for_parse_shell(dirs: &[PathBuf], tmp: Option<&Path>) -> Policy {
         let mut p = Policy {
             scoped: true,
@@ -151,8 +151,8 @@ impl Policy {
 
     /// The policy of a step that runs a sub-make (`$(MAKE)`): the sub-make
     /// reads its makefiles and sandboxes each of its own steps, so this step
-    /// gets the whole project (`roots`: where the build started, and the
-    /// directories sub-makes run in outside it) on top of what it declares. A
+    /// gets the whole project (`roots`: where the top-level make works, and
+    /// the directories sub-makes run in outside it) on top of what it declares. A
     /// nested hbuild adds its own Landlock layer beneath this one.
     pub fn for_recursive_step(roots: &[PathBuf], declared: &Policy, make: Option<&Path>) -> Policy {
         let mut p = declared.clone();
