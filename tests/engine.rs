@@ -177,7 +177,20 @@ fn interrupted_by(sig: libc::c_int) {
         "{}",
         err
     );
-    assert!(err.contains("hbuild: *** Deleting file 'part1'"), "{}", err);
+    // As make: each recipe's deletions, then how the signal ended it.
+    let desc = match sig {
+        libc::SIGINT => "Interrupt",
+        libc::SIGTERM => "Terminated",
+        _ => "Hangup",
+    };
+    let deleting = err.find("hbuild: *** Deleting file 'part1'");
+    let ended = err.find(&format!("hbuild: *** [Makefile:6: part1] {}", desc));
+    assert!(deleting.is_some() && ended > deleting, "{}", err);
+    assert!(
+        err.contains(&format!("hbuild: *** [Makefile:6: kept] {}", desc)),
+        "{}",
+        err
+    );
     assert!(p.join("kept").exists(), "a .PRECIOUS target was deleted");
     assert_eq!(std::fs::read_to_string(p.join("done")).unwrap(), "source\n");
     assert_eq!(std::fs::read_to_string(p.join("src")).unwrap(), "source\n");

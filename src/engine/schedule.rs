@@ -164,6 +164,9 @@ pub struct Scheduler<'a> {
     /// Targets of recipes that were running when the signal came, with their
     /// times before the recipe started.
     interrupted_targets: Vec<(NodeId, String, MTime)>,
+    /// How each interrupted recipe ended (`[Makefile:3: a] Interrupt`),
+    /// said after its targets are deleted, as make does.
+    interrupted_ends: Vec<(NodeId, String)>,
     /// This pass met a step that waits for a job slot (not for the load
     /// average): make would block there, so the walk goes no further until a
     /// job ends.
@@ -227,6 +230,7 @@ impl<'a> Scheduler<'a> {
             },
             interrupted: None,
             interrupted_targets: Vec::new(),
+            interrupted_ends: Vec::new(),
             load_blocked: false,
             blocked: false,
             guard: None,
@@ -1380,7 +1384,20 @@ impl<'a> Scheduler<'a> {
         self.jobs[j].pid = None;
         self.jobs[j].pidfd = None;
         if self.interrupted.is_some() {
-            // The signal ended the build; the clean-up deletes the targets.
+            // The signal ended the build; the clean-up deletes the targets
+            // and says how the recipe ended.
+            if let (Some(what), false) = (&what, self.quiet()) {
+                let job = &self.jobs[j];
+                let line = &job.step.lines[job.next.saturating_sub(1)];
+                let id = job.step.node;
+                let name = &self.graph.nodes[id].name;
+                let end = if self.ignores_errors(id, line) {
+                    format!("[{}: {}] {} (ignored)", line.loc, name, what)
+                } else {
+                    format!("*** [{}: {}] {}", line.loc, name, what)
+                };
+                self.interrupted_ends.push((id, end));
+            }
             let mut job = self.jobs.remove(j);
             self.step_over(&mut job, "interrupted");
             self.flush_capture(job.capture);
@@ -1561,20 +1578,31 @@ impl<'a> Scheduler<'a> {
     /// changed (never a file they did not touch), then return the signal.
     pub fn clean_up_interrupt(&mut self) -> Option<i32> {
         let sig = self.interrupted?;
-        for (id, t, before) in std::mem::take(&mut self.interrupted_targets) {
-            if !self.deletable(id, &t) {
-                continue;
+        let targets = std::mem::take(&mut self.interrupted_targets);
+        let mut ends = std::mem::take(&mut self.interrupted_ends);
+        // Recipes in the order they started, each one's deletions first.
+        let mut order: Vec<NodeId> = targets.iter().map(|(id, _, _)| *id).collect();
+        order.dedup();
+        for id in order {
+            for (_, t, before) in targets.iter().filter(|(i, _, _)| *i == id) {
+                if !self.deletable(id, t) {
+                    continue;
+                }
+                self.disk.invalidate(t);
+                let now = self.disk.mtime(t);
+                if now.is_some() && now != *before && !is_directory(t) {
+                    say_err(&format!(
+                        "{}: *** Deleting file '{}'",
+                        crate::diag::prog(),
+                        t
+                    ));
+                    let _ = self.disk.remove(t);
+                }
             }
-            self.disk.invalidate(&t);
-            let now = self.disk.mtime(&t);
-            if now.is_some() && now != before && !is_directory(&t) {
-                say_err(&format!(
-                    "{}: *** Deleting file '{}'",
-                    crate::diag::prog(),
-                    t
-                ));
-                let _ = self.disk.remove(&t);
+            for (_, end) in ends.iter().filter(|(i, _)| *i == id) {
+                say_err(&format!("{}: {}", crate::diag::prog(), end));
             }
+            ends.retain(|(i, _)| *i != id);
         }
         Some(sig)
     }

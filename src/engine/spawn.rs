@@ -271,6 +271,30 @@ mod tests {
         assert_eq!(direct_argv("ab\\\ncd").unwrap(), vec!["abcd"]);
         assert!(direct_argv("a\nb").is_none());
         assert!(direct_argv("a\\\\\nb").is_none());
-        assert!(direct_argv("'a\\\nb'").is_none());
+        // Inside single quotes a backslash-newline stays, as in the shell.
+        assert_eq!(
+            direct_argv("echo 'a\\\nb'").unwrap(),
+            vec!["echo", "a\\\nb"]
+        );
+        assert!(direct_argv("echo 'a\nb'").is_none());
+    }
+
+    #[test]
+    fn quotes_and_backslashes_make_metacharacters_plain() {
+        assert_eq!(
+            direct_argv("sh -c 'kill -TERM $$' 'a;b|c' x\\;y \\$HOME").unwrap(),
+            vec!["sh", "-c", "kill -TERM $$", "a;b|c", "x;y", "$HOME"]
+        );
+        assert_eq!(
+            direct_argv("echo '' a'b c'd").unwrap(),
+            vec!["echo", "", "ab cd"]
+        );
+        // A quoted `=` is no assignment; a quoted built-in is still one.
+        assert_eq!(direct_argv("'X=1' true").unwrap(), vec!["X=1", "true"]);
+        assert_eq!(direct_argv("echo X=1").unwrap(), vec!["echo", "X=1"]);
+        assert!(direct_argv("'exit' 0").is_none());
+        assert!(direct_argv("echo 'unterminated").is_none());
+        assert!(direct_argv("echo trailing\\").is_none());
+        assert!(direct_argv("echo \"x\"").is_none());
     }
 }

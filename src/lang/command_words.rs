@@ -10,25 +10,24 @@ const SHELL_WORDS: &[&str] = &[
     "unalias", "unset", "wait", "while", "[", "then", "do", "done", "fi", "until", "esac",
 ];
 
-/// The words of `text` if it can run without a shell: no metacharacters, no
-/// built-in, no assignment. Single quotes and backslashes are handled here.
+/// Characters the shell would interpret when they stand outside quotes.
+const META: &str = "#;\"*?[]&|<>(){}$`^~!";
+
+/// The words of `text` if it can run without a shell: nothing the shell
+/// would interpret outside single quotes, no built-in, no assignment. Inside
+/// single quotes every character is literal; outside, a backslash makes the
+/// next one literal and a backslash-newline joins the lines (recipes
+/// continued with `\`, as the Linux kernel's `$(MAKE)` lines are). make
+/// splits the same lines itself, so `sh -c 'kill $$$$'` runs no extra shell.
 pub fn direct_argv(text: &str) -> Option<Vec<String>> {
-    // A newline is a metacharacter, unless a backslash before it makes the
-    // shell join the lines (recipes continued with `\`, as the Linux
-    // kernel's `$(MAKE)` lines are).
-    let bare_newline = text
-        .match_indices('\n')
-        .any(|(i, _)| !text[..i].ends_with('\\'));
-    if bare_newline || text.contains(|c: char| "#;\"*?[]&|<>(){}$`^~!".contains(c)) {
-        return None;
-    }
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
+    // An unquoted `=` in the first word makes it an assignment.
+    let mut assignment = false;
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\n' => return None,
             ' ' | '\t' => {
                 if in_word {
                     words.push(std::mem::take(&mut cur));
@@ -38,12 +37,11 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
             '\'' => {
                 in_word = true;
                 loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        // (A backslash-newline is kept inside quotes.)
-                        Some('\n') => return None,
-                        Some(ch) => cur.push(ch),
-                        None => return None,
+                    match chars.next()? {
+                        '\'' => break,
+                        // Only a backslash-newline can be part of a line.
+                        '\n' if !cur.ends_with('\\') => return None,
+                        ch => cur.push(ch),
                     }
                 }
             }
@@ -56,7 +54,10 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
                     cur.push(ch);
                 }
             },
-            _ => {
+            '\n' => return None,
+            c if META.contains(c) => return None,
+            c => {
+                assignment |= c == '=' && words.is_empty();
                 in_word = true;
                 cur.push(c);
             }
@@ -66,7 +67,7 @@ pub fn direct_argv(text: &str) -> Option<Vec<String>> {
         words.push(cur);
     }
     let first = words.first()?;
-    if first.contains('=') || SHELL_WORDS.contains(&first.as_str()) {
+    if assignment || SHELL_WORDS.contains(&first.as_str()) {
         return None;
     }
     Some(words)
