@@ -11,7 +11,7 @@ use crate::engine::signals;
 use crate::engine::spawn::{self, Invocation, Started};
 use crate::engine::tokens::{self, Tokens};
 use crate::engine::walk::WalkMarks;
-use crate::graph::decide::{self, DepState, TargetFacts, NEWEST};
+use crate::graph::decide::{self, DepState, TargetFacts, NEWEST, OLDEST};
 use crate::graph::disk::{MTime, RealDisk, StatCache};
 use crate::graph::{Graph, NodeId};
 use crate::lang::rules::Recipe;
@@ -430,6 +430,12 @@ impl<'a> Scheduler<'a> {
         if self.stop || self.check_signal() {
             return Progress::Pending;
         }
+        if !self.opts.old_files.is_empty() && self.is_old_file(&self.graph.nodes[id].name) {
+            // `-o FILE`: never remade, its prerequisites not even looked at,
+            // and older than any file, even if missing.
+            self.finish_with(id, Outcome::Unchanged, Some(OLDEST));
+            return Progress::Done;
+        }
         let first_visit = !self.graph.nodes[id].prepared;
         if let Err(e) = self.graph.prepare(self.db, &mut self.disk, id) {
             self.fatal(e);
@@ -694,14 +700,30 @@ impl<'a> Scheduler<'a> {
             return Progress::Done;
         }
         let n = &self.graph.nodes[id];
+        // `-W FILE`: the file counts as just modified (so as existing); it
+        // is remade only after one of its prerequisites was remade without
+        // producing its file.
+        let what_if = self.is_new_file(&n.name);
         let facts = TargetFacts {
-            mtime,
+            mtime: if what_if { Some(NEWEST) } else { mtime },
             phony: n.phony,
             always_make: self.opts.always_make,
             old_file: self.is_old_file(&n.name),
             double_colon_no_deps: n.double_colon_rule && n.deps.is_empty(),
         };
-        let decision = if self.surely_up_to_date(id, &facts) {
+        // (What counts is a prerequisite still missing after its recipe
+        // ran, or phony; under `-n` or `-t` none is.)
+        let remade = |e: &crate::graph::Edge| {
+            !e.order_only && self.stamp[e.node] == Some(NEWEST) && !self.dry() && !self.question()
+        };
+        let decision = if what_if && self.graph.nodes[id].deps.iter().any(remade) {
+            let deps = self.graph.nodes[id].deps.iter().filter(|e| remade(e));
+            decide::Decision::Remake {
+                newer: deps
+                    .map(|e| self.graph.nodes[e.node].path.to_string())
+                    .collect(),
+            }
+        } else if self.surely_up_to_date(id, &facts) {
             decide::Decision::UpToDate
         } else {
             decide::decide(&facts, &self.dep_states(id))

@@ -6,6 +6,9 @@ use crate::graph::disk::MTime;
 /// recipe ran without producing the file.
 pub const NEWEST: i128 = i128::MAX;
 
+/// A time older than any file: `-o` files, even missing ones.
+pub const OLDEST: i128 = i128::MIN;
+
 /// A prerequisite as the decision sees it after it was updated.
 #[derive(Clone, Debug)]
 pub struct DepState<'a> {
