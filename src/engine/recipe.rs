@@ -70,6 +70,64 @@ pub fn raw_recursive(raw: &str) -> bool {
     raw[..raw.len() - rest.len()].contains('+') || mentions_make(raw)
 }
 
+/// A recipe line keeps its backslash-newlines for the shell, except inside
+/// a variable reference or function call: there, as in the rest of a
+/// makefile, one with the blanks around it becomes a single space.
+pub fn join_continuations_in_references(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("\\\n") || !text.contains('$') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    // The closing character of each open reference, innermost last, and how
+    // many plain opening ones of its kind are open inside it.
+    let mut open: Vec<(char, usize)> = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => {
+                out.push(c);
+                let close = match chars.peek() {
+                    Some('(') => ')',
+                    Some('{') => '}',
+                    // (make looks no further: `$$(` opens one too.)
+                    _ => continue,
+                };
+                out.extend(chars.next());
+                open.push((close, 0));
+            }
+            '\\' if !open.is_empty() && chars.peek() == Some(&'\n') => {
+                chars.next();
+                out.truncate(out.trim_end_matches([' ', '\t']).len());
+                while chars.next_if(|n| *n == ' ' || *n == '\t').is_some() {}
+                out.push(' ');
+            }
+            '\\' => {
+                // An escaped character (`\\`) stays as it is.
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            _ => {
+                out.push(c);
+                if let Some((close, nested)) = open.last_mut() {
+                    let opener = if *close == ')' { '(' } else { '{' };
+                    if c == opener {
+                        *nested += 1;
+                    } else if c == *close {
+                        if *nested == 0 {
+                            open.pop();
+                        } else {
+                            *nested -= 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Expand every line of `recipe` in `scope` (in order, before any runs, as
 /// make does), and return the commands. Under `.ONESHELL` the whole recipe
 /// becomes one command, with the first line's prefixes applying to it.
@@ -83,7 +141,8 @@ pub fn expand(
     let mut out = Vec::with_capacity(recipe.lines.len());
     for raw in &recipe.lines {
         db.loc = Some(raw.loc.clone());
-        let expanded = match db.expand(&raw.text, scope) {
+        let text = join_continuations_in_references(&raw.text);
+        let expanded = match db.expand(&text, scope) {
             Ok(t) => t,
             Err(e) => {
                 db.loc = saved;
@@ -140,6 +199,21 @@ mod tests {
             always: false,
             loc: Loc::new(&"M".into(), 1),
         }
+    }
+
+    #[test]
+    fn continuations_join_only_inside_references() {
+        let j = |t: &str| join_continuations_in_references(t).into_owned();
+        assert_eq!(
+            j("$(if $(X),\\\n    @echo yes,\\\n  @echo no)"),
+            "$(if $(X), @echo yes, @echo no)"
+        );
+        assert_eq!(
+            j("echo \"a \\\n  b\" $(x a \\\n\t b)"),
+            "echo \"a \\\n  b\" $(x a b)"
+        );
+        assert_eq!(j("${f (a\\\nb)} $$(c\\\nd)"), "${f (a b)} $$(c d)");
+        assert_eq!(j("$(f $(g a\\\nb))x\\\ny"), "$(f $(g a b))x\\\ny");
     }
 
     #[test]

@@ -833,6 +833,14 @@ impl Database {
             None
         };
         let globally_defined = self.globals.get(&name).is_some();
+        let command_line = self
+            .globals
+            .get(&name)
+            .filter(|g| {
+                !mods.override_
+                    && matches!(g.origin, Origin::CommandLine | Origin::EnvironmentOverride)
+            })
+            .cloned();
         for t in targets {
             let is_pattern = Pattern::parse(t).is_some();
             let table: &mut Arc<VarTable> = if is_pattern {
@@ -878,6 +886,16 @@ impl Database {
                 _ => Var::new(value.clone(), flavor, origin),
             };
             var.origin = origin;
+            if let Some(g) = &command_line {
+                // Without `override`, a target's definition does not change
+                // a variable given on the command line (or by `-e`): it takes
+                // that value. A pattern's `+=` stays an addition, so make
+                // shows the value twice.
+                var.value = g.value.clone();
+                var.flavor = g.flavor;
+                var.origin = g.origin;
+                var.append &= is_pattern;
+            }
             var.private = mods.private;
             if let Some(e) = mods.export {
                 var.export = if e { Export::Yes } else { Export::No };

@@ -197,8 +197,14 @@ impl Database {
             if !var.append {
                 return Ok(own);
             }
-            let outer = self.value_from(name, scope, i + 1)?;
-            return Ok(join_nonempty(outer, &own));
+            // As make: a space follows any outer value, even when the
+            // addition expands to nothing.
+            let mut outer = self.value_from(name, scope, i + 1)?;
+            if !outer.is_empty() {
+                outer.push(' ');
+            }
+            outer.push_str(&own);
+            return Ok(outer);
         }
         if name == ".VARIABLES" {
             let mut names: Vec<&str> = self.globals.iter().map(|(k, _)| k.as_str()).collect();
@@ -266,18 +272,6 @@ impl Database {
             _ => Fatal::at(loc, "unterminated variable reference"),
         }
     }
-}
-
-/// `a b` from `a` and `b`, without a space when either is empty.
-pub fn join_nonempty(mut a: String, b: &str) -> String {
-    if a.is_empty() {
-        return b.to_string();
-    }
-    if !b.is_empty() {
-        a.push(' ');
-        a.push_str(b);
-    }
-    a
 }
 
 #[cfg(test)]
