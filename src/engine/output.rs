@@ -130,8 +130,6 @@ impl Sync {
 pub struct Capture {
     pub out: Option<File>,
     pub err: Option<File>,
-    /// `-Oline` printed the job's `Entering directory` line already.
-    entered: bool,
 }
 
 fn memfd(name: &str) -> Option<File> {
@@ -171,11 +169,7 @@ impl Capture {
         } else {
             memfd("hbuild-err")
         };
-        Capture {
-            out,
-            err,
-            entered: false,
-        }
+        Capture { out, err }
     }
 
     pub fn active(&self) -> bool {
@@ -203,21 +197,10 @@ impl Capture {
         }
     }
 
-    /// `-Oline`: copy out one command's output. The directory lines, when
-    /// announced, surround the job's whole output, not each line.
+    /// `-Oline`: copy out one command's output, as its own block (inside
+    /// its own directory lines, when blocks are announced).
     pub fn flush_line(&mut self) {
-        let (out, err) = self.take_all();
-        if out.is_empty() && err.is_empty() {
-            return;
-        }
-        if !self.entered {
-            self.entered = true;
-            if let Some((enter, _)) = directory_lines(PER_BLOCK) {
-                crate::ui::status::write_stdout(enter.as_bytes());
-            }
-        }
-        crate::ui::status::write_stdout(&out);
-        crate::ui::status::write_stderr(&err);
+        self.flush();
     }
 
     fn take_all(&mut self) -> (Vec<u8>, Vec<u8>) {
@@ -232,16 +215,8 @@ impl Capture {
     }
 
     /// Copy what was captured to hbuild's stdout and stderr, each in one
-    /// write, at the end of the job.
+    /// write: at the end of the job (and of each line under `-Oline`).
     pub fn flush(&mut self) {
-        if self.entered {
-            self.flush_line();
-            self.entered = false;
-            if let Some((_, leave)) = directory_lines(PER_BLOCK) {
-                crate::ui::status::write_stdout(leave.as_bytes());
-            }
-            return;
-        }
         let (out, err) = self.take_all();
         if out.is_empty() && err.is_empty() {
             return;

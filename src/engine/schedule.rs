@@ -1102,8 +1102,18 @@ impl<'a> Scheduler<'a> {
             let runs = !self.dry() || line.always;
             // `-t` only shows `touch` commands, even with `-n`.
             let shown = runs || (self.opts.dry_run && !self.opts.touch);
+            // A sub-make under `-Otarget` syncs its own output: what the job
+            // printed so far goes out first, then the line, uncaptured.
+            let uncaptured = line.always && self.sync == Sync::Target;
+            if uncaptured {
+                self.jobs[j].capture.flush();
+            }
             if !self.silent_line(id, &line) && shown {
-                self.jobs[j].capture.say(&line.text);
+                if uncaptured {
+                    Capture::default().say(&line.text);
+                } else {
+                    self.jobs[j].capture.say(&line.text);
+                }
             }
             if runs || shown {
                 self.commands_started += 1;

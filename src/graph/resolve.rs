@@ -401,7 +401,9 @@ impl<'a> Searcher<'a> {
                 r.terminal || r.targets[c.target_index] != "%"
             });
         }
-        cands.sort_by_key(|c| c.stem.len());
+        // Shortest stem first, the directory counted: `sub/%.o` (stem `u`)
+        // comes before `%.o` (stem `sub/u`) for `sub/u.o`, as in make.
+        cands.sort_by_key(|c| c.dir.len() + c.stem.len());
         // Whether chains through match-anything rules can be skipped; looked
         // up when the pass with chains first needs it.
         let mut dead_end: Option<bool> = None;
