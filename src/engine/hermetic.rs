@@ -362,6 +362,7 @@ impl Guard {
                 prereqs: &prereqs,
                 order_only: &order_only,
                 reads: &acc.reads,
+                root: &self.root,
                 used: &[&acc.execs, &acc.lists],
             };
             self.audits

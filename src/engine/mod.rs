@@ -124,9 +124,13 @@ fn report_audit(guard: &hermetic::Guard, opts: &Options) -> Option<bool> {
     }
     use crate::report::{audit, recursive_audit};
     let audits = &guard.audits;
-    output::enter_directory();
-    print!("{}", audit::render(audits));
     let role = recursive_audit::role();
+    // A sub-make that ran no step (one that only recursed further) has
+    // nothing to say; the outermost make always sums up.
+    if !(audits.is_empty() && role.is_some_and(|r| r.is_nested())) {
+        output::enter_directory();
+        print!("{}", audit::render(audits));
+    }
     if let Some(path) = recursive_audit::fix_deps_file(opts.fix_deps.as_deref()) {
         write_fix_deps(&path, &audit::fix_fragment(audits), role);
     }
@@ -141,7 +145,10 @@ fn report_audit(guard: &hermetic::Guard, opts: &Options) -> Option<bool> {
             Some(false)
         }
         Some(r) => {
-            let nested = r.nested_findings();
+            let mut nested = r.nested_findings();
+            // A directory whose makefile ran more than once is named once.
+            let mut seen = std::collections::HashSet::new();
+            nested.retain(|d| seen.insert(d.clone()));
             r.finish();
             if !nested.is_empty() {
                 println!(

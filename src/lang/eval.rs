@@ -185,9 +185,18 @@ impl Database {
                 if !st.active() {
                     continue;
                 }
-                let loc = st.loc(l.line);
                 let text = l.text[prefix.len_utf8()..].to_string();
+                let here = st.loc(l.line);
                 if let Some(rule) = st.rule.as_mut() {
+                    // make numbers a recipe's lines from its first one, one
+                    // per command: continuations, blank lines, comments and
+                    // conditionals in between do not count.
+                    let loc = match rule.recipe.first() {
+                        Some(first) => {
+                            Loc::new(&first.loc.file, first.loc.line + rule.recipe.len())
+                        }
+                        None => here,
+                    };
                     rule.recipe.push(RecipeLine { text, loc });
                 }
                 continue;

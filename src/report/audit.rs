@@ -49,8 +49,12 @@ pub struct StepFacts<'a> {
     /// such as a target never made, cannot be read: it is left out).
     pub prereqs: &'a [PathBuf],
     pub order_only: &'a [PathBuf],
-    /// Every input the step read (after presets and TMPDIR were dropped).
+    /// Every input the step read (after presets and TMPDIR were dropped),
+    /// relative to `root` when inside it, absolute otherwise.
     pub reads: &'a BTreeSet<PathBuf>,
+    /// The directory the build runs in: the prerequisites' names (`../x.h`,
+    /// `sub/../x.h`) are compared with the reads as paths from there.
+    pub root: &'a Path,
     /// What it executed or listed: a prerequisite run as a program (a tool
     /// built by another rule) or a directory listed is used, not read.
     pub used: &'a [&'a BTreeSet<PathBuf>],
@@ -90,14 +94,18 @@ pub fn audit_step(
             }
         }
     }
+    let as_read = |p: &Path| {
+        crate::observe::relative_to(&crate::observe::normalize(&facts.root.join(p)), facts.root)
+    };
     for p in facts.order_only {
-        if facts.reads.contains(p) {
+        if facts.reads.contains(&as_read(p)) {
             a.order_only_read.insert(p.clone());
         }
     }
     for p in facts.prereqs {
         // A directory prerequisite counts as used when anything beneath it was read.
-        let touched = |set: &BTreeSet<PathBuf>| set.iter().any(|r| r.starts_with(p));
+        let key = as_read(p);
+        let touched = |set: &BTreeSet<PathBuf>| set.iter().any(|r| r.starts_with(&key));
         if !touched(facts.reads) && !facts.used.iter().any(|set| touched(set)) {
             a.unused.insert(p.clone());
         }
@@ -239,11 +247,18 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
         let list: Vec<&str> = ws.iter().map(String::as_str).collect();
         let _ = writeln!(out, "{}: .UNVEIL += {}", make_word_str(t), list.join(" "));
     }
+    out.push_str(FRAGMENT_FOOTER);
     out
 }
 
-/// The first lines of every `--fix-deps` fragment.
-const FRAGMENT_HEADER: &str = "# Written by hbuild --sandbox=audit --fix-deps: the prerequisites and\n# outputs these rules use without declaring them. Include it from the makefile.\n";
+/// The first lines of every `--fix-deps` fragment. Its rules must not
+/// become the default goal where it is included before the makefile's first
+/// rule: it keeps `.DEFAULT_GOAL` as it found it (empty there, which lets
+/// the makefile's next rule be the default, as without the fragment).
+const FRAGMENT_HEADER: &str = "# Written by hbuild --sandbox=audit --fix-deps: the prerequisites and\n# outputs these rules use without declaring them. Include it from the makefile.\nhbuild_fix_deps_goal := $(.DEFAULT_GOAL)\n";
+
+/// The last line of every `--fix-deps` fragment.
+const FRAGMENT_FOOTER: &str = ".DEFAULT_GOAL := $(hbuild_fix_deps_goal)\n";
 
 /// `old` and `new` fragments as one (two makes of a recursive build wrote
 /// the same file): every declaration of both, with its comment lines, once,
@@ -252,6 +267,7 @@ pub fn merge_fragments(old: &str, new: &str) -> String {
     let mut blocks: BTreeSet<String> = BTreeSet::new();
     for text in [old, new] {
         let body = text.strip_prefix(FRAGMENT_HEADER).unwrap_or(text);
+        let body = body.strip_suffix(FRAGMENT_FOOTER).unwrap_or(body);
         let mut block = String::new();
         for l in body.lines() {
             block.push_str(l);
@@ -261,7 +277,7 @@ pub fn merge_fragments(old: &str, new: &str) -> String {
             }
         }
     }
-    FRAGMENT_HEADER.to_string() + &blocks.into_iter().collect::<String>()
+    FRAGMENT_HEADER.to_string() + &blocks.into_iter().collect::<String>() + FRAGMENT_FOOTER
 }
 
 /// A path as a makefile word: blanks, `#`, `:` and `$` escaped.
@@ -299,14 +315,24 @@ mod tests {
 
     #[test]
     fn inputs_are_split_by_producer_and_order_only_reads_found() {
-        let reads: BTreeSet<PathBuf> = ["src/a.c", "src/a.h", "gen/cfg.h", "gen/ver.h"]
-            .iter()
-            .map(PathBuf::from)
-            .collect();
+        let reads: BTreeSet<PathBuf> = [
+            "src/a.c",
+            "src/a.h",
+            "gen/cfg.h",
+            "gen/ver.h",
+            "/outside/x.h",
+            "src/b.c",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        // Named with `..`, as the project does: the same files as read.
         let prereqs = vec![
             PathBuf::from("src/a.c"),
             PathBuf::from("src/unused.h"),
             PathBuf::from("tools/gen"),
+            PathBuf::from("../outside/x.h"),
+            PathBuf::from("gen/../src/b.c"),
         ];
         let oo = vec![PathBuf::from("gen/ver.h")];
         let execs: BTreeSet<PathBuf> = [PathBuf::from("tools/gen")].into();
@@ -316,6 +342,7 @@ mod tests {
             prereqs: &prereqs,
             order_only: &oo,
             reads: &reads,
+            root: Path::new("/project"),
             used: &[&execs],
         };
         let vs = vec![
@@ -333,6 +360,7 @@ mod tests {
         assert!(a.order_only_read.contains(Path::new("gen/ver.h")));
         assert!(a.outputs.contains_key(Path::new("out/a.d")));
         assert!(a.unused.contains(Path::new("src/unused.h")));
+        assert_eq!(a.unused.len(), 1, "{:?}", a.unused);
         assert!(!a.unused.contains(Path::new("tools/gen")), "run, so used");
         assert!(a.has_findings());
         let frag = fix_fragment(&[a]);
@@ -370,7 +398,9 @@ mod tests {
             "merging again adds nothing"
         );
         assert_eq!(merged.matches("# Written by").count(), 1);
-        let body: Vec<&str> = merged.lines().skip(2).collect();
+        assert!(merged.ends_with(FRAGMENT_FOOTER), "{merged}");
+        assert_eq!(merged.matches(".DEFAULT_GOAL :=").count(), 1, "{merged}");
+        let body: Vec<&str> = merged.lines().skip(3).collect();
         assert_eq!(
             body[0],
             "# b.o: created b.d (better: make it a target of the rule, e.g. with '&:')"
