@@ -86,6 +86,10 @@ pub trait ChildHook: Send + Sync {
     /// Back in hbuild, after the start: the programs the child passed to
     /// `execve` with [`exec_tag`] (whether the exec succeeded or not).
     fn executed(&self, _programs: &[&Path]) {}
+
+    /// Back in hbuild, after every start (successful or not), before anything
+    /// waits for the child.
+    fn started(&self) {}
 }
 
 /// What a step's sandbox and observer add to a process about to start.
@@ -185,6 +189,9 @@ pub fn start(inv: &Invocation) -> Started {
             for hook in &setup.hooks {
                 hook.executed(&programs);
             }
+        }
+        for hook in &setup.hooks {
+            hook.started();
         }
     }
     match outcome {

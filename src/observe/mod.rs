@@ -9,9 +9,11 @@
 //!   (open, openat, openat2, creat, execve, execveat, unlink(at), rmdir,
 //!   rename(at|at2), link(at), symlink(at), mkdir(at), mknod(at), truncate) to
 //!   a listener; the filter is inherited, so the whole process tree is seen.
-//!   The listener goes to the parent over a socket pair; a supervisor thread
-//!   (one per concurrently running step, from a pool) waits on the step's
-//!   listeners (epoll), reads each path from the child's memory,
+//!   The listener goes to the parent over a socket pair (taken by the
+//!   engine's thread right after the start); a thread of its own waits in
+//!   RECV on it (where the kernel has `SYNC_WAKE_UP`; otherwise a supervisor
+//!   thread, one per concurrently running step, waits on the step's
+//!   listeners with epoll), reads each path from the child's memory,
 //!   resolves it against the child's cwd or dirfd, classifies it and answers
 //!   "continue". It is racy (the child may change the memory after we read
 //!   it), so it only observes: Landlock enforces.
@@ -74,11 +76,17 @@
 //!   those links lead, as the kernel does.
 //!
 //! # Cost (measured on a loaded 2-core VM, Linux 6.18)
-//! About 8.5 µs of wall time per intercepted syscall in enforce mode
+//! About 7 µs of wall time per intercepted syscall in enforce mode
 //! (`benches/observe_cost.sh`), nearly all in the kernel: the two context
 //! switches, RECV and SEND, the memory read (`process_vm_readv`). Without
 //! `SYNC_WAKE_UP` (kernels before 6.6) it is about 50 µs: each way wakes
-//! the other CPU. Reads and execs under the step's system preset are let go
+//! the other CPU. The synchronous hand-over needs the supervisor blocked in
+//! RECV itself: through epoll, the wake-up is an ordinary one, which lands
+//! on the other, idle CPU whenever the child ran for a while since its last
+//! request (20–30 µs per request instead of 6–9 in a C test program with
+//! 10–40 µs of work between requests; a thread per listener took the 1k-step
+//! `-j1` benchmark from 1.45 to 1.30 × `--sandbox=off`, the 121-TU C project
+//! at `-j2` from 1.28 to 1.19). Reads and execs under the step's system preset are let go
 //! without a `stat` or a record (`QuietPaths`); audit mode records them all.
 //! A `gcc -O1 -c` makes ~330 requests (210 of them failed header probes),
 //! `sh -c 'cksum a b c > x'` ~35 (27 of them locale files). A listing costs
@@ -370,6 +378,12 @@ impl ChildHook for StepHook {
 
     fn executed(&self, programs: &[&Path]) {
         supervisor::note_execs(&self.state, self.id, programs);
+    }
+
+    fn started(&self) {
+        // The child handed its listener over before its exec: take it now,
+        // on this (running) thread, rather than wake the supervisor for it.
+        supervisor::take_handoffs(&self.state, self.id);
     }
 }
 

@@ -7,6 +7,13 @@
 //! when a notification is pending, and a listener whose processes all exited
 //! (HUP) is closed. A slow supervisor only delays the child.
 //!
+//! Where the kernel hands the CPU over synchronously (`SYNC_WAKE_UP`, 6.6+),
+//! a listener gets a thread of its own instead, blocked in RECV: that wake-up
+//! goes straight to the current CPU, where one through epoll is an ordinary
+//! one that lands on the idle CPU (tens of µs in a VM, for each notification
+//! of a process that ran in between). That thread ends when RECV finds the
+//! listener without processes.
+//!
 //! Its state is behind a mutex that it holds only while it handles events,
 //! so the engine's thread can finish a step whose processes are all gone
 //! itself (`try_finish`) instead of waking the supervisor and waiting to be
@@ -59,20 +66,30 @@ struct Step {
 }
 
 struct Listener {
-    fd: OwnedFd,
+    /// Shared with its own thread, if it has one (`served`).
+    fd: Arc<OwnedFd>,
     /// Its epoll token: descriptor numbers are reused, serials are not.
     serial: u64,
     /// None once its step finished: its leftover processes are still
     /// answered (closing the listener would make their syscalls fail).
     step: Option<u64>,
     dead: bool,
-    /// The working directory of every process of this listener until one
-    /// of them calls `chdir` or `fchdir` (a child inherits its parent's):
-    /// no `/proc/PID/cwd` lookup for each new process.
-    start_cwd: Option<PathBuf>,
-    /// Working directories of its processes, by pid, once `start_cwd` is
-    /// gone (see `Syscall::Chdir`).
-    cwds: HashMap<i32, PathBuf>,
+    /// Served by a thread of its own (blocked in RECV), not through epoll;
+    /// its working directories are kept there.
+    served: bool,
+    cwds: Cwds,
+}
+
+/// Where the processes of one listener are.
+#[derive(Default)]
+struct Cwds {
+    /// The working directory of every process of the listener until one of
+    /// them calls `chdir` or `fchdir` (a child inherits its parent's): no
+    /// `/proc/PID/cwd` lookup for each new process.
+    start: Option<PathBuf>,
+    /// Working directories of its processes, by pid, once `start` is gone
+    /// (see `Syscall::Chdir`).
+    by_pid: HashMap<i32, PathBuf>,
 }
 
 /// The thread side: requests, the wake pipe and the shared state.
@@ -94,6 +111,8 @@ pub struct State {
     /// Counts `try_finish` calls: after one, readiness the supervisor's
     /// epoll reported may have been consumed by the engine's thread.
     engine_drains: u64,
+    /// This state, for the threads of listeners served on their own.
+    me: std::sync::Weak<Mutex<State>>,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -135,6 +154,12 @@ pub fn try_finish(state: &Mutex<State>, id: u64) -> Option<StepAccesses> {
     Some(step.accesses)
 }
 
+/// Take the listeners step `id`'s children handed over (call right after a
+/// start, on the engine's thread).
+pub fn take_handoffs(state: &Mutex<State>, id: u64) {
+    lock(state).receive_handoffs(id);
+}
+
 /// Record execs of step `id` that its filter let through unnotified (the
 /// engine's own, tagged): the same record a notification would have made.
 pub fn note_execs(state: &Mutex<State>, id: u64, programs: &[&Path]) {
@@ -173,7 +198,9 @@ fn poll_now(fd: RawFd) -> i16 {
 /// Ask the kernel (6.6+) to hand the CPU straight from the stopped child to
 /// the supervisor and back, instead of waking an idle CPU each way: the
 /// round trip is most of the cost per notification. Older kernels: ignored.
-fn prefer_sync_wakeups(listener: &OwnedFd) {
+/// True if the kernel took the flag (and so also ends a blocked RECV once
+/// the listener has no processes left).
+fn prefer_sync_wakeups(listener: &OwnedFd) -> bool {
     const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: libc::c_ulong = 1;
     // SAFETY: SET_FLAGS takes the flags by value.
     unsafe {
@@ -181,8 +208,43 @@ fn prefer_sync_wakeups(listener: &OwnedFd) {
             listener.as_raw_fd(),
             libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
             SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
-        )
-    };
+        ) == 0
+    }
+}
+
+/// The thread of a listener served on its own: RECV (blocking, without the
+/// state's lock), then decode, answer and record under the lock, until the
+/// listener has no processes left.
+fn serve(state: Arc<Mutex<State>>, fd: Arc<OwnedFd>, serial: u64, mut cwds: Cwds) {
+    let raw = fd.as_raw_fd();
+    loop {
+        // SAFETY: the kernel requires a zeroed buffer of this exact type.
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: RECV fills `req`.
+        if unsafe { libc::ioctl(raw, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0 {
+            match io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // ENOENT: a caller died before we got its request, or no
+                // process is left (then the listener hangs up).
+                Some(libc::ENOENT) if poll_now(raw) & GONE == 0 => continue,
+                _ => break,
+            }
+        }
+        let mut st = lock(&state);
+        let step = st
+            .listeners
+            .iter()
+            .find(|l| l.serial == serial)
+            .and_then(|l| l.step);
+        st.answer(raw, step, &req, &mut cwds);
+    }
+    let mut st = lock(&state);
+    if let Some(l) = st.listeners.iter_mut().find(|l| l.serial == serial) {
+        l.dead = true;
+    }
+    st.remove_dead();
+    // A step the engine waits for may be complete now.
+    st.complete_finishes();
 }
 
 const GONE: i16 = libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
@@ -207,19 +269,22 @@ impl Supervisor {
             }
             OwnedFd::from_raw_fd(fd)
         };
-        let state = State {
-            epoll,
-            root,
-            steps: HashMap::new(),
-            listeners: Vec::new(),
-            next_serial: 0,
-            engine_drains: 0,
-        };
-        state.watch(wake.as_raw_fd(), WAKE);
+        let state = Arc::new_cyclic(|me| {
+            Mutex::new(State {
+                epoll,
+                root,
+                steps: HashMap::new(),
+                listeners: Vec::new(),
+                next_serial: 0,
+                engine_drains: 0,
+                me: me.clone(),
+            })
+        });
+        lock(&state).watch(wake.as_raw_fd(), WAKE);
         Ok(Supervisor {
             requests,
             wake,
-            state: Arc::new(Mutex::new(state)),
+            state,
         })
     }
 
@@ -302,7 +367,7 @@ impl State {
 
     /// Drop the listeners marked dead.
     fn remove_dead(&mut self) {
-        for l in self.listeners.iter().filter(|l| l.dead) {
+        for l in self.listeners.iter().filter(|l| l.dead && !l.served) {
             self.unwatch(l.fd.as_raw_fd());
         }
         self.listeners.retain(|l| !l.dead);
@@ -372,6 +437,14 @@ impl State {
             if self.listeners[i].step != Some(id) {
                 continue;
             }
+            if self.listeners[i].served {
+                // Its thread answers; it records under this lock, so a
+                // listener without processes has nothing more to give.
+                if poll_now(self.listeners[i].fd.as_raw_fd()) & GONE != 0 {
+                    self.listeners[i].dead = true;
+                }
+                continue;
+            }
             loop {
                 let ready = poll_now(self.listeners[i].fd.as_raw_fd());
                 if ready & libc::POLLIN != 0 {
@@ -395,17 +468,24 @@ impl State {
         while let Some(msg) = handoff::receive(socket) {
             match msg {
                 Received::Listener { fd, cwd } => {
-                    prefer_sync_wakeups(&fd);
+                    let fd = Arc::new(fd);
                     self.next_serial += 1;
                     let serial = self.next_serial;
-                    self.watch(fd.as_raw_fd(), LISTENER | serial);
+                    let cwds = Cwds {
+                        start: cwd,
+                        by_pid: HashMap::new(),
+                    };
+                    let served = prefer_sync_wakeups(&fd) && self.serve_apart(&fd, serial, &cwds);
+                    if !served {
+                        self.watch(fd.as_raw_fd(), LISTENER | serial);
+                    }
                     self.listeners.push(Listener {
                         fd,
                         serial,
                         step: Some(id),
                         dead: false,
-                        start_cwd: cwd,
-                        cwds: HashMap::new(),
+                        served,
+                        cwds: if served { Cwds::default() } else { cwds },
                     })
                 }
                 Received::Failed { pid, error } => {
@@ -417,6 +497,26 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Start the thread that serves listener `serial` on its own; false if
+    /// none could be started (epoll serves it then).
+    fn serve_apart(&self, fd: &Arc<OwnedFd>, serial: u64, cwds: &Cwds) -> bool {
+        let Some(state) = self.me.upgrade() else {
+            return false;
+        };
+        let (fd, cwds) = (
+            fd.clone(),
+            Cwds {
+                start: cwds.start.clone(),
+                by_pid: HashMap::new(),
+            },
+        );
+        std::thread::Builder::new()
+            .name("hbuild-observe".into())
+            .stack_size(256 * 1024)
+            .spawn(move || serve(state, fd, serial, cwds))
+            .is_ok()
     }
 
     /// Reply to finishing steps whose processes are all gone or whose grace
@@ -475,7 +575,8 @@ impl State {
             .unwrap_or(-1)
     }
 
-    /// Receive, decode, record and answer one notification of listener `i`.
+    /// Receive, decode, record and answer one notification of listener `i`
+    /// (served through epoll: one is pending).
     fn notification(&mut self, i: usize) {
         let fd = self.listeners[i].fd.as_raw_fd();
         // SAFETY: the kernel requires a zeroed buffer of this exact type.
@@ -489,13 +590,19 @@ impl State {
             }
             return;
         }
-        let step = self.listeners[i]
-            .step
-            .filter(|id| self.steps.contains_key(id));
+        let step = self.listeners[i].step;
+        let mut cwds = std::mem::take(&mut self.listeners[i].cwds);
+        self.answer(fd, step, &req, &mut cwds);
+        self.listeners[i].cwds = cwds;
+    }
+
+    /// Decode, answer and record notification `req` of a listener of step
+    /// `step` (None: finished, only answered).
+    fn answer(&mut self, fd: RawFd, step: Option<u64>, req: &libc::seccomp_notif, cwds: &mut Cwds) {
+        let step = step.filter(|id| self.steps.contains_key(id));
         let pid = req.pid as i32;
         let sys = filter::lookup(req.data.nr);
-        let l = &self.listeners[i];
-        let known = l.cwds.get(&pid).or(l.start_cwd.as_ref()).cloned();
+        let known = cwds.by_pid.get(&pid).or(cwds.start.as_ref()).cloned();
         let process = Process::new(pid, known);
         let decoded = step.map(|_| match sys {
             Some(sys) => decode(sys, &req.data.args, &process),
@@ -527,21 +634,19 @@ impl State {
         // meanwhile: its pid may have been reused, so what we read from it
         // is not trusted then.
         let valid = unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) } == 0;
-        let l = &mut self.listeners[i];
-        let cwds = &mut l.cwds;
         match sys {
             Some(Syscall::Chdir | Syscall::Fchdir) => {
-                l.start_cwd = None;
-                cwds.clear()
+                cwds.start = None;
+                cwds.by_pid.clear()
             }
             // A new program (or a new process that got a reused pid).
             Some(Syscall::Execve | Syscall::Execveat) => {
-                cwds.remove(&pid);
+                cwds.by_pid.remove(&pid);
             }
-            _ if l.start_cwd.is_some() => {}
+            _ if cwds.start.is_some() => {}
             _ => {
                 if let Some(cwd) = process.known_cwd() {
-                    cwds.insert(pid, cwd);
+                    cwds.by_pid.insert(pid, cwd);
                 }
             }
         }
