@@ -1102,9 +1102,10 @@ impl<'a> Scheduler<'a> {
             let runs = !self.dry() || line.always;
             // `-t` only shows `touch` commands, even with `-n`.
             let shown = runs || (self.opts.dry_run && !self.opts.touch);
-            // A sub-make under `-Otarget` syncs its own output: what the job
-            // printed so far goes out first, then the line, uncaptured.
-            let uncaptured = line.always && self.sync == Sync::Target;
+            // A sub-make under `-Otarget` or `-Oline` syncs its own output:
+            // what the job printed so far goes out first, then the line,
+            // uncaptured.
+            let uncaptured = line.always && matches!(self.sync, Sync::Target | Sync::Line);
             if uncaptured {
                 self.jobs[j].capture.flush();
             }
@@ -1200,7 +1201,7 @@ impl<'a> Scheduler<'a> {
     }
 
     /// The process for command `line` of job `j`: its output goes to the
-    /// job's capture unless the line is a sub-make under `-Otarget` (which
+    /// job's capture unless the line is a sub-make under `-Otarget` or `-Oline` (which
     /// syncs its own output); sub-makes inherit the jobserver.
     fn invocation(&mut self, j: usize, line: &CommandLine) -> Invocation {
         let inherit = if line.always {
@@ -1209,7 +1210,7 @@ impl<'a> Scheduler<'a> {
             None
         };
         let job = &self.jobs[j];
-        let captured = !(line.always && self.sync == Sync::Target);
+        let captured = !(line.always && matches!(self.sync, Sync::Target | Sync::Line));
         let file = |f: &Option<std::fs::File>| {
             if captured {
                 f.as_ref().and_then(|f| f.try_clone().ok())
