@@ -243,19 +243,32 @@ impl Observer {
 
     /// Get ready to observe one step that may write in `write_dirs` (compared
     /// flat, not recursively): takes the "before" snapshot.
+    /// Its commands may be started any way (`std::process::Command` too).
     pub fn prepare_step(&self, write_dirs: &[PathBuf]) -> io::Result<StepObservation> {
         let dirs: Vec<WatchDir> = write_dirs.iter().map(WatchDir::flat).collect();
-        self.prepare_step_with(&dirs, QuietPaths::default(), Protected::default())
+        self.prepare(&dirs, QuietPaths::default(), Protected::default(), true)
     }
 
     /// As [`prepare_step`](Self::prepare_step), choosing per directory
     /// whether to compare recursively, and leaving reads and execs under
-    /// `quiet` unrecorded, and refusing what `protected` protects.
+    /// `quiet` unrecorded, and refusing what `protected` protects. The
+    /// step's commands must be started by `engine::spawn::start`, whose
+    /// `started` hook takes each child's listener.
     pub fn prepare_step_with(
         &self,
         dirs: &[WatchDir],
         quiet: QuietPaths,
         protected: Protected,
+    ) -> io::Result<StepObservation> {
+        self.prepare(dirs, quiet, protected, false)
+    }
+
+    fn prepare(
+        &self,
+        dirs: &[WatchDir],
+        quiet: QuietPaths,
+        protected: Protected,
+        watched: bool,
     ) -> io::Result<StepObservation> {
         let channel = Channel::new()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -279,7 +292,7 @@ impl Observer {
             id,
             state: shared.state.clone(),
         });
-        supervisor::add_step(&shared.state, id, channel.parent, quiet, protected);
+        supervisor::add_step(&shared.state, id, channel.parent, watched, quiet, protected);
         Ok(StepObservation {
             id,
             shared,
