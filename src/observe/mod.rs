@@ -100,10 +100,14 @@
 //! cmd.spawn()?; ... waitpid ...                              // as now
 //! let accesses = step.finish(Duration::from_millis(50));    // after the step's last reap
 //! ```
-//! There is no "attach the pid after spawn" call: the child hands its
-//! listener over before its `execve`, straight to the supervisor through the
-//! socket registered by `prepare_step`; everything the program does after
-//! is notified to a supervisor that already owns the listener.
+//! There is no "attach the pid after spawn" call with `prepare_step`: the
+//! child hands its listener over before its `execve`, through the socket the
+//! supervisor watches; everything the program does after is notified to a
+//! supervisor that owns the listener by then. The engine uses
+//! `prepare_step_with` instead and starts commands with
+//! `engine::spawn::start`, whose `started` hook takes the listener on the
+//! engine's thread right after the start: no thread is woken for the
+//! hand-off while the engine waits in `vfork`.
 //! `finish` blocks the caller only while processes of the step are still
 //! alive, at most `grace`; keep it short (the scheduler waits meanwhile).
 
