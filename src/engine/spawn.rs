@@ -88,8 +88,7 @@ pub trait ChildHook: Send + Sync {
     fn executed(&self, _programs: &[&Path]) {}
 
     /// Back in hbuild, after every start (successful or not), before anything
-    /// waits for the child: the observer takes the child's listener here
-    /// (the child waits for an answer to its first file syscall).
+    /// waits for the child.
     fn started(&self) {}
 }
 
@@ -200,13 +199,7 @@ pub fn start(inv: &Invocation) -> Started {
         child::Outcome::Failed(errno, _) => {
             failed(&argv[0], std::io::Error::from_raw_os_error(errno))
         }
-        child::Outcome::Unsupported => {
-            let started = start_with_command(inv, &argv);
-            for hook in &setup.hooks {
-                hook.started();
-            }
-            started
-        }
+        child::Outcome::Unsupported => start_with_command(inv, &argv),
     }
 }
 

@@ -100,14 +100,10 @@
 //! cmd.spawn()?; ... waitpid ...                              // as now
 //! let accesses = step.finish(Duration::from_millis(50));    // after the step's last reap
 //! ```
-//! There is no "attach the pid after spawn" call with `prepare_step`: the
-//! child hands its listener over before its `execve`, through the socket the
-//! supervisor watches; everything the program does after is notified to a
-//! supervisor that owns the listener by then. The engine uses
-//! `prepare_step_with` instead and starts commands with
-//! `engine::spawn::start`, whose `started` hook takes the listener on the
-//! engine's thread right after the start: no thread is woken for the
-//! hand-off while the engine waits in `vfork`.
+//! There is no "attach the pid after spawn" call: the child hands its
+//! listener over before its `execve`, straight to the supervisor through the
+//! socket registered by `prepare_step`; everything the program does after
+//! is notified to a supervisor that already owns the listener.
 //! `finish` blocks the caller only while processes of the step are still
 //! alive, at most `grace`; keep it short (the scheduler waits meanwhile).
 
@@ -247,32 +243,19 @@ impl Observer {
 
     /// Get ready to observe one step that may write in `write_dirs` (compared
     /// flat, not recursively): takes the "before" snapshot.
-    /// Its commands may be started any way (`std::process::Command` too).
     pub fn prepare_step(&self, write_dirs: &[PathBuf]) -> io::Result<StepObservation> {
         let dirs: Vec<WatchDir> = write_dirs.iter().map(WatchDir::flat).collect();
-        self.prepare(&dirs, QuietPaths::default(), Protected::default(), true)
+        self.prepare_step_with(&dirs, QuietPaths::default(), Protected::default())
     }
 
     /// As [`prepare_step`](Self::prepare_step), choosing per directory
     /// whether to compare recursively, and leaving reads and execs under
-    /// `quiet` unrecorded, and refusing what `protected` protects. The
-    /// step's commands must be started by `engine::spawn::start`, whose
-    /// `started` hook takes each child's listener.
+    /// `quiet` unrecorded, and refusing what `protected` protects.
     pub fn prepare_step_with(
         &self,
         dirs: &[WatchDir],
         quiet: QuietPaths,
         protected: Protected,
-    ) -> io::Result<StepObservation> {
-        self.prepare(dirs, quiet, protected, false)
-    }
-
-    fn prepare(
-        &self,
-        dirs: &[WatchDir],
-        quiet: QuietPaths,
-        protected: Protected,
-        watched: bool,
     ) -> io::Result<StepObservation> {
         let channel = Channel::new()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -296,7 +279,7 @@ impl Observer {
             id,
             state: shared.state.clone(),
         });
-        supervisor::add_step(&shared.state, id, channel.parent, watched, quiet, protected);
+        supervisor::add_step(&shared.state, id, channel.parent, quiet, protected);
         Ok(StepObservation {
             id,
             shared,

@@ -36,12 +36,10 @@ use super::record::StepAccesses;
 use super::tracee::Process;
 
 pub enum Request {
-    /// A new step: the parent end of its hand-off socket, watched unless
-    /// the starts of its commands take the listeners (`take_handoffs`).
+    /// A new step: the parent end of its hand-off socket.
     AddStep {
         id: u64,
         socket: OwnedFd,
-        watched: bool,
         quiet: QuietPaths,
         protected: Protected,
     },
@@ -61,7 +59,6 @@ pub enum Request {
 
 struct Step {
     socket: OwnedFd,
-    watched: bool,
     quiet: QuietPaths,
     protected: Protected,
     accesses: StepAccesses,
@@ -124,22 +121,16 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 /// Register a new step from the calling thread: its hand-off socket joins
 /// the supervisor's epoll set directly, so the supervisor need not be woken.
-/// `watched`: the supervisor watches the hand-off socket. Without it, the
-/// caller takes each listener itself (`take_handoffs`) right after the
-/// start: the child's hand-off then wakes no thread while the engine waits
-/// for its exec.
 pub fn add_step(
     state: &Mutex<State>,
     id: u64,
     socket: OwnedFd,
-    watched: bool,
     quiet: QuietPaths,
     protected: Protected,
 ) {
     lock(state).request(Request::AddStep {
         id,
         socket,
-        watched,
         quiet,
         protected,
     });
@@ -218,89 +209,6 @@ fn prefer_sync_wakeups(listener: &OwnedFd) -> bool {
             libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
             SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP,
         ) == 0
-    }
-}
-
-/// A listener to serve on a thread of its own.
-struct Served {
-    state: Arc<Mutex<State>>,
-    fd: Arc<OwnedFd>,
-    serial: u64,
-    cwds: Cwds,
-}
-
-/// The threads that serve listeners. One whose listener is done waits a
-/// while for the next: starting a thread for every command costs the
-/// engine's thread some 40 µs (stack, guard page, signal stack, name).
-mod servers {
-    use super::Served;
-    use std::sync::{Arc, Condvar, Mutex};
-    use std::time::Duration;
-
-    /// How long an idle thread waits for another listener before it ends.
-    const IDLE: Duration = Duration::from_secs(2);
-
-    struct Slot {
-        next: Mutex<Option<Served>>,
-        ready: Condvar,
-    }
-
-    static IDLE_SLOTS: Mutex<Vec<Arc<Slot>>> = Mutex::new(Vec::new());
-
-    fn idle() -> std::sync::MutexGuard<'static, Vec<Arc<Slot>>> {
-        IDLE_SLOTS.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Serve `job` on an idle thread, or a new one; false if none could start.
-    pub fn run(job: Served) -> bool {
-        if let Some(slot) = idle().pop() {
-            *slot.next.lock().unwrap_or_else(|e| e.into_inner()) = Some(job);
-            slot.ready.notify_one();
-            return true;
-        }
-        let slot = Arc::new(Slot {
-            next: Mutex::new(Some(job)),
-            ready: Condvar::new(),
-        });
-        std::thread::Builder::new()
-            .name("hbuild-observe".into())
-            .stack_size(256 * 1024)
-            .spawn(move || work(slot))
-            .is_ok()
-    }
-
-    fn work(slot: Arc<Slot>) {
-        loop {
-            let job = slot.next.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(job) = job {
-                super::serve(job.state, job.fd, job.serial, job.cwds);
-            }
-            idle().push(slot.clone());
-            let mut next = slot.next.lock().unwrap_or_else(|e| e.into_inner());
-            while next.is_none() {
-                let (guard, timeout) = slot
-                    .ready
-                    .wait_timeout(next, IDLE)
-                    .unwrap_or_else(|e| e.into_inner());
-                next = guard;
-                if timeout.timed_out() && next.is_none() {
-                    // Leave the idle list, unless `run` just took this slot
-                    // (then its job is on the way: wait for it).
-                    drop(next);
-                    let mut list = idle();
-                    match list.iter().position(|s| Arc::ptr_eq(s, &slot)) {
-                        Some(i) => {
-                            list.swap_remove(i);
-                            return;
-                        }
-                        None => {
-                            drop(list);
-                            next = slot.next.lock().unwrap_or_else(|e| e.into_inner());
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -467,9 +375,7 @@ impl State {
 
     fn remove_step(&mut self, id: u64) -> Option<Step> {
         let step = self.steps.remove(&id)?;
-        if step.watched {
-            self.unwatch(step.socket.as_raw_fd());
-        }
+        self.unwatch(step.socket.as_raw_fd());
         Some(step)
     }
 
@@ -499,16 +405,12 @@ impl State {
             Request::AddStep {
                 id,
                 socket,
-                watched,
                 quiet,
                 protected,
             } => {
-                if watched {
-                    self.watch(socket.as_raw_fd(), SOCKET | id);
-                }
+                self.watch(socket.as_raw_fd(), SOCKET | id);
                 let step = Step {
                     socket,
-                    watched,
                     quiet,
                     protected,
                     accesses: StepAccesses::default(),
@@ -610,12 +512,11 @@ impl State {
                 by_pid: HashMap::new(),
             },
         );
-        servers::run(Served {
-            state,
-            fd,
-            serial,
-            cwds,
-        })
+        std::thread::Builder::new()
+            .name("hbuild-observe".into())
+            .stack_size(256 * 1024)
+            .spawn(move || serve(state, fd, serial, cwds))
+            .is_ok()
     }
 
     /// Reply to finishing steps whose processes are all gone or whose grace
