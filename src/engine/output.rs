@@ -197,12 +197,6 @@ impl Capture {
         }
     }
 
-    /// `-Oline`: copy out one command's output, as its own block (inside
-    /// its own directory lines, when blocks are announced).
-    pub fn flush_line(&mut self) {
-        self.flush();
-    }
-
     fn take_all(&mut self) -> (Vec<u8>, Vec<u8>) {
         let shared = matches!((&self.out, &self.err), (Some(_), Some(_))) && same_stream();
         let out = self.out.as_mut().map(take).unwrap_or_default();
@@ -215,7 +209,8 @@ impl Capture {
     }
 
     /// Copy what was captured to hbuild's stdout and stderr, each in one
-    /// write: at the end of the job (and of each line under `-Oline`).
+    /// write, as one block (inside directory lines, when blocks are
+    /// announced): at the end of the job, and of each line under `-Oline`.
     pub fn flush(&mut self) {
         let (out, err) = self.take_all();
         if out.is_empty() && err.is_empty() {

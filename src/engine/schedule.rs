@@ -1105,7 +1105,7 @@ impl<'a> Scheduler<'a> {
             // A sub-make under `-Otarget` or `-Oline` syncs its own output:
             // what the job printed so far goes out first, then the line,
             // uncaptured.
-            let uncaptured = line.always && matches!(self.sync, Sync::Target | Sync::Line);
+            let uncaptured = self.syncs_itself(&line);
             if uncaptured {
                 self.jobs[j].capture.flush();
             }
@@ -1160,22 +1160,19 @@ impl<'a> Scheduler<'a> {
         let prog = crate::diag::prog();
         let quiet = self.opts.silent || self.db.specials.silent.contains(&name);
         let capture = &mut self.jobs[j].capture;
+        let message = format!("{}: {}", prog, failure(line, &name, what, ignored));
         if ignored {
             // Under `-s` or `.SILENT` an ignored failure goes unmentioned
             // (an `@` line's does not), as in make.
             if !quiet {
-                capture.say_err(&format!(
-                    "{}: [{}: {}] {} (ignored)",
-                    prog, line.loc, name, what
-                ));
+                capture.say_err(&message);
             }
             true
         } else if self.quiet() {
             false
         } else {
             self.say_not_found();
-            let capture = &mut self.jobs[j].capture;
-            capture.say_err(&format!("{}: *** [{}: {}] {}", prog, line.loc, name, what));
+            self.jobs[j].capture.say_err(&message);
             false
         }
     }
@@ -1200,9 +1197,15 @@ impl<'a> Scheduler<'a> {
             && !line.text.trim().is_empty()
     }
 
+    /// A sub-make line under `-Otarget` or `-Oline`: it syncs its own
+    /// output, so the job does not capture it.
+    fn syncs_itself(&self, line: &CommandLine) -> bool {
+        line.always && matches!(self.sync, Sync::Target | Sync::Line)
+    }
+
     /// The process for command `line` of job `j`: its output goes to the
-    /// job's capture unless the line is a sub-make under `-Otarget` or `-Oline` (which
-    /// syncs its own output); sub-makes inherit the jobserver.
+    /// job's capture unless the line [syncs itself](Self::syncs_itself);
+    /// sub-makes inherit the jobserver.
     fn invocation(&mut self, j: usize, line: &CommandLine) -> Invocation {
         let inherit = if line.always {
             self.tokens().inherit_fds()
@@ -1210,7 +1213,7 @@ impl<'a> Scheduler<'a> {
             None
         };
         let job = &self.jobs[j];
-        let captured = !(line.always && matches!(self.sync, Sync::Target | Sync::Line));
+        let captured = !self.syncs_itself(line);
         let file = |f: &Option<std::fs::File>| {
             if captured {
                 f.as_ref().and_then(|f| f.try_clone().ok())
@@ -1424,11 +1427,7 @@ impl<'a> Scheduler<'a> {
                 let line = &job.step.lines[job.next.saturating_sub(1)];
                 let id = job.step.node;
                 let name = &self.graph.nodes[id].name;
-                let end = if self.ignores_errors(id, line) {
-                    format!("[{}: {}] {} (ignored)", line.loc, name, what)
-                } else {
-                    format!("*** [{}: {}] {}", line.loc, name, what)
-                };
+                let end = failure(line, name, what, self.ignores_errors(id, line));
                 self.interrupted_ends.push((id, end));
             }
             let mut job = self.jobs.remove(j);
@@ -1449,7 +1448,7 @@ impl<'a> Scheduler<'a> {
             }
         }
         if self.sync == Sync::Line {
-            self.jobs[j].capture.flush_line();
+            self.jobs[j].capture.flush();
         }
         self.advance(j);
     }
@@ -1612,7 +1611,7 @@ impl<'a> Scheduler<'a> {
     pub fn clean_up_interrupt(&mut self) -> Option<i32> {
         let sig = self.interrupted?;
         let targets = std::mem::take(&mut self.interrupted_targets);
-        let mut ends = std::mem::take(&mut self.interrupted_ends);
+        let ends = std::mem::take(&mut self.interrupted_ends);
         // Recipes in the order they started, each one's deletions first.
         let mut order: Vec<NodeId> = targets.iter().map(|(id, _, _)| *id).collect();
         order.dedup();
@@ -1635,7 +1634,6 @@ impl<'a> Scheduler<'a> {
             for (_, end) in ends.iter().filter(|(i, _)| *i == id) {
                 say_err(&format!("{}: {}", crate::diag::prog(), end));
             }
-            ends.retain(|(i, _)| *i != id);
         }
         Some(sig)
     }
@@ -1763,6 +1761,16 @@ fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
     }
     // SAFETY: the descriptor was just opened and is owned by nothing else.
     Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// How make reports a failed command `line` of target `name` (after its
+/// `make: `): `*** [Makefile:3: a] Error 1`, or `[...] Error 1 (ignored)`.
+fn failure(line: &CommandLine, name: &str, what: &str, ignored: bool) -> String {
+    if ignored {
+        format!("[{}: {}] {} (ignored)", line.loc, name, what)
+    } else {
+        format!("*** [{}: {}] {}", line.loc, name, what)
+    }
 }
 
 /// The description of a signal, as `strsignal` gives it.

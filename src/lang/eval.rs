@@ -841,10 +841,9 @@ impl Database {
         } else {
             None
         };
-        let globally_defined = self.globals.get(&name).is_some();
-        let command_line = self
-            .globals
-            .get(&name)
+        let global = self.globals.get(&name);
+        let globally_defined = global.is_some();
+        let command_line = global
             .filter(|g| {
                 !mods.override_
                     && matches!(g.origin, Origin::CommandLine | Origin::EnvironmentOverride)

@@ -87,8 +87,9 @@
 //! 10–40 µs of work between requests; with a thread per listener, CPU
 //! migrations in a 1k-step build fell from 6,000–7,800 to ~2,200 and the
 //! 121-TU C project at `-j2` took 2.07 s instead of 2.23 s, interleaved
-//! medians, `--sandbox=off` 1.85 s). Reads and execs under the step's system preset are let go
-//! without a `stat` or a record (`QuietPaths`); audit mode records them all.
+//! medians, `--sandbox=off` 1.85 s). Reads and execs under the step's system
+//! preset are let go without a `stat` or a record (`QuietPaths`); audit mode
+//! records them all.
 //! A `gcc -O1 -c` makes ~330 requests (210 of them failed header probes),
 //! `sh -c 'cksum a b c > x'` ~35 (27 of them locale files). A listing costs
 //! one `getdents` per watched directory.
@@ -120,7 +121,7 @@ mod tracee;
 
 pub use protect::Protected;
 pub use quiet::QuietPaths;
-pub use record::{normalize, relative_to, Access, FileStamp, Operation, StepAccesses};
+pub use record::{as_recorded, normalize, relative_to, Access, FileStamp, Operation, StepAccesses};
 pub use snapshot::{Change, Snapshot, WatchDir};
 
 use std::io;

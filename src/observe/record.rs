@@ -166,7 +166,7 @@ pub struct StepAccesses {
 impl StepAccesses {
     /// Add one observed access, its paths made relative to `root`.
     pub(crate) fn record(&mut self, access: Access, root: &Path) {
-        let rel = |p: PathBuf| relative_to(&normalize(&p), root);
+        let rel = |p: PathBuf| as_recorded(&p, root);
         // A file the step made itself and then reads, runs or lists (a
         // scratch file, a test's own directory) is not an input: requests
         // arrive in causal order, so the making was recorded first.
@@ -316,6 +316,12 @@ pub fn normalize(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// `p` (relative to `root`, or absolute) as records name it: normalised,
+/// relative to `root` when inside it, absolute otherwise.
+pub fn as_recorded(p: &Path, root: &Path) -> PathBuf {
+    relative_to(&normalize(&root.join(p)), root)
 }
 
 /// `p` relative to `root` when inside it (`root` itself becomes `.`),

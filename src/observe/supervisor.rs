@@ -471,11 +471,7 @@ impl State {
                     let fd = Arc::new(fd);
                     self.next_serial += 1;
                     let serial = self.next_serial;
-                    let cwds = Cwds {
-                        start: cwd,
-                        by_pid: HashMap::new(),
-                    };
-                    let served = prefer_sync_wakeups(&fd) && self.serve_apart(&fd, serial, &cwds);
+                    let served = prefer_sync_wakeups(&fd) && self.serve_apart(&fd, serial, &cwd);
                     if !served {
                         self.watch(fd.as_raw_fd(), LISTENER | serial);
                     }
@@ -485,7 +481,10 @@ impl State {
                         step: Some(id),
                         dead: false,
                         served,
-                        cwds: if served { Cwds::default() } else { cwds },
+                        cwds: Cwds {
+                            start: if served { None } else { cwd },
+                            by_pid: HashMap::new(),
+                        },
                     })
                 }
                 Received::Failed { pid, error } => {
@@ -501,17 +500,15 @@ impl State {
 
     /// Start the thread that serves listener `serial` on its own; false if
     /// none could be started (epoll serves it then).
-    fn serve_apart(&self, fd: &Arc<OwnedFd>, serial: u64, cwds: &Cwds) -> bool {
+    fn serve_apart(&self, fd: &Arc<OwnedFd>, serial: u64, start: &Option<PathBuf>) -> bool {
         let Some(state) = self.me.upgrade() else {
             return false;
         };
-        let (fd, cwds) = (
-            fd.clone(),
-            Cwds {
-                start: cwds.start.clone(),
-                by_pid: HashMap::new(),
-            },
-        );
+        let fd = fd.clone();
+        let cwds = Cwds {
+            start: start.clone(),
+            by_pid: HashMap::new(),
+        };
         std::thread::Builder::new()
             .name("hbuild-observe".into())
             .stack_size(256 * 1024)
@@ -659,7 +656,7 @@ impl State {
         if !refused.is_empty() {
             // It did not happen: only the refusal is recorded.
             for (op, path) in refused {
-                let rel = super::record::relative_to(&super::record::normalize(&path), &self.root);
+                let rel = super::record::as_recorded(&path, &self.root);
                 step.accesses.refused.push((op, rel));
             }
             return;

@@ -94,9 +94,7 @@ pub fn audit_step(
             }
         }
     }
-    let as_read = |p: &Path| {
-        crate::observe::relative_to(&crate::observe::normalize(&facts.root.join(p)), facts.root)
-    };
+    let as_read = |p: &Path| crate::observe::as_recorded(p, facts.root);
     for p in facts.order_only {
         if facts.reads.contains(&as_read(p)) {
             a.order_only_read.insert(p.clone());
