@@ -392,14 +392,25 @@ impl<'a> Searcher<'a> {
                 break;
             }
         }
-        let specific = cands
-            .iter()
-            .any(|c| db.pattern_rules[c.rule].targets[c.target_index] != "%");
-        if specific {
-            cands.retain(|c| {
-                let r = &db.pattern_rules[c.rule];
-                r.terminal || r.targets[c.target_index] != "%"
-            });
+        // A name some other pattern matches is of a specific kind: then
+        // match-anything rules that are not terminal do not apply. Each
+        // suffix of `.SUFFIXES` counts as such a pattern (`%.h`), as in make.
+        let specific = || {
+            cands
+                .iter()
+                .any(|c| db.pattern_rules[c.rule].targets[c.target_index] != "%")
+                || db
+                    .specials
+                    .suffixes
+                    .iter()
+                    .any(|s| file.len() > s.len() && file.ends_with(s.as_str()))
+        };
+        let loose = |c: &Candidate| {
+            let r = &db.pattern_rules[c.rule];
+            !r.terminal && r.targets[c.target_index] == "%"
+        };
+        if cands.iter().any(loose) && specific() {
+            cands.retain(|c| !loose(c));
         }
         // Shortest stem first, the directory counted: `sub/%.o` (stem `u`)
         // comes before `%.o` (stem `sub/u`) for `sub/u.o`, as in make.

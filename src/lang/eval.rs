@@ -249,7 +249,7 @@ impl Database {
         match word {
             "ifeq" | "ifneq" | "ifdef" | "ifndef" => {
                 let outer = st.active();
-                let active = outer && self.test_condition(word, rest, loc)?;
+                let active = outer && self.condition_holds(word, rest, loc)?;
                 st.conds.push(Cond {
                     active,
                     taken: active,
@@ -282,7 +282,27 @@ impl Database {
                         outer && !taken
                     } else if outer && !taken {
                         let args = rest[w.len()..].trim_start_matches([' ', '\t']);
-                        self.test_condition(w, args, loc)?
+                        match self.test_condition(w, args, loc)? {
+                            Some(holds) => holds,
+                            None => {
+                                // make takes a malformed condition after a
+                                // taken `else` for extra text, and the
+                                // `endif` after it for its own.
+                                message(loc, "extraneous text after 'else' directive");
+                                if let Some(top) = st.conds.last_mut() {
+                                    top.active = true;
+                                    top.taken = true;
+                                    top.final_else = true;
+                                }
+                                st.conds.push(Cond {
+                                    active: false,
+                                    taken: true,
+                                    final_else: false,
+                                    outer_active: true,
+                                });
+                                return Ok(true);
+                            }
+                        }
                     } else {
                         false
                     }
@@ -306,24 +326,39 @@ impl Database {
         }
     }
 
-    fn test_condition(&mut self, word: &str, args: &str, loc: &Loc) -> Result<bool> {
+    /// Whether the condition of `ifeq`/`ifdef`/... holds; malformed is fatal.
+    fn condition_holds(&mut self, word: &str, args: &str, loc: &Loc) -> Result<bool> {
+        self.test_condition(word, args, loc)?
+            .ok_or_else(|| Fatal::at(Some(loc), "invalid syntax in conditional"))
+    }
+
+    /// Whether the condition holds; `None` if it is malformed.
+    fn test_condition(&mut self, word: &str, args: &str, loc: &Loc) -> Result<Option<bool>> {
         let scope = Scope::global();
         match word {
             "ifdef" | "ifndef" => {
                 let name = self.expand(args.trim_end(), &scope)?;
                 let name = name.trim();
+                if name.contains([' ', '\t']) {
+                    // One variable name only, once expanded.
+                    return Ok(None);
+                }
                 let defined = match self.globals.get(name) {
                     Some(v) => !v.value.is_empty(),
                     None => false,
                 };
-                Ok(defined == (word == "ifdef"))
+                Ok(Some(defined == (word == "ifdef")))
             }
             _ => {
-                let (a, b) = split_ifeq_args(args)
-                    .ok_or_else(|| Fatal::at(Some(loc), "invalid syntax in conditional"))?;
+                let Some((a, b, extra)) = split_ifeq_args(args) else {
+                    return Ok(None);
+                };
+                if !extra.is_empty() {
+                    message(loc, &format!("extraneous text after '{word}' directive"));
+                }
                 let a = self.expand(a, &scope)?;
                 let b = self.expand(b, &scope)?;
-                Ok((a == b) == (word == "ifeq"))
+                Ok(Some((a == b) == (word == "ifeq")))
             }
         }
     }
@@ -694,6 +729,11 @@ impl Database {
         loc: &Loc,
     ) -> Result<()> {
         self.finish_rule(st)?;
+        if matches!(indent, Indent::RecipePrefix) {
+            // A recipe line where no rule is open: make refuses it before
+            // looking at it, unless it was an assignment or a directive.
+            return Err(Fatal::at(Some(loc), "recipe commences before first target"));
+        }
         let scope = Scope::global();
         let (rule_part, inline_recipe) = match find_top_level(line, b';') {
             Some(i) => (&line[..i], Some(&line[i + 1..])),
@@ -708,6 +748,12 @@ impl Database {
                 if after.starts_with(':') {
                     colon = Colon::Double;
                     after = &after[1..];
+                    // `&::`: make takes the rule as double-colon. (Several
+                    // explicit targets each get the recipe here, where make
+                    // would also group them.)
+                    if let Some(t) = targets.strip_suffix('&') {
+                        targets = t.to_string();
+                    }
                 } else if let Some(t) = targets.strip_suffix('&') {
                     colon = Colon::Grouped;
                     targets = t.to_string();
@@ -1460,12 +1506,19 @@ fn has_top_level_colon(s: &str) -> bool {
 
 /// Split a line into `(name, op, value)` if it is a variable assignment: the
 /// first top-level `=` decides, unless a `:` that is not part of `:=`/`::=`
-/// comes first (then it is a rule).
+/// comes first (then it is a rule). As in make, a name has no blanks outside
+/// references: after a blank only an assignment operator may follow.
 fn parse_assignment(line: &str) -> Option<(&str, &str, &str)> {
     let b = line.as_bytes();
+    // The operator starting at `i`, if any: its text and length.
+    let operator_at = |i: usize| -> Option<&'static str> {
+        let rest = &line[i..];
+        ["::=", ":=", "+=", "?=", "!=", "="]
+            .into_iter()
+            .find(|op| rest.starts_with(op))
+    };
     let mut i = 0;
-    while let Some(off) = memchr::memchr3(b'$', b'=', b':', &b[i..]) {
-        i += off;
+    while i < b.len() {
         match b[i] {
             b'$' if i + 1 < b.len() => {
                 if let open @ (b'(' | b'{') = b[i + 1] {
@@ -1476,23 +1529,18 @@ fn parse_assignment(line: &str) -> Option<(&str, &str, &str)> {
                 }
                 continue;
             }
-            b'=' => {
-                let (start, op) = match i.checked_sub(1).map(|j| b[j]) {
-                    Some(b'+') => (i - 1, "+="),
-                    Some(b'?') => (i - 1, "?="),
-                    Some(b'!') => (i - 1, "!="),
-                    _ => (i, "="),
-                };
-                return Some((&line[..start], op, trim_value(&line[i + 1..])));
+            b' ' | b'\t' => {
+                let after = i + line[i..].len() - line[i..].trim_start_matches([' ', '\t']).len();
+                let op = operator_at(after)?;
+                return Some((&line[..after], op, trim_value(&line[after + op.len()..])));
             }
-            b':' => {
-                if line[i..].starts_with(":=") {
-                    return Some((&line[..i], ":=", trim_value(&line[i + 2..])));
+            b'=' | b':' | b'+' | b'?' | b'!' => {
+                if let Some(op) = operator_at(i) {
+                    return Some((&line[..i], op, trim_value(&line[i + op.len()..])));
                 }
-                if line[i..].starts_with("::=") {
-                    return Some((&line[..i], "::=", trim_value(&line[i + 3..])));
+                if b[i] == b':' {
+                    return None;
                 }
-                return None;
             }
             _ => {}
         }
@@ -1528,42 +1576,48 @@ fn target_var_assignment(rest: &str) -> Option<(Modifiers, (&str, &str, &str))> 
             _ => break,
         }
     }
-    let (name, op, value) = parse_assignment(s)?;
-    if name.trim().is_empty() {
-        return None;
-    }
-    Some((mods, (name, op, value)))
+    // An empty name is make's "empty variable name" error, in `target_vars`.
+    Some((mods, parse_assignment(s)?))
 }
 
-/// Split `ifeq` arguments: `(a,b)` or two quoted strings.
-fn split_ifeq_args(args: &str) -> Option<(&str, &str)> {
+/// Split `ifeq` arguments: `(a,b)` or two quoted strings. The third value is
+/// whatever follows them (make warns about it but goes on).
+///
+/// As make scans them: the comma of `(a,b)` is the first one not inside
+/// parentheses opened after the `(` (a stray `)` does not hide it; braces do
+/// not count), and `b` ends at its first `)` outside its own parentheses.
+fn split_ifeq_args(args: &str) -> Option<(&str, &str, &str)> {
     let args = args.trim_end();
     if let Some(inner) = args.strip_prefix('(') {
-        let inner = inner.strip_suffix(')')?;
-        let comma = find_top_level_comma(inner)?;
+        let b = inner.as_bytes();
+        let mut depth = 0i32;
+        let comma = b.iter().enumerate().find_map(|(i, &c)| {
+            match c {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                b',' if depth <= 0 => return Some(i),
+                _ => {}
+            }
+            None
+        })?;
+        let second = &inner[comma + 1..];
+        let mut depth = 0usize;
+        let end = second.bytes().enumerate().find_map(|(i, c)| {
+            match c {
+                b'(' => depth += 1,
+                b')' if depth == 0 => return Some(i),
+                b')' => depth -= 1,
+                _ => {}
+            }
+            None
+        })?;
         let a = inner[..comma].trim_end_matches([' ', '\t']);
-        let b = inner[comma + 1..].trim_start_matches([' ', '\t']);
-        return Some((a, b));
+        let b = second[..end].trim_start_matches([' ', '\t']);
+        return Some((a, b, second[end + 1..].trim()));
     }
     let (a, rest) = quoted(args)?;
     let (b, rest) = quoted(rest.trim_start_matches([' ', '\t']))?;
-    if !rest.trim().is_empty() {
-        return None;
-    }
-    Some((a, b))
-}
-
-fn find_top_level_comma(s: &str) -> Option<usize> {
-    let mut depth = 0i32;
-    for (i, c) in s.bytes().enumerate() {
-        match c {
-            b'(' | b'{' => depth += 1,
-            b')' | b'}' => depth -= 1,
-            b',' if depth == 0 => return Some(i),
-            _ => {}
-        }
-    }
-    None
+    Some((a, b, rest.trim()))
 }
 
 fn quoted(s: &str) -> Option<(&str, &str)> {
@@ -1853,6 +1907,12 @@ mod tests {
         assert_eq!(parse_assignment("a: b = c"), None, "a rule comes first");
         assert_eq!(parse_assignment("$=x"), None, "`$=` is a reference");
         assert_eq!(parse_assignment("A $"), None);
+        assert_eq!(parse_assignment("a b = c"), None, "no blank in a name");
+        assert_eq!(parse_assignment("a b:= c"), None);
+        assert_eq!(
+            parse_assignment("$(a b) \t= c"),
+            Some(("$(a b) \t", "=", "c"))
+        );
         assert_eq!(first_word("abc\tdef"), "abc");
         assert_eq!(first_word("abc"), "abc");
     }

@@ -24,6 +24,45 @@ pub fn find_close(s: &str, from: usize, open: u8, close: u8) -> Option<usize> {
     None
 }
 
+/// Where a `$(` or `${` reference ends.
+enum Reference {
+    /// At this index (the closing delimiter).
+    Inside(usize),
+    /// Its parentheses do not balance before the end of the text: make then
+    /// takes the text up to the first closing delimiter (this index) as the
+    /// variable's name, as it is.
+    Unbalanced(usize),
+    Unterminated,
+}
+
+/// The extent of the reference opened just before `from`, found as make finds
+/// it. A function call (`$(name ` with a known function) ends at its matching
+/// delimiter. Any other reference ends at the first closing delimiter, unless
+/// a `$` precedes that one: then nested pairs count.
+fn reference_end(s: &str, from: usize, open: u8, close: u8) -> Reference {
+    let bytes = s.as_bytes();
+    let word_end = bytes[from..]
+        .iter()
+        .position(|b| !(b.is_ascii_lowercase() || *b == b'-'))
+        .map_or(bytes.len(), |n| from + n);
+    let is_call = matches!(bytes.get(word_end), Some(b' ' | b'\t'))
+        && functions::lookup(&s[from..word_end]).is_some();
+    if is_call {
+        return find_close(s, from, open, close).map_or(Reference::Unterminated, Reference::Inside);
+    }
+    let Some(first) = bytes[from..]
+        .iter()
+        .position(|&b| b == close)
+        .map(|n| from + n)
+    else {
+        return Reference::Unterminated;
+    };
+    if !bytes[from..first].contains(&b'$') {
+        return Reference::Inside(first);
+    }
+    find_close(s, from, open, close).map_or(Reference::Unbalanced(first), Reference::Inside)
+}
+
 /// Split function arguments at top-level commas, at most `max` pieces (0 = no
 /// limit): the last piece keeps the remaining commas.
 pub fn split_args(s: &str, open: u8, close: u8, max: usize) -> Vec<&str> {
@@ -73,12 +112,22 @@ impl Database {
                 }
                 open @ (b'(' | b'{') => {
                     let close = if open == b'(' { b')' } else { b'}' };
-                    let end = match find_close(text, p + 1, open, close) {
-                        Some(end) => end,
-                        None => return Err(self.unterminated(&text[p + 1..], close)),
-                    };
-                    self.expand_reference(&text[p + 1..end], open, close, scope, out)?;
-                    i = end + 1;
+                    match reference_end(text, p + 1, open, close) {
+                        Reference::Inside(end) => {
+                            self.expand_reference(&text[p + 1..end], open, close, scope, out)?;
+                            i = end + 1;
+                        }
+                        Reference::Unbalanced(first) => {
+                            // As make: the text up to the first closing
+                            // delimiter names the variable, unexpanded, and
+                            // the rest of the text is dropped.
+                            self.expand_named(&text[p + 1..first], scope, out)?;
+                            return Ok(());
+                        }
+                        Reference::Unterminated => {
+                            return Err(self.unterminated(&text[p + 1..], close))
+                        }
+                    }
                 }
                 _ => {
                     let ch = text[p..].chars().next().unwrap_or(' ');
@@ -137,6 +186,12 @@ impl Database {
         } else {
             inner.to_string()
         };
+        self.expand_named(&name, scope, out)
+    }
+
+    /// The value of the variable `name` (or substitution reference
+    /// `NAME:a=b`), appended to `out`.
+    fn expand_named(&mut self, name: &str, scope: &Scope, out: &mut String) -> Result<()> {
         if let Some(colon) = name.find(':') {
             if let Some(eq) = name[colon + 1..].find('=') {
                 let var = &name[..colon];
@@ -147,7 +202,7 @@ impl Database {
                 return Ok(());
             }
         }
-        let value = self.referenced(&name, scope)?;
+        let value = self.referenced(name, scope)?;
         out.push_str(&value);
         Ok(())
     }
