@@ -339,10 +339,14 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
     let mut disk = StatCache::new(Box::new(RealDisk));
     let before: Vec<_> = goals.iter().map(|g| disk.mtime(&g.name)).collect();
     let vpath = crate::graph::resolve::vpath_dirs(db);
-    // make pursues them latest read first.
+    // make pursues them latest read first; a required include that is
+    // missing fails as a goal without a rule would.
     let makeable: Vec<usize> = (0..goals.len())
         .rev()
-        .filter(|&i| can_make(db, &mut disk, &vpath, &goals[i].name))
+        .filter(|&i| {
+            let required_missing = goals[i].notes.not_found.is_some() && before[i].is_none();
+            required_missing || can_make(db, &mut disk, &vpath, &goals[i].name)
+        })
         .collect();
     let mut carried = Carried::default();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; goals.len()];

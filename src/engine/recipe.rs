@@ -57,6 +57,12 @@ pub fn split_commands(text: &str) -> Vec<&str> {
     out
 }
 
+/// True if a command line runs nothing: only blanks and backslash-newlines
+/// (make skips it without echoing it).
+pub fn is_blank(text: &str) -> bool {
+    text.split("\\\n").all(|part| part.trim().is_empty())
+}
+
 /// True if the unexpanded line refers to `$(MAKE)` or `${MAKE}`.
 pub fn mentions_make(raw: &str) -> bool {
     raw.contains("$(MAKE)") || raw.contains("${MAKE}")

@@ -855,7 +855,7 @@ impl<'a> Scheduler<'a> {
         // command: not for one whose lines are all empty or `:`.
         let starts_nothing = lines
             .iter()
-            .all(|l| l.text.trim().is_empty() || l.text == ":");
+            .all(|l| recipe::is_blank(&l.text) || l.text == ":");
         let env = if starts_nothing {
             Ok(Vec::new())
         } else {
@@ -1086,7 +1086,7 @@ impl<'a> Scheduler<'a> {
                 return;
             };
             self.jobs[j].next += 1;
-            if line.text.trim().is_empty() {
+            if recipe::is_blank(&line.text) {
                 continue;
             }
             let runs_anyway = self.jobs[j].step.lines.iter().any(|l| l.always);
@@ -1194,7 +1194,7 @@ impl<'a> Scheduler<'a> {
         self.question()
             && (runs_anyway || !self.opts.touch)
             && !line.always
-            && !line.text.trim().is_empty()
+            && !recipe::is_blank(&line.text)
     }
 
     /// A sub-make line under `-Otarget` or `-Oline`: it syncs its own
@@ -1704,7 +1704,7 @@ fn touch_count(lines: &[CommandLine]) -> usize {
     if lines.iter().all(|l| l.always) {
         return 0;
     }
-    let empty = |l: &CommandLine| l.text.trim().is_empty();
+    let empty = |l: &CommandLine| recipe::is_blank(&l.text);
     let ends_running = lines.last().is_some_and(|l| l.always && !empty(l));
     if ends_running || lines.iter().all(empty) {
         1

@@ -425,8 +425,9 @@ impl Database {
             self.assign_with(name, op, value, origin, mods, loc)?;
             return Ok(());
         }
-        if mods.export.is_some() && !has_top_level_colon(rest) {
-            // `export`, `export A B`, `unexport A`: no assignment.
+        if mods.export.is_some() {
+            // `export`, `export A B`, `unexport A`: no assignment. A colon
+            // does not make a rule of it (`export A: B` exports `A:` and `B`).
             self.finish_rule(st)?;
             self.export_names(rest, mods.export == Some(true))?;
             return Ok(());
@@ -765,7 +766,7 @@ impl Database {
                 if expanded.trim().is_empty() && inline_recipe.is_none() {
                     return Ok(());
                 }
-                match expanded.find(':') {
+                match find_unescaped_colon(&expanded) {
                     Some(i) => {
                         // The colon came from a variable's value.
                         let after = &expanded[i + 1..];
@@ -801,6 +802,12 @@ impl Database {
         }
         // Target-specific variable assignment?
         let rest_trim = rest.trim_start_matches([' ', '\t']);
+        if defines_for_target(rest_trim) {
+            return Err(Fatal::at(
+                Some(loc),
+                "Malformed target-specific variable definition",
+            ));
+        }
         if let Some((mods, assign)) = target_var_assignment(rest_trim) {
             return self.target_vars(&targets, mods, assign, loc);
         }
@@ -1265,6 +1272,11 @@ impl Database {
             ".NOTINTERMEDIATE" | ".KEEP_STATE" | ".LIBPATTERNS" => {}
             _ => return Ok(false),
         }
+        // Their prerequisites are mentioned in the makefile, as any others:
+        // an implicit rule may count on them (`.SECONDARY: x.y`).
+        for n in names() {
+            self.names.intern(&n);
+        }
         Ok(true)
     }
 
@@ -1492,7 +1504,10 @@ fn find_top_level(s: &str, ch: u8) -> Option<usize> {
             }
             continue;
         }
-        if b[i] == ch {
+        // A colon after an odd run of backslashes is part of a name (`a\:b`).
+        let escaped =
+            ch == b':' && b[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
+        if b[i] == ch && !escaped {
             return Some(i);
         }
         i += 1;
@@ -1500,8 +1515,12 @@ fn find_top_level(s: &str, ch: u8) -> Option<usize> {
     None
 }
 
-fn has_top_level_colon(s: &str) -> bool {
-    find_top_level(s, b':').is_some()
+/// The first colon not escaped by a backslash, in expanded text.
+fn find_unescaped_colon(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    (0..b.len()).find(|&i| {
+        b[i] == b':' && b[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0
+    })
 }
 
 /// Split a line into `(name, op, value)` if it is a variable assignment: the
@@ -1552,6 +1571,21 @@ fn parse_assignment(line: &str) -> Option<(&str, &str, &str)> {
 /// An assignment value: leading blanks removed, trailing kept (as make does).
 fn trim_value(s: &str) -> &str {
     s.trim_start_matches([' ', '\t'])
+}
+
+/// True if the text after a rule's colon is `define` or `undefine`, after any
+/// modifiers: make refuses those for a target.
+fn defines_for_target(rest: &str) -> bool {
+    let mut s = rest;
+    loop {
+        let w = first_word(s);
+        let after = s[w.len()..].trim_start_matches([' ', '\t']);
+        match w {
+            "override" | "export" | "unexport" | "private" if !after.is_empty() => s = after,
+            "define" | "undefine" => return !starts_with_assign_or_colon(after),
+            _ => return false,
+        }
+    }
 }
 
 /// The text after a rule's colon, if it is a target-specific assignment.
@@ -1777,7 +1811,8 @@ pub fn name_words(text: &str) -> Vec<String> {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' if matches!(chars.peek(), Some(' ') | Some('\t')) => {
+            // `\ ` and `\:` stand for a blank and a colon in a name.
+            '\\' if matches!(chars.peek(), Some(' ') | Some('\t') | Some(':')) => {
                 cur.push(chars.next().unwrap_or(' '));
             }
             c if c.is_ascii_whitespace() => {
@@ -1897,6 +1932,8 @@ mod tests {
         assert_eq!(find_top_level("a $", b':'), None);
         assert_eq!(find_top_level("$(unclosed: x", b':'), None);
         assert_eq!(find_top_level("x; y: z", b';'), Some(1));
+        assert_eq!(find_top_level("a\\:b: c", b':'), Some(4));
+        assert_eq!(find_top_level("a\\\\:b", b':'), Some(3));
         assert_eq!(parse_assignment("A = 1"), Some(("A ", "=", "1")));
         assert_eq!(parse_assignment("A+=1"), Some(("A", "+=", "1")));
         assert_eq!(

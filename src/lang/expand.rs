@@ -102,7 +102,8 @@ impl Database {
             out.push_str(&text[i..i + off]);
             let p = i + off + 1;
             if p >= bytes.len() {
-                // A lone `$` at the end expands to nothing.
+                // A lone `$` at the end stays, as in make.
+                out.push('$');
                 return Ok(());
             }
             match bytes[p] {

@@ -65,6 +65,11 @@ impl Reader {
             text.push_str(cont);
             self.next += 1;
         }
+        if ends_with_continuation(&text) && self.text.ends_with('\n') {
+            // The last line ends in a backslash-newline: as in make, it
+            // continues onto an empty line.
+            text.push('\n');
+        }
         Some(Logical {
             text,
             line: first + 1,
