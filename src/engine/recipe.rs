@@ -146,7 +146,10 @@ pub fn expand(
     let saved = db.loc.take();
     let mut out = Vec::with_capacity(recipe.lines.len());
     for raw in &recipe.lines {
-        db.loc = Some(raw.loc.clone());
+        // Under `.ONESHELL` the recipe is one command: make speaks of its
+        // first line.
+        let at = if one_shell { &recipe.lines[0] } else { raw };
+        db.loc = Some(at.loc.clone());
         let text = join_continuations_in_references(&raw.text);
         let expanded = match db.expand(&text, scope) {
             Ok(t) => t,

@@ -88,6 +88,8 @@ struct Modifiers {
 struct FileState {
     file: Arc<str>,
     first_line: usize,
+    /// Text of `$(eval)`: make gives all its lines the line of the call.
+    one_line: bool,
     conds: Vec<Cond>,
     rule: Option<PendingRule>,
 }
@@ -97,6 +99,9 @@ impl FileState {
         self.conds.last().is_none_or(|c| c.active)
     }
     fn loc(&self, line: usize) -> Loc {
+        if self.one_line {
+            return Loc::new(&self.file, self.first_line);
+        }
         Loc::new(&self.file, line + self.first_line - 1)
     }
 }
@@ -134,7 +139,7 @@ impl Database {
         self.append_makefile_list(path);
         let saved = self.loc.take();
         let file: Arc<str> = Arc::from(path);
-        let r = self.eval_lines(&text, &file, 1);
+        let r = self.eval_lines(&text, &file, 1, false);
         self.loc = saved;
         r.map(|_| true)
     }
@@ -143,7 +148,15 @@ impl Database {
     /// the text for messages; lines are numbered from `loc.line`.
     pub fn eval_text(&mut self, text: &str, loc: &Loc) -> Result<()> {
         let saved = self.loc.clone();
-        let r = self.eval_lines(text, &loc.file, loc.line.max(1));
+        let r = self.eval_lines(text, &loc.file, loc.line.max(1), false);
+        self.loc = saved;
+        r
+    }
+
+    /// Read the text of a `$(eval)` called at `loc`.
+    pub fn eval_call(&mut self, text: &str, loc: &Loc) -> Result<()> {
+        let saved = self.loc.clone();
+        let r = self.eval_lines(text, &loc.file, loc.line.max(1), true);
         self.loc = saved;
         r
     }
@@ -167,11 +180,18 @@ impl Database {
             .unwrap_or('\t')
     }
 
-    fn eval_lines(&mut self, text: &str, file: &Arc<str>, first_line: usize) -> Result<()> {
+    fn eval_lines(
+        &mut self,
+        text: &str,
+        file: &Arc<str>,
+        first_line: usize,
+        one_line: bool,
+    ) -> Result<()> {
         let mut reader = Reader::new(text);
         let mut st = FileState {
             file: file.clone(),
             first_line,
+            one_line,
             conds: Vec::new(),
             rule: None,
         };
@@ -808,22 +828,34 @@ impl Database {
                 "Malformed target-specific variable definition",
             ));
         }
-        if let Some((mods, assign)) = target_var_assignment(rest_trim) {
-            return self.target_vars(&targets, mods, assign, loc);
+        if target_var_assignment(rest_trim).is_some() {
+            // A `;` belongs to the value, not to a recipe (`x: V = a; b`).
+            let full = match inline_recipe {
+                Some(after) => format!("{rest_trim};{after}"),
+                None => rest_trim.to_string(),
+            };
+            if let Some((mods, assign)) = target_var_assignment(&full) {
+                return self.target_vars(&targets, mods, assign, loc);
+            }
         }
         // Static pattern rule: a second colon.
         let (static_pattern, prereq_text) = match find_top_level(&rest, b':') {
             Some(i) => {
                 let pat = self.expand(&rest[..i], &scope)?;
                 let pat = strip_dot_slash(pat.trim()).to_string();
-                if pat.is_empty() {
-                    return Err(Fatal::at(Some(loc), "missing target pattern"));
-                }
-                if words(&pat).count() > 1 {
-                    return Err(Fatal::at(Some(loc), "multiple target patterns"));
-                }
-                if Pattern::parse(&pat).is_none() {
-                    return Err(Fatal::at(Some(loc), "target pattern contains no '%'"));
+                let wrong = if pat.is_empty() {
+                    Some("missing target pattern")
+                } else if words(&pat).count() > 1 {
+                    Some("multiple target patterns")
+                } else if Pattern::parse(&pat).is_none() {
+                    Some("target pattern contains no '%'")
+                } else {
+                    None
+                };
+                if let Some(msg) = wrong {
+                    // make expands the prerequisites before it looks.
+                    self.expand(&rest[i + 1..], &scope)?;
+                    return Err(Fatal::at(Some(loc), msg));
                 }
                 (Some(pat), &rest[i + 1..])
             }

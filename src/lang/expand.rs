@@ -160,7 +160,7 @@ impl Database {
                 let raw = split_args(rest, open, close, spec.max_args);
                 if raw.len() < spec.min_args {
                     return Err(Fatal::at(
-                        self.loc.as_ref(),
+                        self.value_loc.as_ref().or(self.loc.as_ref()),
                         format!(
                             "insufficient number of arguments ({}) to function '{}'",
                             raw.len(),

@@ -585,7 +585,7 @@ fn eval(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
         .clone()
         .unwrap_or_else(|| Loc::new(&Arc::from("<eval>"), 1));
     let saved = db.loc.clone();
-    let r = db.eval_text(&args[0], &loc);
+    let r = db.eval_call(&args[0], &loc);
     db.loc = saved;
     r.map(|()| String::new())
 }
