@@ -397,6 +397,17 @@ fn decide(args: &[String], makeflags: Option<&str>) -> Outcome {
     Outcome::Build(Box::new(opts))
 }
 
+/// The options after decoding a `MAKEFLAGS` value on top of `opts`, as make
+/// does once the makefiles are read: switches are only added (or turned off
+/// by their negations), never dropped because the value lacks them.
+pub fn decode_on_top(opts: &Options, makeflags: &str) -> Options {
+    let mut p = Parser::new();
+    p.opts = opts.clone();
+    p.from_env = true;
+    p.scan(&env_words(makeflags));
+    p.opts
+}
+
 /// Split the environment's `MAKEFLAGS` into arguments the way make 4.3 does:
 /// `$$` stands for `$` (the value is expanded first), a backslash keeps the
 /// next character (so `\ ` is a space inside a word), and a first word that is

@@ -156,7 +156,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
         crate::lang::print::print_database(&db);
     }
     let initial_symlink_rule = opts.check_symlink_times;
-    let adjusted = flags_set_by_makefiles(&mut db, opts, inv);
+    let adjusted = flags_set_by_makefiles(&mut db, opts);
     let opts = adjusted.as_ref().unwrap_or(opts);
     if !crate::engine::schedule::parallel(opts) {
         // One job at a time: make drops output sync (see `Scheduler::new`).
@@ -203,12 +203,23 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     let overrides = db
         .var_value("MAKEOVERRIDES", &crate::lang::vars::Scope::global())
         .unwrap_or_default();
-    for (name, value) in [
-        ("MAKEFLAGS", opts.makeflags_with(overrides.trim())),
-        ("MFLAGS", opts.mflags()),
-    ] {
+    let mut makeflags = opts.makeflags_with(overrides.trim());
+    // make writes the separator whenever `MAKEOVERRIDES` has text, even text
+    // that expands to nothing (`${-*-command-variables-*-}` from the parent).
+    let has_text = db
+        .globals
+        .get("MAKEOVERRIDES")
+        .is_some_and(|v| !v.value.is_empty());
+    if overrides.trim().is_empty() && has_text {
+        makeflags.push_str(" -- ");
+    }
+    for (name, value) in [("MAKEFLAGS", makeflags), ("MFLAGS", opts.mflags())] {
+        // A `MAKEFLAGS` given on the command line keeps its value, and so
+        // is what sub-makes get (make's own value cannot override it).
         if let Some(v) = db.globals.get_mut(name) {
-            v.value = value;
+            if v.origin != crate::lang::vars::Origin::CommandLine {
+                v.value = value;
+            }
         }
     }
     if let Some(path) = &opts.graph {
@@ -482,16 +493,14 @@ fn read_options(opts: &Options) -> ReadOptions {
     }
 }
 
-fn flags_set_by_makefiles(db: &mut Database, opts: &Options, inv: &Invocation) -> Option<Options> {
+fn flags_set_by_makefiles(db: &mut Database, opts: &Options) -> Option<Options> {
     let value = db
         .var_value("MAKEFLAGS", &crate::lang::vars::Scope::global())
         .ok()?;
     if value == opts.makeflags_while_reading() {
         return None;
     }
-    let crate::cli::Command::Build(mut flags) = crate::cli::parse(&inv.args, Some(&value)) else {
-        return None;
-    };
+    let mut flags = crate::cli::decode_on_top(opts, &value);
     // Only flags change here: files, directories, goals and variables were
     // taken from the command line already.
     flags.makefiles = opts.makefiles.clone();

@@ -1385,7 +1385,13 @@ impl Database {
             if !self.exported(name, var) {
                 continue;
             }
-            let plain = var.flavor == Flavor::Simple || !var.value.contains('$');
+            // A value from the environment goes back out as it came, even
+            // with references in it (make exports `MAKEOVERRIDES` so).
+            let from_env = matches!(
+                var.origin,
+                Origin::Environment | Origin::EnvironmentOverride
+            );
+            let plain = from_env || var.flavor == Flavor::Simple || !var.value.contains('$');
             if plain && scope.find(name, 0).is_none() {
                 // What `var_value` would give, without looking it up again.
                 let value = if var.private && scope.for_target {
