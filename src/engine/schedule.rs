@@ -445,7 +445,7 @@ impl<'a> Scheduler<'a> {
             // make reads a target's time before updating its prerequisites:
             // a recipe of theirs that touches the target does not make it
             // newer than them. The stat cache keeps this first reading.
-            let _ = self.disk.mtime(&self.graph.nodes[id].path);
+            let _ = self.disk.examine(&self.graph.nodes[id].path);
         }
         self.grow();
         self.on_stack[id] = true;
@@ -683,7 +683,7 @@ impl<'a> Scheduler<'a> {
 
     fn decide_and_start(&mut self, id: NodeId, parent: Option<NodeId>) -> Progress {
         let n = &self.graph.nodes[id];
-        let mtime = self.disk.mtime(&n.path);
+        let mtime = self.disk.examine(&n.path);
         if !n.has_rule && n.recipe.is_none() && n.deps.is_empty() && !n.phony {
             if mtime.is_none() && !self.is_new_file(&n.name) {
                 self.say_no_rule(id, parent);

@@ -178,6 +178,8 @@ pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>
 pub type FastSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<FastHasher>>;
 
 const MISSING: i64 = i64::MIN;
+/// The epoch of a missing file's entry that never goes stale.
+const KEPT: u32 = u32::MAX;
 
 /// Fewer stats than this are made on the calling thread.
 const PARALLEL_MIN: usize = 256;
@@ -366,6 +368,11 @@ pub struct StatCache {
     /// one is only a hint, and the file is stat'ed.
     dirs: FastMap<String, Listing>,
     use_listings: bool,
+    /// Names found missing, with the epoch they were found in: once a
+    /// recipe may have run (a new epoch), they are looked at again, as make
+    /// looks at a file only when it gets to it (a recipe may create it).
+    missing: FastMap<Name, u32>,
+    epoch: u32,
 }
 
 impl StatCache {
@@ -375,6 +382,8 @@ impl StatCache {
             cache: FastMap::default(),
             dirs: FastMap::default(),
             use_listings: false,
+            missing: FastMap::default(),
+            epoch: 0,
         }
     }
 
@@ -390,16 +399,44 @@ impl StatCache {
         if let Some(&t) = self.cache.get(path) {
             return unpack(t);
         }
+        if let Some(&e) = self.missing.get(path) {
+            if e == self.epoch || e == KEPT {
+                return None;
+            }
+        }
         if self.use_listings && self.listed_missing(path) {
             // The listing is the cache for what does not exist (most of what
             // implicit-rule search asks about): no entry per name.
             return None;
         }
         let t = self.disk.mtime(path);
-        if let Some(packed) = pack(t) {
-            self.cache.insert(path.into(), packed);
+        self.remember(path.into(), t);
+        t
+    }
+
+    /// The time of a file the build looks at as make would (a target, a
+    /// prerequisite it gets to): its absence is kept like any reading, as
+    /// make keeps it, even if a recipe creates the file later.
+    pub fn examine(&mut self, path: &str) -> MTime {
+        let t = self.mtime(path);
+        if t.is_none() {
+            self.missing.insert(path.into(), KEPT);
         }
         t
+    }
+
+    fn remember(&mut self, name: Name, t: MTime) {
+        match t {
+            None => {
+                self.missing.insert(name, self.epoch);
+            }
+            Some(_) => {
+                if let Some(packed) = pack(t) {
+                    self.missing.remove(&name);
+                    self.cache.insert(name, packed);
+                }
+            }
+        }
     }
 
     /// True when the directory listing proves `path` does not exist.
@@ -443,8 +480,9 @@ impl StatCache {
         } else {
             todo.into_par_iter().filter_map(stat).collect()
         };
-        self.cache
-            .extend(found.into_iter().filter_map(|(n, t)| Some((n, pack(t)?))));
+        for (n, t) in found {
+            self.remember(n, t);
+        }
     }
 
     /// Take what an [`EarlyStats`] worker found while the makefiles were read.
@@ -462,7 +500,11 @@ impl StatCache {
         // At its final size at once: growing would hold two tables at the peak.
         self.cache.reserve(times.len());
         for (name, packed) in times {
-            self.cache.entry(name).or_insert(packed);
+            if packed == MISSING {
+                self.missing.entry(name).or_insert(self.epoch);
+            } else {
+                self.cache.entry(name).or_insert(packed);
+            }
         }
         true
     }
@@ -506,11 +548,14 @@ impl StatCache {
     }
     pub fn invalidate(&mut self, path: &str) {
         self.cache.remove(path);
+        self.missing.remove(path);
     }
-    /// Something may create files from now on: stop trusting listings.
+    /// Something may create files from now on: stop trusting listings, and
+    /// what was found missing so far.
     pub fn forget_listings(&mut self) {
         self.use_listings = false;
         self.dirs.clear();
+        self.epoch = (self.epoch + 1) % KEPT;
     }
     pub fn touch(&mut self, path: &str) -> io::Result<()> {
         self.invalidate(path);
