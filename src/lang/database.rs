@@ -115,6 +115,10 @@ pub struct Database {
     /// Where the variable whose value is being expanded was defined: syntax
     /// errors in a value are reported there, as make does.
     pub value_loc: Option<Loc>,
+    /// While `$(eval)` reads text: the `$(foreach)` and `$(call)` variables
+    /// around the call, which its lines see (assignments still go to the
+    /// global table), as in make.
+    pub eval_frames: Vec<crate::lang::vars::Frame>,
     /// Output of `$(info)`, `$(warning)` etc. goes straight to stdout/stderr;
     /// this counts `$(shell)` exit status for `.SHELLSTATUS`.
     pub shell_status: Option<i32>,

@@ -153,12 +153,23 @@ impl Database {
         r
     }
 
-    /// Read the text of a `$(eval)` called at `loc`.
-    pub fn eval_call(&mut self, text: &str, loc: &Loc) -> Result<()> {
+    /// Read the text of a `$(eval)` called at `loc` in `scope`.
+    pub fn eval_call(&mut self, text: &str, loc: &Loc, scope: &Scope) -> Result<()> {
         let saved = self.loc.clone();
+        let frames = std::mem::replace(&mut self.eval_frames, scope.frames.clone());
         let r = self.eval_lines(text, &loc.file, loc.line.max(1), true);
+        self.eval_frames = frames;
         self.loc = saved;
         r
+    }
+
+    /// The scope makefile lines are expanded in: the global table, and the
+    /// variables around a `$(eval)` being read.
+    fn reading_scope(&self) -> Scope {
+        Scope {
+            frames: self.eval_frames.clone(),
+            for_target: false,
+        }
     }
 
     fn append_makefile_list(&mut self, path: &str) {
@@ -354,7 +365,7 @@ impl Database {
 
     /// Whether the condition holds; `None` if it is malformed.
     fn test_condition(&mut self, word: &str, args: &str, loc: &Loc) -> Result<Option<bool>> {
-        let scope = Scope::global();
+        let scope = self.reading_scope();
         match word {
             "ifdef" | "ifndef" => {
                 let name = self.expand(args.trim_end(), &scope)?;
@@ -412,7 +423,7 @@ impl Database {
                 }
                 "undefine" => {
                     self.finish_rule(st)?;
-                    let name = self.expand(after.trim(), &Scope::global())?;
+                    let name = self.expand(after.trim(), &self.reading_scope())?;
                     self.undefine(name.trim(), mods.override_);
                     return Ok(());
                 }
@@ -436,7 +447,7 @@ impl Database {
         }
         if let Some((name, op, value)) = parse_assignment(rest) {
             self.finish_rule(st)?;
-            let name = self.expand(name, &Scope::global())?;
+            let name = self.expand(name, &self.reading_scope())?;
             let name = name.trim();
             if name.is_empty() {
                 return Err(Fatal::at(Some(loc), "empty variable name"));
@@ -520,7 +531,7 @@ impl Database {
                 return Ok(());
             }
         }
-        let scope = Scope::global();
+        let scope = self.reading_scope();
         let new = match op {
             "?=" => {
                 if existing.is_some() {
@@ -599,7 +610,7 @@ impl Database {
     }
 
     fn export_names(&mut self, rest: &str, export: bool) -> Result<()> {
-        let names = self.expand(rest, &Scope::global())?;
+        let names = self.expand(rest, &self.reading_scope())?;
         let names: Vec<&str> = words(&names).collect();
         if names.is_empty() {
             self.specials.export_all = export;
@@ -635,7 +646,7 @@ impl Database {
             Some((n, op)) => (n.trim_end(), op),
             None => (header, "="),
         };
-        let name = self.expand(name_text, &Scope::global())?;
+        let name = self.expand(name_text, &self.reading_scope())?;
         let name = name.trim().to_string();
         if name.is_empty() {
             return Err(Fatal::at(Some(loc), "empty variable name"));
@@ -674,7 +685,7 @@ impl Database {
     }
 
     fn include(&mut self, args: &str, optional: bool, loc: &Loc) -> Result<()> {
-        let names = self.expand(args, &Scope::global())?;
+        let names = self.expand(args, &self.reading_scope())?;
         for name in words(&names).flat_map(file_names) {
             let name = strip_dot_slash(&name).to_string();
             let found = self.find_include(&name);
@@ -717,7 +728,7 @@ impl Database {
     }
 
     fn vpath(&mut self, args: &str) -> Result<()> {
-        let text = self.expand(args, &Scope::global())?;
+        let text = self.expand(args, &self.reading_scope())?;
         let mut it = words(&text);
         match it.next() {
             None => self.vpaths.clear(),
@@ -755,7 +766,7 @@ impl Database {
             // looking at it, unless it was an assignment or a directive.
             return Err(Fatal::at(Some(loc), "recipe commences before first target"));
         }
-        let scope = Scope::global();
+        let scope = self.reading_scope();
         let (rule_part, inline_recipe) = match find_top_level(line, b';') {
             Some(i) => (&line[..i], Some(&line[i + 1..])),
             None => (line, None),
@@ -892,7 +903,7 @@ impl Database {
         (name, op, value): (&str, &str, &str),
         loc: &Loc,
     ) -> Result<()> {
-        let scope = Scope::global();
+        let scope = self.reading_scope();
         let name = self.expand(name, &scope)?.trim().to_string();
         if name.is_empty() {
             return Err(Fatal::at(Some(loc), "empty variable name"));

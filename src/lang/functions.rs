@@ -579,13 +579,13 @@ fn value(db: &mut Database, args: &[String], scope: &Scope) -> Result<String> {
         .unwrap_or_default())
 }
 
-fn eval(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
+fn eval(db: &mut Database, args: &[String], scope: &Scope) -> Result<String> {
     let loc = db
         .loc
         .clone()
         .unwrap_or_else(|| Loc::new(&Arc::from("<eval>"), 1));
     let saved = db.loc.clone();
-    let r = db.eval_call(&args[0], &loc);
+    let r = db.eval_call(&args[0], &loc, scope);
     db.loc = saved;
     r.map(|()| String::new())
 }
