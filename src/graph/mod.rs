@@ -129,7 +129,10 @@ impl Graph {
             parent,
             phony: db.specials.phony.contains(name),
             has_rule: t.is_some_and(|t| t.is_target),
-            intermediate: db.specials.intermediate.contains(name),
+            // `.SECONDARY:` without names makes every file the makefiles
+            // mention intermediate (and never deleted), as in make.
+            intermediate: db.specials.intermediate.contains(name)
+                || (db.specials.secondary.all && db.names.contains(name)),
             ..Default::default()
         });
         self.by_name.insert(shared, id);
