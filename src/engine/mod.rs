@@ -351,6 +351,7 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
     let mut carried = Carried::default();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; goals.len()];
     if !makeable.is_empty() {
+        let saved_flags = flags_for_remaking(db, opts);
         let mut s = Scheduler::new(db, opts, StatCache::real());
         s.honour_modes = false;
         s.goal_notes = makeable.iter().map(|&i| goals[i].notes.clone()).collect();
@@ -373,6 +374,9 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
         let ran = s.steps_started > 0;
         carried.settled = s.settled_targets();
         drop(s);
+        if let (Some(old), Some(v)) = (saved_flags, db.globals.get_mut("MAKEFLAGS")) {
+            v.value = old;
+        }
         // Recipes ran: times read while the makefiles were read may be stale.
         db.side_effects |= ran;
         if failed && !opts.keep_going {
@@ -407,6 +411,29 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
         }
     }
     Remake::Unchanged(carried)
+}
+
+/// While makefiles are remade their recipes really run, and sub-makes they
+/// start get the flags without `-n`, `-q` and `-t` (as make gives them), so
+/// a `$(MAKE)` that regenerates an included makefile does regenerate it.
+/// Returns the value to put back afterwards.
+fn flags_for_remaking(db: &mut Database, opts: &Options) -> Option<String> {
+    if !(opts.dry_run || opts.question || opts.touch) {
+        return None;
+    }
+    let overrides = db
+        .var_value("MAKEOVERRIDES", &crate::lang::vars::Scope::global())
+        .unwrap_or_default();
+    let mut real = opts.clone();
+    real.dry_run = false;
+    real.question = false;
+    real.touch = false;
+    let value = real.makeflags_with(overrides.trim());
+    let v = db.globals.get_mut("MAKEFLAGS")?;
+    if v.origin == crate::lang::vars::Origin::CommandLine {
+        return None;
+    }
+    Some(std::mem::replace(&mut v.value, value))
 }
 
 /// Under `-k`: each required makefile that failed, latest read first.
