@@ -1546,9 +1546,21 @@ impl<'a> Scheduler<'a> {
         }
         job.capture.flush();
         self.complete(id, Outcome::Remade);
-        if self.dry() && !self.opts.touch {
+        // Under -n or -q a recipe of only sub-make lines really ran: as make,
+        // the file's time is read again rather than taken as brand new.
+        let only_submakes = job
+            .step
+            .lines
+            .iter()
+            .all(|l| l.always || recipe::is_blank(&l.text));
+        if (self.dry() && !self.opts.touch) || self.question() {
             for t in std::iter::once(id).chain(self.graph.nodes[id].siblings.clone()) {
-                self.stamp[t] = Some(NEWEST);
+                self.stamp[t] = if only_submakes && !self.graph.nodes[t].phony {
+                    // (Still missing: it was remade without a file, newest.)
+                    self.disk.mtime(&self.graph.nodes[t].path).or(Some(NEWEST))
+                } else {
+                    Some(NEWEST)
+                };
             }
         }
     }
