@@ -449,6 +449,7 @@ fn read_all(
             if db.read_makefile(path)? {
                 found_any = true;
             } else {
+                let after = db.makefiles.len();
                 db.missing_includes.push(MissingInclude {
                     name: name.clone(),
                     optional: false,
@@ -456,6 +457,7 @@ fn read_all(
                         file: Arc::from(""),
                         line: 0,
                     },
+                    after,
                 });
             }
         }

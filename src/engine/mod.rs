@@ -299,35 +299,44 @@ struct MakefileGoal {
     notes: GoalNotes,
 }
 
-/// Every makefile read and every missing include, in that order.
+/// Every makefile read and every missing include, in the order they were
+/// named.
 fn makefile_goals(db: &Database) -> Vec<MakefileGoal> {
-    let mut goals: Vec<MakefileGoal> = db
-        .makefiles
-        .iter()
-        .map(|name| MakefileGoal {
-            name: name.clone(),
-            notes: GoalNotes {
-                quiet: db.optional_makefiles.contains(name),
-                not_found: None,
-            },
-        })
-        .collect();
-    for m in &db.missing_includes {
-        if goals.iter().any(|g| g.name == m.name) {
-            continue;
+    let read = |name: &String| MakefileGoal {
+        name: name.clone(),
+        notes: GoalNotes {
+            quiet: db.optional_makefiles.contains(name),
+            not_found: None,
+        },
+    };
+    let mut goals: Vec<MakefileGoal> = Vec::new();
+    let mut missing = db.missing_includes.iter().peekable();
+    for i in 0..=db.makefiles.len() {
+        while let Some(m) = missing.next_if(|m| m.after <= i) {
+            push_missing(&mut goals, m);
         }
-        // A missing `-f` file (no location) is not an include: no note.
-        let not_found = (!m.optional && m.loc.line != 0)
-            .then(|| format!("{}: {}: No such file or directory", m.loc, m.name));
-        goals.push(MakefileGoal {
-            name: m.name.clone(),
-            notes: GoalNotes {
-                quiet: m.optional,
-                not_found,
-            },
-        });
+        if let Some(name) = db.makefiles.get(i) {
+            goals.push(read(name));
+        }
     }
     goals
+}
+
+/// A missing include as a makefile goal, once.
+fn push_missing(goals: &mut Vec<MakefileGoal>, m: &crate::lang::database::MissingInclude) {
+    if goals.iter().any(|g| g.name == m.name) {
+        return;
+    }
+    // A missing `-f` file (no location) is not an include: no note.
+    let not_found = (!m.optional && m.loc.line != 0)
+        .then(|| format!("{}: {}: No such file or directory", m.loc, m.name));
+    goals.push(MakefileGoal {
+        name: m.name.clone(),
+        notes: GoalNotes {
+            quiet: m.optional,
+            not_found,
+        },
+    });
 }
 
 /// Update every makefile read and every missing include that a rule can make,

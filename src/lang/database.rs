@@ -138,4 +138,7 @@ pub struct MissingInclude {
     pub name: String,
     pub optional: bool,
     pub loc: Loc,
+    /// How many makefiles had been read when it was looked for: make
+    /// remakes makefiles in the order they were named, missing ones included.
+    pub after: usize,
 }

@@ -702,6 +702,7 @@ impl Database {
                     name,
                     optional,
                     loc: loc.clone(),
+                    after: self.makefiles.len(),
                 }),
             }
         }
