@@ -1436,8 +1436,20 @@ impl Database {
             if hidden {
                 continue;
             }
-            let value = self.var_value(&name, scope)?;
-            env.push((name, value));
+            // Messages from expanding it (`--warn-undefined-variables`)
+            // name where it was defined, as make's do.
+            let defined_at = scope
+                .find(&name, 0)
+                .map(|(_, v)| v)
+                .or_else(|| self.globals.get(&name))
+                .and_then(|v| v.loc.clone());
+            let saved = match defined_at {
+                Some(l) => self.loc.replace(l),
+                None => self.loc.clone(),
+            };
+            let value = self.var_value(&name, scope);
+            self.loc = saved;
+            env.push((name, value?));
         }
         for (name, value) in &self.child_env {
             match env.iter_mut().find(|(n, _)| n == name) {
