@@ -7,6 +7,7 @@ macro_rules! errln {
     };
 }
 
+mod clock_skew;
 pub mod hermetic;
 pub mod output;
 pub mod recipe;
@@ -98,6 +99,7 @@ pub fn build_after_makefiles(
     }
     s.remove_intermediates();
     s.forget_state();
+    clock_skew::report();
     let audit_findings = match &s.guard {
         Some(g) => report_audit(g, opts),
         // Nothing ran: an audit still says so (and writes an empty fragment).

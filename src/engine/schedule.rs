@@ -5,6 +5,7 @@
 use super::hermetic::{self, Guard, StepGuard};
 use crate::cli::Options;
 use crate::diag::{prog, Fatal, Loc};
+use crate::engine::clock_skew;
 use crate::engine::output::{Capture, Sync};
 use crate::engine::recipe::{self, CommandLine};
 use crate::engine::signals;
@@ -611,6 +612,9 @@ impl<'a> Scheduler<'a> {
     /// `finish` for a node whose file time was just read (nothing ran).
     fn finish_with(&mut self, id: NodeId, outcome: Outcome, mtime: MTime) {
         self.grow();
+        if let Some(t) = mtime.filter(|&t| t != NEWEST && t != OLDEST) {
+            clock_skew::check(&self.graph.nodes[id].name, t);
+        }
         let n = &self.graph.nodes[id];
         let stamp = if n.phony {
             Some(NEWEST)
