@@ -311,32 +311,37 @@ pub fn mflags_of(makeflags: &str) -> String {
 /// letters and `-I` words), as GNU make 4.3 writes it.
 pub fn makeflags_with_jobs(makeflags: &str, jobs: &str) -> String {
     let (flags, vars) = split_variables(makeflags);
-    let mut words: Vec<&str> = flags.split(' ').collect();
-    let is_jobs = |w: &&str| {
-        w.starts_with("-j")
-            || w.starts_with("--jobserver-auth=")
-            || w.starts_with("--jobserver-fds=")
-    };
-    let at = words.iter().position(is_jobs).unwrap_or_else(|| {
-        // After the letters (first word) and any `-I` words.
-        1 + words
-            .iter()
-            .skip(1)
-            .take_while(|w| w.starts_with("-I"))
-            .count()
-    });
-    let at = at.min(words.len());
-    words.insert(at, jobs);
-    let mut kept = Vec::with_capacity(words.len());
-    for (i, w) in words.into_iter().enumerate() {
-        if i == at || !is_jobs(&w) {
-            kept.push(w);
-        }
-    }
-    if kept.len() == 1 {
-        // Only the jobs words: make writes them after an empty letter word.
-        kept.insert(0, "");
-    }
+    let is_auth = |w: &str| w.starts_with("--jobserver-auth=") || w.starts_with("--jobserver-fds=");
+    let is_jobs = |w: &str| w.starts_with("-j") || is_auth(w);
+    let words: Vec<&str> = flags.split(' ').collect();
+    // `-jN` where it was, else after the letters (first word) and any `-I`.
+    let j_at = words
+        .iter()
+        .position(|w| w.starts_with("-j"))
+        .unwrap_or_else(|| {
+            1 + words
+                .iter()
+                .skip(1)
+                .take_while(|w| w.starts_with("-I"))
+                .count()
+        });
+    let (before, after) = words.split_at(j_at.min(words.len()));
+    let mut kept: Vec<&str> = before.iter().copied().filter(|w| !is_jobs(w)).collect();
+    let rest: Vec<&str> = after.iter().copied().filter(|w| !is_jobs(w)).collect();
+    let (auth, j): (Vec<&str>, Vec<&str>) = jobs
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .partition(|w| is_auth(w));
+    kept.extend(j);
+    // The jobserver comes right after `-l`, `-O` and `--debug`, before the
+    // other long options and `--eval`s.
+    let eval_at = rest
+        .iter()
+        .position(|w| !(w.starts_with("-l") || w.starts_with("-O") || w.starts_with("--debug")))
+        .unwrap_or(rest.len());
+    kept.extend(&rest[..eval_at]);
+    kept.extend(auth);
+    kept.extend(&rest[eval_at..]);
     let mut out = kept.join(" ");
     out.push_str(vars);
     out
@@ -369,6 +374,10 @@ mod tests {
         assert_eq!(
             makeflags_with_jobs(" -- A=1", j),
             " -j4 --jobserver-auth=3,4 -- A=1"
+        );
+        assert_eq!(
+            makeflags_with_jobs("kw -I/tmp -l5 -Otarget --debug=b --eval=A=1", j),
+            "kw -I/tmp -j4 -l5 -Otarget --debug=b --jobserver-auth=3,4 --eval=A=1"
         );
     }
 
