@@ -240,11 +240,16 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started: bool) {
     match outcome {
         // Said of a goal whose prerequisites failed while it was pursued as
         // a goal, never of its own recipe's failure, and not under -n or -q.
+        // (A goal of double-colon rules had it said of each rule.)
         Outcome::Failed
             if s.opts.keep_going
                 && !s.opts.dry_run
                 && !s.opts.question
-                && s.goals_failed_by_prerequisites.contains(&g) =>
+                && s.goals_failed_by_prerequisites.contains(&g)
+                && !n
+                    .deps
+                    .iter()
+                    .any(|e| s.graph.nodes[e.node].double_colon_rule) =>
         {
             errln!(
                 "{}: Target '{}' not remade because of errors.",

@@ -482,6 +482,16 @@ impl<'a> Scheduler<'a> {
             if dep_failed && parent.is_none() {
                 self.goals_failed_by_prerequisites.push(id);
             }
+            // make says it of each double-colon rule of a goal, as it gives up.
+            let goal_rule = self.graph.nodes[id].double_colon_rule
+                && parent.is_some_and(|p| self.graph.nodes[p].parent.is_none());
+            if dep_failed && goal_rule && self.opts.keep_going && !self.dry() && !self.question() {
+                errln!(
+                    "{}: Target '{}' not remade because of errors.",
+                    prog(),
+                    self.graph.nodes[id].name
+                );
+            }
             self.finish(id, outcome);
             return Progress::Done;
         }
