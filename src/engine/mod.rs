@@ -404,27 +404,39 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
             return Remake::Remade;
         }
     }
+    // Missing `-f` files no rule made (missing includes were goals above):
+    // make names them all, then gives up on the latest, or under -k on each.
     let mut disk = StatCache::new(Box::new(RealDisk));
-    for m in &db.missing_includes {
-        let pursued = makeable.iter().any(|&i| goals[i].name == m.name);
-        if !m.optional && !pursued && !disk.exists(&m.name) {
-            // A missing `-f` file has no makefile location: make names itself.
-            if m.loc.line == 0 {
-                errln!(
-                    "{}: {}: No such file or directory",
-                    crate::diag::prog(),
-                    m.name
-                );
-            } else {
-                errln!("{}: {}: No such file or directory", m.loc, m.name);
-            }
+    let lost: Vec<&str> = db
+        .missing_includes
+        .iter()
+        .filter(|m| !m.optional && m.loc.line == 0)
+        .filter(|m| !makeable.iter().any(|&i| goals[i].name == m.name))
+        .map(|m| m.name.as_str())
+        .filter(|name| !disk.exists(name))
+        .collect();
+    if let Some(last) = lost.last() {
+        for name in &lost {
+            errln!("{}: {}: No such file or directory", prog(), name);
+        }
+        if !opts.keep_going {
+            errln!("{}: *** No rule to make target '{}'.  Stop.", prog(), last);
+            return Remake::Failed(2);
+        }
+        for name in lost.iter().rev() {
+            errln!("{}: *** No rule to make target '{}'.", prog(), name);
+        }
+        for name in lost.iter().rev() {
+            errln!("{}: Failed to remake makefile '{}'.", prog(), name);
+        }
+        if db.makefiles.is_empty() {
             errln!(
-                "{}: *** No rule to make target '{}'.  Stop.",
-                prog(),
-                m.name
+                "{}: *** No targets specified and no makefile found.  Stop.",
+                prog()
             );
             return Remake::Failed(2);
         }
+        carried.failed = true;
     }
     Remake::Unchanged(carried)
 }

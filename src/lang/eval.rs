@@ -772,6 +772,9 @@ impl Database {
             Some(i) => (&line[..i], Some(&line[i + 1..])),
             None => (line, None),
         };
+        if inline_recipe.is_some() && rule_part.trim().is_empty() {
+            return Err(Fatal::at(Some(loc), "missing rule before recipe"));
+        }
         let (targets_text, colon, rest) = match find_top_level(rule_part, b':') {
             Some(i) => {
                 let targets = self.expand(&rule_part[..i], &scope)?;
@@ -795,7 +798,9 @@ impl Database {
             }
             None => {
                 let expanded = self.expand(rule_part, &scope)?;
-                if expanded.trim().is_empty() && inline_recipe.is_none() {
+                if expanded.trim().is_empty() {
+                    // Nothing left of the line (its `; recipe` included):
+                    // make ignores it, and no rule is open after it.
                     return Ok(());
                 }
                 match find_unescaped_colon(&expanded) {
