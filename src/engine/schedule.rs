@@ -867,9 +867,11 @@ impl<'a> Scheduler<'a> {
         // As make, the environment (and the `$(shell)`s of exported
         // variables in it) is worked out only for a recipe that starts a
         // command: not for one whose lines are all empty or `:`.
+        // Under -n, -q or -t only sub-make lines run.
+        let only_shown = (self.dry() || self.question()) && self.honour_modes;
         let starts_nothing = lines
             .iter()
-            .all(|l| recipe::is_blank(&l.text) || l.text == ":");
+            .all(|l| recipe::is_blank(&l.text) || l.text == ":" || (only_shown && !l.always));
         let env = if starts_nothing {
             Ok(Vec::new())
         } else {
