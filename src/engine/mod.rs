@@ -354,7 +354,13 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
     let goals = makefile_goals(db);
     let mut disk = StatCache::new(Box::new(RealDisk));
     let before: Vec<_> = goals.iter().map(|g| disk.mtime(&g.name)).collect();
-    let vpath = crate::graph::resolve::vpath_dirs(db);
+    let vpath = match crate::graph::resolve::checked_vpath_dirs(db) {
+        Ok(v) => v,
+        Err(e) => {
+            errln!("{}", e);
+            return Remake::Failed(2);
+        }
+    };
     // make pursues them latest read first; a required include that is
     // missing fails as a goal without a rule would.
     let makeable: Vec<usize> = (0..goals.len())

@@ -13,11 +13,17 @@ use crate::lang::Database;
 
 /// The directories of the `VPATH` variable (blank- or colon-separated).
 pub fn vpath_dirs(db: &mut Database) -> Vec<String> {
-    let v = db.var_value("VPATH", &Scope::global()).unwrap_or_default();
-    v.split(|c: char| c == ':' || c.is_ascii_whitespace())
+    checked_vpath_dirs(db).unwrap_or_default()
+}
+
+/// `vpath_dirs`, or the error expanding `VPATH` gave (make stops on it once
+/// the makefiles are read).
+pub fn checked_vpath_dirs(db: &mut Database) -> crate::diag::Result<Vec<String>> {
+    let v = db.var_value("VPATH", &Scope::global())?;
+    Ok(v.split(|c: char| c == ':' || c.is_ascii_whitespace())
         .filter(|d| !d.is_empty())
         .map(str::to_string)
-        .collect()
+        .collect())
 }
 
 /// Where `name` is found: itself if it exists, else the first `vpath`/`VPATH`

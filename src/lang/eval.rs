@@ -463,12 +463,8 @@ impl Database {
             self.export_names(rest, mods.export == Some(true))?;
             return Ok(());
         }
-        if mods.override_ || mods.private {
-            if rest.trim().is_empty() {
-                return Ok(());
-            }
-            return Err(Fatal::at(Some(loc), "missing separator"));
-        }
+        // `override` or `private` without an assignment: make reads the
+        // whole line as a rule (`override a: b` has a target `override`).
         self.rule_line(line, indent, st, loc)
     }
 
