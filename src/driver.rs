@@ -198,21 +198,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     } else {
         opts.goals.clone()
     };
-    // Recipes see the full flags, with the command-line variables as
-    // `MAKEOVERRIDES` now says (a makefile may have changed it).
-    let overrides = db
-        .var_value("MAKEOVERRIDES", &crate::lang::vars::Scope::global())
-        .unwrap_or_default();
-    let mut makeflags = opts.makeflags_with(overrides.trim());
-    // make writes the separator whenever `MAKEOVERRIDES` has text, even text
-    // that expands to nothing (`${-*-command-variables-*-}` from the parent).
-    let has_text = db
-        .globals
-        .get("MAKEOVERRIDES")
-        .is_some_and(|v| !v.value.is_empty());
-    if overrides.trim().is_empty() && has_text {
-        makeflags.push_str(" -- ");
-    }
+    let makeflags = recipe_makeflags(&mut db, opts);
     for (name, value) in [("MAKEFLAGS", makeflags), ("MFLAGS", opts.mflags())] {
         // A `MAKEFLAGS` given on the command line keeps its value, and so
         // is what sub-makes get (make's own value cannot override it).
@@ -493,6 +479,26 @@ fn read_options(opts: &Options) -> ReadOptions {
         silent: opts.silent,
         warn_undefined: opts.warn_undefined_variables,
     }
+}
+
+/// `MAKEFLAGS` as recipes see it: the full flags of `opts`, with the
+/// command-line variables as `MAKEOVERRIDES` now says (a makefile may have
+/// changed it).
+pub fn recipe_makeflags(db: &mut Database, opts: &Options) -> String {
+    let overrides = db
+        .var_value("MAKEOVERRIDES", &crate::lang::vars::Scope::global())
+        .unwrap_or_default();
+    let mut makeflags = opts.makeflags_with(overrides.trim());
+    // make writes the separator whenever `MAKEOVERRIDES` has text, even text
+    // that expands to nothing (`${-*-command-variables-*-}` from the parent).
+    let has_text = db
+        .globals
+        .get("MAKEOVERRIDES")
+        .is_some_and(|v| !v.value.is_empty());
+    if overrides.trim().is_empty() && has_text {
+        makeflags.push_str(" -- ");
+    }
+    makeflags
 }
 
 fn flags_set_by_makefiles(db: &mut Database, opts: &Options) -> Option<Options> {

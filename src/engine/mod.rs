@@ -242,20 +242,13 @@ fn goal_message(s: &Scheduler, g: usize, outcome: Outcome, started: bool) {
         // a goal, never of its own recipe's failure, and not under -n or -q.
         // (A goal of double-colon rules had it said of each rule.)
         Outcome::Failed
-            if s.opts.keep_going
-                && !s.opts.dry_run
-                && !s.opts.question
-                && s.goals_failed_by_prerequisites.contains(&g)
+            if s.goals_failed_by_prerequisites.contains(&g)
                 && !n
                     .deps
                     .iter()
                     .any(|e| s.graph.nodes[e.node].double_colon_rule) =>
         {
-            errln!(
-                "{}: Target '{}' not remade because of errors.",
-                prog(),
-                n.name
-            );
+            s.say_not_remade(g);
         }
         Outcome::Failed | Outcome::Questioned => {}
         _ if !started && !s.opts.question && !silent_run(s) => {
@@ -455,14 +448,11 @@ fn flags_for_remaking(db: &mut Database, opts: &Options) -> Option<String> {
     if !(opts.dry_run || opts.question || opts.touch) {
         return None;
     }
-    let overrides = db
-        .var_value("MAKEOVERRIDES", &crate::lang::vars::Scope::global())
-        .unwrap_or_default();
     let mut real = opts.clone();
     real.dry_run = false;
     real.question = false;
     real.touch = false;
-    let value = real.makeflags_with(overrides.trim());
+    let value = crate::driver::recipe_makeflags(db, &real);
     let v = db.globals.get_mut("MAKEFLAGS")?;
     if v.origin == crate::lang::vars::Origin::CommandLine {
         return None;

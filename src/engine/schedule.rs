@@ -485,12 +485,8 @@ impl<'a> Scheduler<'a> {
             // make says it of each double-colon rule of a goal, as it gives up.
             let goal_rule = self.graph.nodes[id].double_colon_rule
                 && parent.is_some_and(|p| self.graph.nodes[p].parent.is_none());
-            if dep_failed && goal_rule && self.opts.keep_going && !self.dry() && !self.question() {
-                errln!(
-                    "{}: Target '{}' not remade because of errors.",
-                    prog(),
-                    self.graph.nodes[id].name
-                );
+            if dep_failed && goal_rule {
+                self.say_not_remade(id);
             }
             self.finish(id, outcome);
             return Progress::Done;
@@ -1211,6 +1207,18 @@ impl<'a> Scheduler<'a> {
             && (runs_anyway || !self.opts.touch)
             && !line.always
             && !recipe::is_blank(&line.text)
+    }
+
+    /// `-k`: a goal gave up because prerequisites failed (not said under
+    /// -n or -q).
+    pub fn say_not_remade(&self, id: NodeId) {
+        if self.opts.keep_going && !self.opts.dry_run && !self.opts.question {
+            errln!(
+                "{}: Target '{}' not remade because of errors.",
+                prog(),
+                self.graph.nodes[id].name
+            );
+        }
     }
 
     /// A sub-make line under `-Otarget` or `-Oline`: it syncs its own

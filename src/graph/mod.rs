@@ -594,12 +594,10 @@ impl Graph {
 
 /// `$*` of an explicit rule: the name minus a known suffix, else empty.
 fn suffix_stem(db: &Database, name: &str) -> String {
-    for s in &db.specials.suffixes {
-        if name.len() > s.len() && name.ends_with(s.as_str()) {
-            return name[..name.len() - s.len()].to_string();
-        }
+    match db.specials.suffix_of(name) {
+        Some(s) => name[..name.len() - s.len()].to_string(),
+        None => String::new(),
     }
-    String::new()
 }
 
 /// How a prerequisite appears in `$^`, `$<`, `$?`...: an archive member

@@ -405,11 +405,7 @@ impl<'a> Searcher<'a> {
             cands
                 .iter()
                 .any(|c| db.pattern_rules[c.rule].targets[c.target_index] != "%")
-                || db
-                    .specials
-                    .suffixes
-                    .iter()
-                    .any(|s| file.len() > s.len() && file.ends_with(s.as_str()))
+                || db.specials.suffix_of(file).is_some()
         };
         let loose = |c: &Candidate| {
             let r = &db.pattern_rules[c.rule];

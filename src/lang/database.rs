@@ -74,6 +74,16 @@ pub struct Specials {
     pub extra_prereqs: bool,
 }
 
+impl Specials {
+    /// The first `.SUFFIXES` suffix `name` ends in, with something before it.
+    pub fn suffix_of(&self, name: &str) -> Option<&str> {
+        self.suffixes
+            .iter()
+            .map(String::as_str)
+            .find(|s| name.len() > s.len() && name.ends_with(s))
+    }
+}
+
 /// Everything read from the makefiles.
 #[derive(Debug, Default)]
 pub struct Database {

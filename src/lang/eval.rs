@@ -1567,10 +1567,7 @@ fn find_top_level(s: &str, ch: u8) -> Option<usize> {
             }
             continue;
         }
-        // A colon after an odd run of backslashes is part of a name (`a\:b`).
-        let escaped =
-            ch == b':' && b[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1;
-        if b[i] == ch && !escaped {
+        if b[i] == ch && !(ch == b':' && escaped(b, i)) {
             return Some(i);
         }
         i += 1;
@@ -1578,12 +1575,16 @@ fn find_top_level(s: &str, ch: u8) -> Option<usize> {
     None
 }
 
+/// True if the byte at `i` follows an odd run of backslashes: a colon so
+/// escaped is part of a name (`a\:b`).
+fn escaped(b: &[u8], i: usize) -> bool {
+    b[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 1
+}
+
 /// The first colon not escaped by a backslash, in expanded text.
 fn find_unescaped_colon(s: &str) -> Option<usize> {
     let b = s.as_bytes();
-    (0..b.len()).find(|&i| {
-        b[i] == b':' && b[..i].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0
-    })
+    (0..b.len()).find(|&i| b[i] == b':' && !escaped(b, i))
 }
 
 /// Split a line into `(name, op, value)` if it is a variable assignment: the
@@ -1592,12 +1593,9 @@ fn find_unescaped_colon(s: &str) -> Option<usize> {
 /// references: after a blank only an assignment operator may follow.
 fn parse_assignment(line: &str) -> Option<(&str, &str, &str)> {
     let b = line.as_bytes();
-    // The operator starting at `i`, if any: its text and length.
+    // The operator starting at `i`, if any.
     let operator_at = |i: usize| -> Option<&'static str> {
-        let rest = &line[i..];
-        ["::=", ":=", "+=", "?=", "!=", "="]
-            .into_iter()
-            .find(|op| rest.starts_with(op))
+        ASSIGN_OPS.into_iter().find(|op| line[i..].starts_with(op))
     };
     let mut i = 0;
     while i < b.len() {

@@ -584,10 +584,7 @@ fn eval(db: &mut Database, args: &[String], scope: &Scope) -> Result<String> {
         .loc
         .clone()
         .unwrap_or_else(|| Loc::new(&Arc::from("<eval>"), 1));
-    let saved = db.loc.clone();
-    let r = db.eval_call(&args[0], &loc, scope);
-    db.loc = saved;
-    r.map(|()| String::new())
+    db.eval_call(&args[0], &loc, scope).map(|()| String::new())
 }
 
 fn origin(db: &mut Database, args: &[String], scope: &Scope) -> Result<String> {
