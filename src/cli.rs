@@ -116,7 +116,13 @@ pub enum Command {
 /// Parse the arguments (without the program name) after the options found in
 /// the `MAKEFLAGS` environment value, as make does.
 pub fn parse(args: &[String], makeflags: Option<&str>) -> Command {
-    match decide(args, makeflags) {
+    parse_env(args, &[makeflags])
+}
+
+/// As [`parse`], after the switches of several environment values in turn
+/// (make reads `GNUMAKEFLAGS`, then `MAKEFLAGS`).
+pub fn parse_env(args: &[String], env_flags: &[Option<&str>]) -> Command {
+    match decide_env(args, env_flags) {
         Outcome::Build(opts) => Command::Build(*opts),
         Outcome::Help { version } => {
             if version {
@@ -358,9 +364,14 @@ enum Outcome {
     Generate(Generate),
 }
 
+#[cfg(test)]
 fn decide(args: &[String], makeflags: Option<&str>) -> Outcome {
+    decide_env(args, &[makeflags])
+}
+
+fn decide_env(args: &[String], env_flags: &[Option<&str>]) -> Outcome {
     let mut p = Parser::new();
-    if let Some(flags) = makeflags {
+    for flags in env_flags.iter().flatten() {
         p.from_env = true;
         p.scan(&env_words(flags));
         p.errors.clear();

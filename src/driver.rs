@@ -149,12 +149,10 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
         Ok(found) => found,
         Err(e) => {
             crate::engine::output::in_block(|| eprintln!("{}", diag::fatal_text(&e)));
+            print_data_base_unbuilt(&db, opts);
             return 2;
         }
     };
-    if opts.print_data_base {
-        crate::lang::print::print_database(&db);
-    }
     let initial_symlink_rule = opts.check_symlink_times;
     let adjusted = flags_set_by_makefiles(&mut db, opts);
     let opts = adjusted.as_ref().unwrap_or(opts);
@@ -174,7 +172,10 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     let carried = match engine::remake_makefiles(&mut db, opts) {
         Remake::Unchanged(carried) => carried,
         Remake::Remade => return reexec(inv),
-        Remake::Failed(code) => return code,
+        Remake::Failed(code) => {
+            print_data_base_unbuilt(&db, opts);
+            return code;
+        }
     };
     let goals: Vec<String> = if opts.goals.is_empty() {
         let goal = db
@@ -188,6 +189,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
             } else {
                 "No targets specified and no makefile found"
             };
+            print_data_base_unbuilt(&db, opts);
             crate::engine::output::enter_directory();
             eprintln!("{}", diag::fatal_text(&Fatal::new(msg)));
             return 2;
@@ -231,6 +233,13 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
     // would only cost time (a no-op build of 10k steps spends ~5% there).
     std::mem::forget(db);
     status
+}
+
+/// `-p` when the build never starts: the database as read.
+fn print_data_base_unbuilt(db: &Database, opts: &Options) {
+    if opts.print_data_base {
+        crate::report::data_base::print(db, &Default::default(), &opts.goals, opts.question);
+    }
 }
 
 /// Set up the variables, read the built-in rules and the makefiles. Returns
@@ -302,6 +311,9 @@ fn read_all(
         (".LOADED", String::new(), simple, default),
         ("MAKEFILES", String::new(), simple, default),
         ("MAKELEVEL", level.to_string(), simple, env),
+        // Read before the makefiles; emptied so a sub-make does not take its
+        // switches twice (they are in `MAKEFLAGS`).
+        ("GNUMAKEFLAGS", String::new(), simple, env),
         // While reading, make shows only part of its flags; the rest joins
         // `MAKEFLAGS` when recipes run.
         ("MAKEFLAGS", opts.makeflags_while_reading(), recursive, file),
@@ -406,6 +418,12 @@ fn read_all(
         }
     }
     db.origin_override = None;
+    // Recipes get `GNUMAKEFLAGS` (empty) only if make's environment had it.
+    if std::env::var_os("GNUMAKEFLAGS").is_none() {
+        if let Some(v) = db.globals.get_mut("GNUMAKEFLAGS") {
+            v.export = Export::No;
+        }
+    }
     for text in &opts.eval {
         db.eval_text(text, &cmdline_loc)?;
     }

@@ -22,8 +22,16 @@ pub fn run() -> i32 {
     let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
     let argv0 = argv.next().unwrap_or_else(|| diag::PROG.to_string());
     let args: Vec<String> = argv.collect();
+    // make takes the switches of `GNUMAKEFLAGS` first (and then empties it:
+    // they travel on in `MAKEFLAGS`), then those of `MAKEFLAGS`.
+    // A command-line `GNUMAKEFLAGS=...` is read in its place.
+    let gnumakeflags = args
+        .iter()
+        .rev()
+        .find_map(|a| a.strip_prefix("GNUMAKEFLAGS=").map(str::to_string))
+        .or_else(|| std::env::var("GNUMAKEFLAGS").ok());
     let makeflags = std::env::var("MAKEFLAGS").ok();
-    let opts = match cli::parse(&args, makeflags.as_deref()) {
+    let opts = match cli::parse_env(&args, &[gnumakeflags.as_deref(), makeflags.as_deref()]) {
         cli::Command::Exit(code) => return code,
         cli::Command::Build(opts) => opts,
     };

@@ -56,6 +56,9 @@ pub fn build_after_makefiles(
             match db.default_goal.clone() {
                 Some(d) => vec![d],
                 None => {
+                    if opts.print_data_base {
+                        crate::report::data_base::print(db, &Default::default(), &[], false);
+                    }
                     errln!("{}: *** No targets.  Stop.", prog());
                     return 2;
                 }
@@ -98,6 +101,10 @@ pub fn build_after_makefiles(
         signals::die_by(sig);
     }
     s.remove_intermediates();
+    if opts.print_data_base {
+        let facts = s.file_facts();
+        crate::report::data_base::print(s.db, &facts, &opts.goals, opts.question);
+    }
     s.forget_state();
     clock_skew::report();
     let audit_findings = match &s.guard {
@@ -381,6 +388,9 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
             signals::die_by(sig);
         }
         s.remove_intermediates();
+        if opts.print_data_base {
+            crate::report::data_base::remember(s.file_facts());
+        }
         for (&i, &id) in makeable.iter().zip(&ids) {
             // A goal left unfinished (the build stopped) failed too.
             outcomes[i] = Some(s.outcome(id).unwrap_or(Outcome::Failed));

@@ -1697,6 +1697,77 @@ impl<'a> Scheduler<'a> {
         }
     }
 
+    /// What the build learnt about each file it got to, for `-p`.
+    pub fn file_facts(&self) -> crate::report::data_base::Facts {
+        use crate::report::data_base::FileFacts;
+        let mut facts = crate::report::data_base::Facts::default();
+        for (i, node) in self.graph.nodes.iter().enumerate() {
+            if node.double_colon_rule {
+                continue;
+            }
+            let state = self.state.get(i).copied().unwrap_or(State::New);
+            let considered = !matches!(state, State::New);
+            let explicit = self
+                .db
+                .targets
+                .get(&*node.name)
+                .is_some_and(|t| t.recipe.is_some() || !t.double_colon.is_empty());
+            // Looked at again: a recipe may have changed it since.
+            let mtime = considered.then(|| match node.phony {
+                true => None,
+                false => std::fs::metadata(&*node.path).ok().map(|md| {
+                    use std::os::unix::fs::MetadataExt;
+                    md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128
+                }),
+            });
+            // A recipe that was expanded had its `$*`: make keeps it as the
+            // file's stem (empty for an explicit rule without a known suffix).
+            let expanded = node.recipe.is_some()
+                && !self.opts.question
+                && matches!(state, State::Done(Outcome::Remade));
+            let stem = if !node.stem.is_empty() {
+                Some(node.stem.clone())
+            } else if expanded {
+                let suffix = self.db.specials.suffix_of(&node.name);
+                Some(suffix.map_or(String::new(), |s| {
+                    node.name[..node.name.len() - s.len()].to_string()
+                }))
+            } else {
+                None
+            };
+            facts.insert(
+                node.name.to_string(),
+                FileFacts {
+                    considered,
+                    searched: considered && !node.phony && !explicit,
+                    stem,
+                    intermediate: node.intermediate,
+                    mtime,
+                    outcome: match state {
+                        State::Done(o) => Some(o),
+                        _ => None,
+                    },
+                    implicit: match &node.recipe {
+                        Some(r) if !explicit && node.has_rule => {
+                            let deps = node
+                                .deps
+                                .iter()
+                                .filter(|e| !e.extra)
+                                .map(|e| crate::lang::rules::Dep {
+                                    name: self.graph.nodes[e.node].name.clone(),
+                                    order_only: e.order_only,
+                                })
+                                .collect();
+                            Some((deps, r.clone()))
+                        }
+                        _ => None,
+                    },
+                },
+            );
+        }
+        facts
+    }
+
     /// The build is over and the process is about to exit: skip freeing the
     /// graph and the stat cache one allocation at a time (a tenth of a no-op
     /// build of ten thousand steps).

@@ -8,7 +8,6 @@ pub mod expand;
 pub mod functions;
 pub mod globbing;
 pub mod names;
-pub mod print;
 pub mod reader;
 pub mod rules;
 pub mod text;

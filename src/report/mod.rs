@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod build_report;
+pub mod data_base;
 pub mod graph_export;
 pub mod recursive_audit;
 pub mod trace_json;
