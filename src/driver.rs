@@ -138,6 +138,9 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
         db.names.watch(Some(tx));
         early
     });
+    crate::ui::debug::configure(opts.debug, &opts.debug_flags);
+    crate::ui::debug::banner();
+    crate::ui::debug::phase("Reading makefiles...");
     let read = match crate::report::trace_json::active() {
         Some(t) => t.time_phase("read makefiles", || {
             read_all(&mut db, opts, make_command, cwd, level)
@@ -169,6 +172,7 @@ fn build(opts: &Options, make_command: &str, cwd: &str, level: u32, inv: &Invoca
         }
         _ => early,
     };
+    crate::ui::debug::phase("Updating makefiles....");
     let carried = match engine::remake_makefiles(&mut db, opts) {
         Remake::Unchanged(carried) => carried,
         Remake::Remade => return reexec(inv),
@@ -629,6 +633,12 @@ fn reexec(inv: &Invocation) -> i32 {
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(0);
+    let mut words = vec![inv.argv0.as_str()];
+    words.extend(inv.args.iter().map(String::as_str));
+    crate::ui::debug::say(
+        0,
+        format_args!("Re-executing[{}]: {}", restarts + 1, words.join(" ")),
+    );
     crate::engine::before_reexec();
     let exe = std::env::current_exe().unwrap_or_else(|_| Path::new(&inv.argv0).to_path_buf());
     let mut cmd = std::process::Command::new(exe);

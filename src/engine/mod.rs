@@ -93,6 +93,7 @@ pub fn build_after_makefiles(
     for &id in &ids {
         s.graph.resolve_path(s.db, &mut s.disk, id);
     }
+    crate::ui::debug::phase("Updating goal targets....");
     run_goals(&mut s, &ids, true);
     s.drain();
     crate::ui::status::uninstall();
@@ -374,6 +375,9 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; goals.len()];
     if !makeable.is_empty() {
         let saved_flags = flags_for_remaking(db, opts);
+        // make's basic trace leaves the makefiles' remaking out (that is
+        // `--debug=m`, not implemented).
+        let _quiet = crate::ui::debug::Pause::start();
         let mut s = Scheduler::new(db, opts, StatCache::real());
         s.honour_modes = false;
         s.goal_notes = makeable.iter().map(|&i| goals[i].notes.clone()).collect();

@@ -19,6 +19,7 @@ use crate::lang::rules::Recipe;
 use crate::lang::text::Pattern;
 use crate::lang::Database;
 use crate::report::build_report;
+use crate::ui::debug;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::os::fd::OwnedFd;
@@ -136,6 +137,12 @@ pub struct Scheduler<'a> {
     /// The time a finished node shows its dependents.
     stamp: Vec<MTime>,
     on_stack: Vec<bool>,
+    /// `--debug=basic`: each node's depth below its goal (set when first
+    /// visited), whether it said "Must remake", and the depth the walk is at.
+    debug_level: Vec<Option<usize>>,
+    debug_must: Vec<bool>,
+    debug_half: Vec<bool>,
+    depth: usize,
     /// The walk's memory between passes (see `update`).
     walk: WalkMarks,
     jobs: Vec<Job>,
@@ -212,6 +219,10 @@ impl<'a> Scheduler<'a> {
             state: Vec::new(),
             stamp: Vec::new(),
             on_stack: Vec::new(),
+            debug_level: Vec::new(),
+            debug_must: Vec::new(),
+            debug_half: Vec::new(),
+            depth: 0,
             walk: WalkMarks::default(),
             jobs: Vec::new(),
             last_env: None,
@@ -345,6 +356,11 @@ impl<'a> Scheduler<'a> {
         self.state.resize(n, State::New);
         self.stamp.resize(n, None);
         self.on_stack.resize(n, false);
+        if debug::basic() {
+            self.debug_level.resize(n, None);
+            self.debug_must.resize(n, false);
+            self.debug_half.resize(n, false);
+        }
         self.walk.grow(n);
     }
 
@@ -442,6 +458,9 @@ impl<'a> Scheduler<'a> {
             self.fatal(e);
             return Progress::Pending;
         }
+        if debug::basic() {
+            self.debug_first_look(id, parent);
+        }
         if first_visit && !self.graph.nodes[id].deps.is_empty() {
             // make reads a target's time before updating its prerequisites:
             // a recipe of theirs that touches the target does not make it
@@ -519,6 +538,9 @@ impl<'a> Scheduler<'a> {
                 continue;
             }
             let deferred = self.defers(dep);
+            if debug::basic() {
+                self.depth = self.debug_level[id].unwrap_or(0) + 1;
+            }
             let progress = match (pass, deferred) {
                 (Pass::Others, false) | (Pass::Intermediates, true) => {
                     Some(self.update(dep, Some(id)))
@@ -633,6 +655,25 @@ impl<'a> Scheduler<'a> {
         self.state[id] = State::Done(outcome);
         self.stamp[id] = stamp;
         self.walk.changed(id);
+        if debug::basic() && self.debug_must[id] {
+            let indent = 2 * self.debug_level[id].unwrap_or(0) + usize::from(self.debug_half[id]);
+            let name = &self.graph.nodes[id].name;
+            match outcome {
+                Outcome::Failed if self.opts.keep_going => debug::say(
+                    indent,
+                    format_args!("Failed to remake target file '{}'.", name),
+                ),
+                Outcome::Failed => {}
+                _ if self.question() => debug::say(
+                    indent,
+                    format_args!("Target file '{}' needs to be remade under -q.", name),
+                ),
+                _ => debug::say(
+                    indent,
+                    format_args!("Successfully remade target file '{}'.", name),
+                ),
+            }
+        }
         if outcome == Outcome::Failed {
             if self.quiet() {
                 self.failed_quietly.push(id);
@@ -640,6 +681,92 @@ impl<'a> Scheduler<'a> {
                 self.failed = true;
             }
         }
+    }
+
+    /// `--debug=basic`: the first look at `id` fixes its depth and says
+    /// whether its file is missing.
+    fn debug_first_look(&mut self, id: NodeId, parent: Option<NodeId>) {
+        if self.debug_level[id].is_some() {
+            return;
+        }
+        let n = &self.graph.nodes[id];
+        // make walks the rules of a double-colon target as the target itself;
+        // hbuild's node for the whole target only waits for them.
+        let level = match parent {
+            None => 0,
+            Some(_) if n.double_colon_rule => self.depth.saturating_sub(1),
+            Some(_) => self.depth,
+        };
+        self.debug_level[id] = Some(level);
+        // An intermediate file is looked at after the others, half a level
+        // deeper in make's trace, and only if it is made (see `debug_skip`).
+        if self.is_double_colon_whole(id) || self.defers(id) {
+            return;
+        }
+        if n.phony || self.disk.mtime(&n.path).is_none() {
+            let name = &self.graph.nodes[id].name;
+            debug::say(
+                2 * level + 1,
+                format_args!("File '{}' does not exist.", name),
+            );
+        }
+    }
+
+    /// `--debug=basic`: why `id` is remade (the newer prerequisites of an
+    /// existing target), then that it is.
+    fn debug_must_remake(&mut self, id: NodeId, exists: bool, newer: &[String]) {
+        if self.is_double_colon_whole(id) {
+            return;
+        }
+        let n = &self.graph.nodes[id];
+        let deferred = n.intermediate || self.db.specials.secondary.names.contains(&*n.name);
+        let mut level = self.debug_level[id].unwrap_or(0);
+        if deferred && !exists {
+            debug::say(2 * level, format_args!("File '{}' does not exist.", n.name));
+            // make's trace shows it half a level up from here on.
+            level = level.saturating_sub(1);
+            self.debug_level[id] = Some(level);
+            self.debug_half[id] = true;
+        }
+        let indent = 2 * level + usize::from(self.debug_half[id]);
+        let name = &self.graph.nodes[id].name;
+        if exists && !self.graph.nodes[id].phony {
+            for d in newer {
+                debug::say(
+                    indent + 1,
+                    format_args!("Prerequisite '{}' is newer than target '{}'.", d, name),
+                );
+            }
+        }
+        debug::say(indent, format_args!("Must remake target '{}'.", name));
+        self.debug_must[id] = true;
+    }
+
+    /// `--debug=basic`: a missing intermediate prerequisite that is not made.
+    fn debug_skip(&self, id: NodeId) {
+        let n = &self.graph.nodes[id];
+        if let Some(parent) = n.parent {
+            let level = self.debug_level[parent].unwrap_or(0);
+            let p = &self.graph.nodes[parent].name;
+            debug::say(
+                2 * level + 1,
+                format_args!(
+                    "Prerequisite '{}' of target '{}' does not exist.",
+                    n.name, p
+                ),
+            );
+        }
+    }
+
+    /// The node of a double-colon target that waits for its rules' nodes.
+    fn is_double_colon_whole(&self, id: NodeId) -> bool {
+        let n = &self.graph.nodes[id];
+        !n.double_colon_rule
+            && self
+                .db
+                .targets
+                .get(&*n.name)
+                .is_some_and(|t| !t.double_colon.is_empty())
     }
 
     fn is_old_file(&self, name: &str) -> bool {
@@ -696,6 +823,9 @@ impl<'a> Scheduler<'a> {
         let mtime = self.disk.examine(&n.path);
         if !n.has_rule && n.recipe.is_none() && n.deps.is_empty() && !n.phony {
             if mtime.is_none() && !self.is_new_file(&n.name) {
+                if debug::basic() {
+                    self.debug_must_remake(id, false, &[]);
+                }
                 self.say_no_rule(id, parent);
                 self.finish(id, Outcome::Failed);
                 return Progress::Done;
@@ -704,6 +834,9 @@ impl<'a> Scheduler<'a> {
             return Progress::Done;
         }
         if self.skip_intermediate(id, mtime) {
+            if debug::basic() {
+                self.debug_skip(id);
+            }
             self.state[id] = State::Done(Outcome::Unchanged);
             self.stamp[id] = None;
             self.walk.changed(id);
@@ -746,6 +879,9 @@ impl<'a> Scheduler<'a> {
             decide::Decision::Remake { newer } => newer,
         };
         let Some(recipe) = self.graph.nodes[id].recipe.clone() else {
+            if debug::basic() {
+                self.debug_must_remake(id, mtime.is_some(), &newer);
+            }
             let outcome = if mtime.is_none() || self.graph.nodes[id].phony {
                 Outcome::Remade
             } else {
@@ -758,6 +894,9 @@ impl<'a> Scheduler<'a> {
             // A step held back by `-l` waits aside; make walks on.
             self.blocked |= !self.load_blocked;
             return Progress::Pending;
+        }
+        if debug::basic() {
+            self.debug_must_remake(id, mtime.is_some(), &newer);
         }
         // A target found through vpath is rebuilt in place, under its own name.
         let n = &mut self.graph.nodes[id];
@@ -1676,6 +1815,10 @@ impl<'a> Scheduler<'a> {
 
     /// Delete the intermediate files made by this run, printing `rm a b`.
     pub fn remove_intermediates(&mut self) {
+        // `-t` touched them: make leaves them (and says nothing).
+        if self.honour_modes && self.opts.touch && !self.opts.dry_run {
+            return;
+        }
         let mut removed = Vec::new();
         for id in std::mem::take(&mut self.made_intermediates) {
             let n = &self.graph.nodes[id];
@@ -1690,6 +1833,9 @@ impl<'a> Scheduler<'a> {
                 continue;
             }
             removed.push(path);
+        }
+        if !removed.is_empty() {
+            debug::phase("Removing intermediate files...");
         }
         if !removed.is_empty() && !self.opts.silent {
             crate::engine::output::enter_directory();
