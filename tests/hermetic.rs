@@ -54,6 +54,7 @@ const TOOL_TARGETS: &[&str] = &[
     "out/edited",
     "out/installed",
     "out/lib.a",
+    "out/fresh.a",
 ];
 
 #[test]
@@ -150,6 +151,14 @@ fn sed_cp_install_and_ar_replace_existing_targets() {
     assert_eq!(p.read("out/edited").as_deref(), Some("omega\n"));
     let ar = fs::read(p.path("out/lib.a")).unwrap();
     assert!(ar.starts_with(b"!<arch>\n"));
+    // Removed and made anew by `rm -f $@; ar cq $@`: the whole archive, not
+    // the 8-byte header a refused O_TRUNC would leave.
+    let fresh = fs::read(p.path("out/fresh.a")).unwrap();
+    assert!(
+        fresh.starts_with(b"!<arch>\n") && fresh.len() > 8,
+        "{}",
+        fresh.len()
+    );
 }
 
 #[test]
@@ -247,6 +256,33 @@ fn cannot_read_an_undeclared_project_file() {
     // The same recipe with the read declared works.
     p.run(&["out/unveiled"]).succeeded();
     assert_eq!(p.read("out/unveiled").as_deref(), Some("project secret\n"));
+}
+
+#[test]
+fn cannot_list_an_undeclared_directory() {
+    let p = project("cannot");
+    // The glob saw an empty directory: its output would differ from make's.
+    refused(
+        &p,
+        "out/globbed",
+        &[],
+        "listed undeclared directory 'sub' (denied by sandbox)",
+    );
+    assert!(!p.exists("out/globbed"), "a failed target is deleted");
+    // Unquoted brackets make the shell list the working directory: said,
+    // not failed.
+    let r = p.run(&["out/brackets"]);
+    r.succeeded();
+    assert!(
+        r.stderr
+            .contains("[Makefile:104: out/brackets] warning: listed undeclared directory '.' (denied by sandbox)"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        p.read("out/brackets").as_deref(),
+        Some("[CC] out/brackets\n")
+    );
 }
 
 #[test]

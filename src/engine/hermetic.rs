@@ -56,6 +56,9 @@ pub struct StepEnd {
     /// For `--report` (when it is on): the undeclared accesses to list, and
     /// in audit mode everything the step was seen doing.
     pub report: (Vec<serde_json::Value>, Option<serde_json::Value>),
+    /// Said but not failing the step (a refused listing of the working
+    /// directory).
+    pub warnings: Vec<Violation>,
 }
 
 /// What one running step holds: its policy, its sandbox, its TMPDIR and its
@@ -370,18 +373,27 @@ impl Guard {
             return StepEnd {
                 violations: Vec::new(),
                 report,
+                warnings: Vec::new(),
             };
         }
-        // Listing a directory shows names only (shell globs do it all the
-        // time, `echo [x]` included); Landlock refuses undeclared ones, and
-        // audit reports them, but they do not fail a step.
-        let failing: Vec<Violation> = found
-            .into_iter()
-            .filter(|v| v.kind != violations::Kind::List)
-            .collect();
+        // A refused listing made the step see an empty directory (a glob
+        // stays unexpanded, `find` finds nothing): its output may differ
+        // from a build without the sandbox, so it fails the step. Except
+        // for the working directory: the shell lists it for any unquoted
+        // `[...]` or `*` (`echo [CC] $@`), nearly always to no effect; that
+        // is said, not failed.
+        let cwd = std::env::current_dir().map(|d| crate::observe::normalize(&d));
+        let (warnings, failing): (Vec<Violation>, Vec<Violation>) =
+            found.into_iter().partition(|v| {
+                v.kind == violations::Kind::List
+                    && cwd
+                        .as_ref()
+                        .is_ok_and(|c| crate::observe::normalize(&self.root.join(&v.path)) == *c)
+            });
         StepEnd {
             report: (listed(&failing), None),
             violations: failing,
+            warnings,
         }
     }
 

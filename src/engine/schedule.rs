@@ -1166,11 +1166,15 @@ impl<'a> Scheduler<'a> {
         }
         drop(tmp);
         self.guard = Some(guard);
+        let prog = crate::diag::prog();
+        let at = Guard::report_loc(&job.step).clone();
+        for v in &end.warnings {
+            job.capture
+                .say_err(&format!("{}: [{}: {}] warning: {}", prog, at, name, v));
+        }
         if found.is_empty() {
             return false;
         }
-        let prog = crate::diag::prog();
-        let at = Guard::report_loc(&job.step).clone();
         for v in &found {
             job.capture
                 .say_err(&format!("{}: *** [{}: {}] {}", prog, at, name, v));

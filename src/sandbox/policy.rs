@@ -191,14 +191,15 @@ impl Policy {
     }
 
     /// A target: its directory may gain and lose files (tools unlink and
-    /// re-create or rename over their output) and is readable (GNU ld opens
-    /// a new output read-write, and a new file's rights come only from its
-    /// directory). Truncation is granted on existing targets only, so `>` on
-    /// an existing sibling is denied, unless a target of that directory does
-    /// not exist yet: `ar` creates a new archive and then re-opens it with
-    /// O_TRUNC, which only the directory's rights can allow.
+    /// re-create or rename over their output), is readable (GNU ld opens a
+    /// new output read-write) and grants writing and truncating: a file
+    /// the recipe creates gets its rights only from its directory, and `ar`
+    /// re-opens the archive it just created with O_TRUNC, also after
+    /// `rm -f $@` removed the old one (whose own rule then names a file
+    /// that is gone). Existing files of that directory that are not
+    /// targets are kept safe from these rights by the observer, which
+    /// refuses writes, truncations and deletions of them (`Protected`).
     fn add_target(&mut self, target: &Path) {
-        let exists = target.exists();
         let mut rights = Rights::RW;
         if target.is_dir() {
             rights |= Rights::CREATE;
@@ -219,34 +220,23 @@ impl Policy {
                 _ => Path::new("."),
             };
         }
-        let truncate = if exists {
-            Rights::NONE
-        } else {
-            Rights::TRUNCATE
-        };
-        if let Some(e) = self
+        if self
             .entries
-            .iter_mut()
-            .find(|e| e.origin == Origin::TargetDirectory && e.path == dir)
+            .iter()
+            .any(|e| e.origin == Origin::TargetDirectory && e.path == dir)
         {
-            if !exists && !e.rights.contains(Rights::TRUNCATE) {
-                e.rights |= Rights::TRUNCATE;
-                e.note = e.note.or(Some(NEW_TARGET_NOTE));
-            }
             return;
         }
         self.entries.push(Entry {
             path: dir.to_path_buf(),
-            rights: Rights::READ | Rights::WRITE | Rights::EXEC | Rights::CREATE | truncate,
+            rights: Rights::READ | Rights::WRITE | Rights::EXEC | Rights::CREATE | Rights::TRUNCATE,
             origin: Origin::TargetDirectory,
-            note: note.or((!exists).then_some(NEW_TARGET_NOTE)),
+            note,
         });
     }
 }
 
 const ANCESTOR_NOTE: &str = "nearest existing ancestor: the recipe creates the rest";
-const NEW_TARGET_NOTE: &str =
-    "a target is new: truncation allowed here (ar re-opens a new archive with O_TRUNC)";
 
 /// The `--explain-sandbox` text: one line per path, then network, scopes,
 /// limits and TMPDIR.
@@ -368,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn truncation_stays_on_existing_targets() {
+    fn a_target_directory_allows_truncation_even_for_an_existing_target() {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path().join("lib.a");
         std::fs::write(&t, "").unwrap();
@@ -378,9 +368,10 @@ mod tests {
         })
         .unwrap();
         let d = dir.path().display().to_string();
+        // `rm -f $@; ar cq $@ ...` truncates a new file of that directory.
         assert_eq!(
             rights_of(&p, &Origin::TargetDirectory),
-            vec![(d, "rwxc-".into())]
+            vec![(d, "rwxct".into())]
         );
         assert_eq!(
             rights_of(&p, &Origin::Target),
