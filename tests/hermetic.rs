@@ -162,6 +162,28 @@ fn sed_cp_install_and_ar_replace_existing_targets() {
 }
 
 #[test]
+fn links_a_step_makes_and_removes_are_its_own() {
+    let p = project("tools");
+    p.run(&["out/ownlinks"]).succeeded();
+    assert_eq!(p.read("out/ownlinks").as_deref(), Some("alpha\n"));
+    for f in ["out/own.tmp", "out/own.sym", "out/own.hard"] {
+        assert!(!p.exists(f), "{f}");
+    }
+}
+
+#[test]
+fn unveil_of_a_prefix_that_does_not_exist_yet() {
+    let p = project("tools");
+    p.run(&["stage-install"]).succeeded();
+    assert_eq!(p.read("stage/bin/a").as_deref(), Some("alpha\n"));
+    // Only the unveiled path is declared: a file next to it is not.
+    p.run(&["stage-stray"])
+        .failed_with("stage-stray] created undeclared file 'stray'");
+    assert!(!p.exists("stray"));
+    assert_eq!(p.read("stage2/bin/a").as_deref(), Some("alpha\n"));
+}
+
+#[test]
 fn nested_make_three_levels_each_compiles() {
     let p = project("nested");
     let r = p.run(&[]);
@@ -283,6 +305,21 @@ fn cannot_list_an_undeclared_directory() {
         p.read("out/brackets").as_deref(),
         Some("[CC] out/brackets\n")
     );
+}
+
+#[test]
+fn undeclared_links_are_reported_and_removed() {
+    let p = project("cannot");
+    let r = p.run(&["out/links"]);
+    for line in [
+        "out/links] linked undeclared file 'out/links.so'",
+        "out/links] linked undeclared file 'out/links.hard'",
+    ] {
+        r.failed_with(line);
+    }
+    for f in ["out/links.so", "out/links.hard", "out/links"] {
+        assert!(!p.exists(f), "{f} left behind:\n{}", r.text());
+    }
 }
 
 #[test]

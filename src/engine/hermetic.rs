@@ -517,7 +517,12 @@ fn protected_paths(policy: &Policy, root: &Path) -> Protected {
     let dirs = policy
         .entries
         .iter()
-        .filter(|e| e.origin == crate::sandbox::Origin::TargetDirectory)
+        .filter(|e| {
+            matches!(
+                e.origin,
+                crate::sandbox::Origin::TargetDirectory | crate::sandbox::Origin::UnveilAncestor(_)
+            )
+        })
         .map(|e| abs(&e))
         .collect();
     let writable = policy

@@ -139,8 +139,11 @@ pub fn check_step(
         if is_kernel_interface(&abs) {
             continue;
         }
+        // What the step made itself (a scratch file, a link, a directory)
+        // is its own to read, link, replace and remove.
+        let made_here = acc.made_here(path);
         if !kind.is_output() {
-            if !judge.declared_read(&abs, right) {
+            if !made_here && !judge.declared_read(&abs, right) {
                 out.push(judge.violation(kind, path, &abs, right));
             }
             continue;
@@ -155,9 +158,6 @@ pub fn check_step(
         // Landlock let it happen (inside a target's directory): the outcome
         // decides. A file the step made and removed again, or renamed onto
         // its target, was a temporary file.
-        let made_here = acc.creates.contains(path)
-            || acc.renames.iter().any(|(_, to)| to == path)
-            || acc.mkdirs.contains(path);
         let exists = abs.symlink_metadata().is_ok();
         // The observer sees requests, not results: an `O_TRUNC` open Landlock
         // refused still shows as a write. The file as the observer saw it
@@ -235,7 +235,7 @@ pub fn check_step(
 pub fn created_files(violations: &[Violation]) -> Vec<&Path> {
     violations
         .iter()
-        .filter(|v| v.kind == Kind::Create && !v.denied)
+        .filter(|v| matches!(v.kind, Kind::Create | Kind::Link) && !v.denied)
         .map(|v| v.path.as_path())
         .collect()
 }
@@ -284,7 +284,7 @@ impl Judge<'_> {
     /// directories, which are open only because tools need them.
     fn declared_read(&self, abs: &Path, right: Rights) -> bool {
         self.covering(abs)
-            .any(|e| e.origin != Origin::TargetDirectory && e.rights.contains(right))
+            .any(|e| !is_granted_only(&e.origin) && e.rights.contains(right))
             || self.covering(abs).any(|e| e.origin == Origin::Target)
     }
 
@@ -293,16 +293,23 @@ impl Judge<'_> {
         self.covering(abs).any(declares_write)
     }
 
-    /// A directory a target is (or will be) in: `mkdir -p $(@D)` makes it.
+    /// A directory a target or another declared-writable path is (or will
+    /// be) in: `mkdir -p $(@D)` or `mkdir -p $(PREFIX)/bin` makes it.
     fn holds_target(&self, abs: &Path) -> bool {
         self.entries
             .iter()
-            .any(|(path, e)| e.origin == Origin::Target && is_under(path, abs))
+            .any(|(path, e)| declares_write(e) && is_under(path, abs))
     }
 
     fn landlock_allows(&self, abs: &Path, right: Rights) -> bool {
         self.covering(abs).any(|e| e.rights.contains(right))
     }
+}
+
+/// Entries Landlock needs for tools to work (a target's directory, the
+/// ancestor of a new `.UNVEIL` path) that declare nothing themselves.
+fn is_granted_only(origin: &Origin) -> bool {
+    matches!(origin, Origin::TargetDirectory | Origin::UnveilAncestor(_))
 }
 
 /// Whether a policy entry declares its path writable: a target, the TMPDIR,
@@ -311,7 +318,11 @@ impl Judge<'_> {
 pub fn declares_write(e: &crate::sandbox::Entry) -> bool {
     match e.origin {
         Origin::Target | Origin::Tmpdir => true,
-        Origin::TargetDirectory | Origin::Prerequisite | Origin::Shell | Origin::Project => false,
+        Origin::TargetDirectory
+        | Origin::UnveilAncestor(_)
+        | Origin::Prerequisite
+        | Origin::Shell
+        | Origin::Project => false,
         Origin::Preset(_) | Origin::UnveilPreset(..) | Origin::Unveil(_) => {
             e.rights.contains(Rights::WRITE) || e.rights.contains(Rights::CREATE)
         }

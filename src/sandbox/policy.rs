@@ -17,6 +17,10 @@ pub enum Origin {
     Target,
     /// The directory a target is created in (or its nearest existing ancestor).
     TargetDirectory,
+    /// The nearest existing ancestor of a writable `.UNVEIL` path that does
+    /// not exist yet (an install prefix): it grants what creating it takes,
+    /// as a target directory does, but declares nothing.
+    UnveilAncestor(Loc),
     Shell,
     /// A preset the step gets by default (`system`, or `runtime` with `.STRICT`).
     Preset(&'static str),
@@ -34,6 +38,7 @@ impl fmt::Display for Origin {
             Origin::Prerequisite => write!(f, "prerequisite"),
             Origin::Target => write!(f, "target"),
             Origin::TargetDirectory => write!(f, "target directory"),
+            Origin::UnveilAncestor(loc) => write!(f, "ancestor of a new .UNVEIL path at {}", loc),
             Origin::Shell => write!(f, "shell"),
             Origin::Preset(name) => write!(f, "preset:{}", name),
             Origin::UnveilPreset(name, loc) => write!(f, "preset:{} (.UNVEIL at {})", name, loc),
@@ -125,9 +130,55 @@ impl Policy {
         for t in &decl.targets {
             p.add_target(t);
         }
+        for e in &unveiled {
+            p.add_unveil_ancestor(e);
+        }
         p.entries.extend(unveiled);
         p.connect_ports = ports;
         Ok(p)
+    }
+
+    /// Landlock rules need existing files: a writable `.UNVEIL` path that
+    /// does not exist yet (`rwc:$(PREFIX)/bin` on a fresh prefix) is made
+    /// possible through its nearest existing ancestor, which gets what
+    /// creating it takes. Only the path itself counts as declared; the
+    /// observer protects the ancestor's existing files as it does a target
+    /// directory's.
+    fn add_unveil_ancestor(&mut self, e: &Entry) {
+        let Origin::Unveil(loc) = &e.origin else {
+            return;
+        };
+        if !e.rights.contains(Rights::CREATE) || e.path.symlink_metadata().is_ok() {
+            return;
+        }
+        let mut dir = e.path.as_path();
+        while dir.symlink_metadata().is_err() {
+            dir = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            if dir == Path::new(".") || dir == Path::new("/") {
+                break;
+            }
+        }
+        let rights =
+            Rights::READ | Rights::WRITE | Rights::EXEC | Rights::CREATE | Rights::TRUNCATE;
+        let known = |x: &Entry| {
+            x.path == dir
+                && matches!(
+                    x.origin,
+                    Origin::UnveilAncestor(_) | Origin::TargetDirectory
+                )
+        };
+        if self.entries.iter().any(known) {
+            return;
+        }
+        self.entries.push(Entry {
+            path: dir.to_path_buf(),
+            rights,
+            origin: Origin::UnveilAncestor(loc.clone()),
+            note: None,
+        });
     }
 
     /// The policy of `$(shell ...)` while makefiles are read: read and run
