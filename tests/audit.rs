@@ -377,6 +377,34 @@ fn audit_and_fix_deps_cover_recursive_makes() {
     assert!(!r.stdout.contains("sub-makes found"), "{}", r.text());
 }
 
+#[test]
+fn fix_deps_leaves_recipes_that_use_all_prerequisites_unchanged() {
+    let p = project("fixloop");
+    let makefile = "build/area: src/shapes.c src/area_main.c\n\tgcc -Iinclude $^ -o $@\n";
+    p.write("Makefile", makefile);
+    p.write(
+        "src/area_main.c",
+        "#include <stdio.h>\n#include \"shapes.h\"\nint main(void) { printf(\"%d\\n\", area(2, 3)); return 0; }\n",
+    );
+    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let deps = p.read("deps.mk").expect("deps.mk written");
+    // Plain prerequisites would join $^ and gcc would precompile them.
+    let want = "build/area: .EXTRA_PREREQS += include/common.h include/shapes.h\n";
+    assert!(deps.contains(want), "want {want:?} in:\n{deps}");
+    p.write("Makefile", &format!("{makefile}include deps.mk\n"));
+    remove_outputs(&p);
+    let r = p.run(&["--sandbox=enforce"]);
+    r.succeeded();
+    assert!(r
+        .stdout
+        .contains("gcc -Iinclude src/shapes.c src/area_main.c -o build/area"));
+    assert_eq!(p.output_of("build/area"), "18\n");
+    assert!(!p.exists("include/shapes.h.gch"));
+    remove_outputs(&p);
+    p.run(&["--sandbox=audit"]).succeeded();
+}
+
 fn remove_outputs(p: &Project) {
     let _ = fs::remove_dir_all(p.path("build"));
     let _ = fs::remove_file(p.path("gen/version.h"));

@@ -89,11 +89,12 @@ impl Drop for TargetDirs {
 }
 
 /// Create the directories of the file targets of a step about to start,
-/// when the sandbox enforces: before its recipe is expanded, so a
-/// `$(shell mkdir -p $(@D))` in it (which runs under the read-only sandbox
-/// of `$(shell)`) finds them made, as the step itself does.
-pub fn make_target_dirs(db: &Database, enforcing: bool, targets: &[String]) -> TargetDirs {
-    if !enforcing {
+/// when the sandbox is on (audit runs the build enforce runs): before its
+/// recipe is expanded, so a `$(shell mkdir -p $(@D))` in it (which runs
+/// under the read-only sandbox of `$(shell)`) finds them made, as the step
+/// itself does.
+pub fn make_target_dirs(db: &Database, sandboxed: bool, targets: &[String]) -> TargetDirs {
+    if !sandboxed {
         return TargetDirs::default();
     }
     TargetDirs(create_target_dirs(&file_targets(db, targets)))
@@ -261,7 +262,7 @@ impl Guard {
         }
         let made_dirs = match made_dirs {
             Some(made) => made,
-            None if self.enforcing() => TargetDirs(create_target_dirs(targets)),
+            None if self.mode != Mode::Off => TargetDirs(create_target_dirs(targets)),
             None => TargetDirs::default(),
         };
         let tmp = self.tmp.as_ref().and_then(|t| t.step().ok());
@@ -359,6 +360,7 @@ impl Guard {
                 .first()
                 .map(|l| &l.loc)
                 .unwrap_or(&step.loc);
+            let recipe: Vec<&str> = step.recipe.lines.iter().map(|l| l.text.as_str()).collect();
             let facts = StepFacts {
                 target,
                 loc: Some(first_line),
@@ -367,6 +369,7 @@ impl Guard {
                 reads: &acc.reads,
                 root: &self.root,
                 used: &[&acc.execs, &acc.lists],
+                recipe: &recipe,
             };
             self.audits
                 .push(audit::audit_step(&facts, &found, producer));

@@ -964,11 +964,11 @@ impl<'a> Scheduler<'a> {
         let made_dirs = (!self.dry()).then(|| {
             // The build's guard knows the mode once it exists (the first
             // step asks the options, and perhaps the environment).
-            let enforcing = match &self.guard {
-                Some(g) => g.enforcing(),
-                None => hermetic::mode_of(self.opts).enforces(),
+            let sandboxed = match &self.guard {
+                Some(g) => g.mode != crate::sandbox::Mode::Off,
+                None => hermetic::mode_of(self.opts) != crate::sandbox::Mode::Off,
             };
-            hermetic::make_target_dirs(self.db, enforcing, &targets)
+            hermetic::make_target_dirs(self.db, sandboxed, &targets)
         });
         // `-t` touches without expanding the recipe unless a line of it is
         // recursive (then make expands it all, to run those lines).

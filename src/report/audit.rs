@@ -28,6 +28,10 @@ pub struct TargetAudit {
     pub outputs: BTreeMap<PathBuf, Kind>,
     /// Declared prerequisites never read (informational).
     pub unused: BTreeSet<PathBuf>,
+    /// Its recipe names all the prerequisites (`$^`, `$+`, `$?`): the
+    /// fragment then declares through `.EXTRA_PREREQS`, which stays out of
+    /// them, so the recipe's commands do not change.
+    pub uses_all_prereqs: bool,
 }
 
 impl TargetAudit {
@@ -58,6 +62,14 @@ pub struct StepFacts<'a> {
     /// What it executed or listed: a prerequisite run as a program (a tool
     /// built by another rule) or a directory listed is used, not read.
     pub used: &'a [&'a BTreeSet<PathBuf>],
+    /// The recipe's lines as written.
+    pub recipe: &'a [&'a str],
+}
+
+/// Whether recipe text refers to the list of all prerequisites.
+fn names_all_prereqs(lines: &[&str]) -> bool {
+    let refs = ["$^", "$+", "$?", "$(^", "${^", "$(+", "${+", "$(?", "${?"];
+    lines.iter().any(|l| refs.iter().any(|r| l.contains(r)))
 }
 
 /// Build one target's audit from its step's violations (`check_step` run
@@ -71,6 +83,7 @@ pub fn audit_step(
     let mut a = TargetAudit {
         target: facts.target.to_string(),
         loc: facts.loc.cloned(),
+        uses_all_prereqs: names_all_prereqs(facts.recipe),
         ..Default::default()
     };
     for v in violations {
@@ -203,6 +216,7 @@ fn kind_word(kind: Kind) -> &'static str {
 pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
     type Lists<'a> = BTreeMap<&'a str, BTreeSet<String>>;
     let mut deps: Lists = BTreeMap::new();
+    let mut extra: Lists = BTreeMap::new();
     let mut unveil: Lists = BTreeMap::new();
     let mut notes: Lists = BTreeMap::new();
     for a in audits {
@@ -210,13 +224,18 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
         let add = |m: &mut Lists<'a>, s: String| {
             m.entry(t).or_default().insert(s);
         };
+        let list = if a.uses_all_prereqs {
+            &mut extra
+        } else {
+            &mut deps
+        };
         for p in a
             .sources
             .iter()
             .chain(a.generated.keys())
             .chain(&a.order_only_read)
         {
-            add(&mut deps, make_word(p));
+            add(list, make_word(p));
         }
         for p in &a.listed {
             add(&mut unveil, format!("r:{}", p.display()));
@@ -237,6 +256,20 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
     for (t, ps) in &deps {
         let list: Vec<&str> = ps.iter().map(String::as_str).collect();
         let _ = writeln!(out, "{}: {}", make_word_str(t), list.join(" "));
+    }
+    for (t, ps) in &extra {
+        let list: Vec<&str> = ps.iter().map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "# {}: its recipe uses $^ (or $+, $?), which these stay out of",
+            t
+        );
+        let _ = writeln!(
+            out,
+            "{}: .EXTRA_PREREQS += {}",
+            make_word_str(t),
+            list.join(" ")
+        );
     }
     for (t, ws) in &unveil {
         for n in notes.get(t).into_iter().flatten() {
@@ -342,6 +375,7 @@ mod tests {
             reads: &reads,
             root: Path::new("/project"),
             used: &[&execs],
+            recipe: &[],
         };
         let vs = vec![
             v(Kind::Read, "src/a.h"),
