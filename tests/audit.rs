@@ -405,6 +405,48 @@ fn fix_deps_leaves_recipes_that_use_all_prerequisites_unchanged() {
     p.run(&["--sandbox=audit"]).succeeded();
 }
 
+#[test]
+fn a_file_another_rule_makes_on_the_side_is_named_and_fixed() {
+    let p = project("fixloop");
+    let makefile = "\
+all: build/b.txt
+build/a.txt:
+\techo a > $@; echo side > build/side.h
+build/b.txt: build/a.txt
+\tcat build/side.h > $@
+";
+    p.write("Makefile", makefile);
+    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    // Not a source file: the step of build/a.txt made it.
+    assert!(
+        r.stdout
+            .contains("undeclared input made by rule 'build/a.txt': build/side.h"),
+        "{}",
+        r.text()
+    );
+    let deps = p.read("deps.mk").expect("deps.mk written");
+    for line in [
+        "build/b.txt: build/side.h\n",
+        "build/side.h: build/a.txt ;\n",
+    ] {
+        assert!(deps.contains(line), "want {line:?} in:\n{deps}");
+    }
+    // A clean parallel build with the fragment knows where side.h comes from.
+    p.write("Makefile", &format!("{makefile}include deps.mk\n"));
+    remove_outputs(&p);
+    p.run(&["--sandbox=enforce", "-j2"]).succeeded();
+    assert_eq!(p.read("build/b.txt").as_deref(), Some("side\n"));
+    remove_outputs(&p);
+    let r = p.run(&["--sandbox=audit"]);
+    r.succeeded();
+    assert!(
+        r.stdout.contains("0 of 2 steps not hermetic"),
+        "{}",
+        r.text()
+    );
+}
+
 fn remove_outputs(p: &Project) {
     let _ = fs::remove_dir_all(p.path("build"));
     let _ = fs::remove_file(p.path("gen/version.h"));

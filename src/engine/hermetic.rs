@@ -13,6 +13,7 @@ use crate::report::audit::{self, StepFacts, TargetAudit};
 use crate::report::build_report;
 use crate::report::violations::{self, Violation};
 use crate::sandbox::{self, BuildTmp, KernelSupport, Mode, Policy, Prepared, StepDecl, StepTmp};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -46,6 +47,10 @@ pub struct Guard {
     exe: Option<PathBuf>,
     /// `--sandbox=audit`: one entry per step that ran.
     pub audits: Vec<TargetAudit>,
+    /// Files steps of this build created without declaring them, and the
+    /// step (its first target) that did: another step reading one depends
+    /// on that step, not on a source file.
+    made_by: HashMap<PathBuf, String>,
 }
 
 /// What `end_step` found about a step.
@@ -166,6 +171,7 @@ impl Guard {
             root,
             exe: std::env::current_exe().ok(),
             audits: Vec::new(),
+            made_by: HashMap::new(),
         };
         if mode != Mode::Off {
             let _ = sandbox::become_subreaper();
@@ -194,6 +200,7 @@ impl Guard {
             root: PathBuf::from("."),
             exe: None,
             audits: Vec::new(),
+            made_by: HashMap::new(),
         }
     }
 
@@ -371,8 +378,15 @@ impl Guard {
                 used: &[&acc.execs, &acc.lists],
                 recipe: &recipe,
             };
-            self.audits
-                .push(audit::audit_step(&facts, &found, producer));
+            let made_by = &self.made_by;
+            let producer = |p: &Path| producer(p).or_else(|| made_by.get(p).cloned());
+            let audit = audit::audit_step(&facts, &found, &producer);
+            for (p, kind) in &audit.outputs {
+                if matches!(kind, violations::Kind::Create | violations::Kind::Link) {
+                    self.made_by.insert(p.clone(), target.to_string());
+                }
+            }
+            self.audits.push(audit);
             return StepEnd {
                 violations: Vec::new(),
                 report,

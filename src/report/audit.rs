@@ -217,6 +217,7 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
     type Lists<'a> = BTreeMap<&'a str, BTreeSet<String>>;
     let mut deps: Lists = BTreeMap::new();
     let mut extra: Lists = BTreeMap::new();
+    let mut side: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut unveil: Lists = BTreeMap::new();
     let mut notes: Lists = BTreeMap::new();
     for a in audits {
@@ -229,13 +230,17 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
         } else {
             &mut deps
         };
-        for p in a
-            .sources
-            .iter()
-            .chain(a.generated.keys())
-            .chain(&a.order_only_read)
-        {
+        for p in a.sources.iter().chain(&a.order_only_read) {
             add(list, make_word(p));
+        }
+        for (p, rule) in &a.generated {
+            add(list, make_word(p));
+            if Path::new(rule) != p.as_path() {
+                // Made on the side by another rule's recipe: a rule without
+                // a recipe says so, so a clean build knows where it comes
+                // from (make's idiom for a second output).
+                side.insert(p.clone(), rule.clone());
+            }
         }
         for p in &a.listed {
             add(&mut unveil, format!("r:{}", p.display()));
@@ -270,6 +275,15 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
             make_word_str(t),
             list.join(" ")
         );
+    }
+    for (p, rule) in &side {
+        let _ = writeln!(
+            out,
+            "# {}: made by the recipe of '{}' without being declared",
+            p.display(),
+            rule
+        );
+        let _ = writeln!(out, "{}: {} ;", make_word(p), make_word_str(rule));
     }
     for (t, ws) in &unveil {
         for n in notes.get(t).into_iter().flatten() {
