@@ -350,6 +350,11 @@ impl Guard {
                 Vec::new()
             }
         };
+        // A recipe that expanded to nothing ran nothing: nothing to judge.
+        let ran_nothing = step.lines.iter().all(|l| l.text.trim().is_empty());
+        if self.mode == Mode::Audit && ran_nothing {
+            return StepEnd::default();
+        }
         if self.mode == Mode::Audit {
             let report = (
                 listed(&found),

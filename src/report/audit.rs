@@ -243,10 +243,10 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
             }
         }
         for p in &a.listed {
-            add(&mut unveil, format!("r:{}", p.display()));
+            add(&mut unveil, format!("r:{}", make_word(p)));
         }
         for (p, kind) in &a.outputs {
-            add(&mut unveil, format!("rwc:{}", p.display()));
+            add(&mut unveil, format!("rwc:{}", make_word(p)));
             add(
                 &mut notes,
                 format!(
@@ -327,7 +327,34 @@ pub fn merge_fragments(old: &str, new: &str) -> String {
 
 /// A path as a makefile word: blanks, `#`, `:` and `$` escaped.
 fn make_word(p: &Path) -> String {
-    make_word_str(&p.to_string_lossy())
+    make_word_str(&as_written(p).to_string_lossy())
+}
+
+/// A path as the makefile including the fragment would write it: a file of
+/// the project outside this make's directory (a sub-make's `../include/x.h`)
+/// relative to it, so the fragment survives a move or another checkout.
+/// Files outside every project directory stay absolute.
+fn as_written(p: &Path) -> PathBuf {
+    let Ok(cwd) = std::env::current_dir() else {
+        return p.to_path_buf();
+    };
+    let in_project = crate::driver::project_roots()
+        .iter()
+        .any(|r| p.starts_with(r) && cwd.starts_with(r));
+    if !p.is_absolute() || !in_project {
+        return p.to_path_buf();
+    }
+    let common = p
+        .components()
+        .zip(cwd.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut rel = PathBuf::new();
+    for _ in cwd.components().skip(common) {
+        rel.push("..");
+    }
+    rel.extend(p.components().skip(common));
+    rel
 }
 
 fn make_word_str(s: &str) -> String {
