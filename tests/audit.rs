@@ -417,8 +417,45 @@ fn listing_the_target_directory_and_empty_recipes_are_no_findings() {
     let r = p.run(&["--sandbox=audit"]);
     r.succeeded();
     // The empty recipe ran nothing: one step, and nothing said of the other.
-    assert!(r.stdout.contains("0 of 1 steps not hermetic"), "{}", r.text());
+    assert!(
+        r.stdout.contains("0 of 1 steps not hermetic"),
+        "{}",
+        r.text()
+    );
     assert!(!r.stdout.contains("build/empty"), "{}", r.text());
+}
+
+#[test]
+fn steps_that_remake_an_included_makefile_are_audited() {
+    let p = project("fixloop");
+    // git's GIT-VERSION-FILE: a forced rule remakes an included makefile
+    // from a script and a file it does not declare.
+    let makefile = "\
+all: out.txt
+out.txt: VERSION.mk
+\tcat VERSION.mk > $@
+VERSION.mk: FORCE
+\t@sh ./gen.sh
+FORCE:
+-include VERSION.mk
+";
+    p.write("Makefile", makefile);
+    p.write(
+        "gen.sh",
+        "v=\"V = $(cat VERSION)\"\ntest \"$v\" = \"$(cat VERSION.mk 2>/dev/null)\" || echo \"$v\" > VERSION.mk\n",
+    );
+    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    assert!(
+        r.stdout.contains("[Makefile:5: VERSION.mk]\n  undeclared input (source file): VERSION\n  undeclared input (source file): gen.sh"),
+        "{}",
+        r.text()
+    );
+    let deps = p.read("deps.mk").expect("deps.mk written");
+    assert!(deps.contains("VERSION.mk: VERSION gen.sh\n"), "{deps}");
+    p.write("Makefile", &format!("{makefile}-include deps.mk\n"));
+    fs::remove_file(p.path("VERSION.mk")).unwrap();
+    p.run(&["--sandbox=enforce"]).succeeded();
 }
 
 #[test]

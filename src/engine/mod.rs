@@ -85,6 +85,7 @@ pub fn build_after_makefiles(
     }
     let mut s = Scheduler::new(db, opts, disk);
     s.settled = carried.settled;
+    let mut carried_audits = carried.audits;
     // The status line needs every job's output whole, as ninja does.
     if status_line && s.sync == output::Sync::None {
         s.sync = output::Sync::Target;
@@ -108,11 +109,18 @@ pub fn build_after_makefiles(
     }
     s.forget_state();
     clock_skew::report();
-    let audit_findings = match &s.guard {
-        Some(g) => report_audit(g, opts),
+    let audit_findings = match s.guard.as_mut() {
+        Some(g) => {
+            let mut audits = std::mem::take(&mut carried_audits);
+            audits.append(&mut g.audits);
+            g.audits = audits;
+            report_audit(g, opts)
+        }
         // Nothing ran: an audit still says so (and writes an empty fragment).
         None if hermetic::mode_of(opts) == crate::sandbox::Mode::Audit => {
-            report_audit(&hermetic::Guard::idle(crate::sandbox::Mode::Audit), opts)
+            let mut idle = hermetic::Guard::idle(crate::sandbox::Mode::Audit);
+            idle.audits = carried_audits;
+            report_audit(&idle, opts)
         }
         None => None,
     };
@@ -299,6 +307,8 @@ pub struct Carried {
     pub settled: std::collections::HashMap<String, Settled>,
     /// A required makefile failed under `-k`: the build ends with status 2.
     pub failed: bool,
+    /// `--sandbox=audit`: what the steps that remade makefiles did.
+    pub audits: Vec<crate::report::audit::TargetAudit>,
 }
 
 /// One makefile to remake, and how make speaks of its failure.
@@ -402,6 +412,10 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
         let failed = s.failed;
         let ran = s.steps_started > 0;
         carried.settled = s.settled_targets();
+        // The steps that remade makefiles are part of the audit too.
+        if let Some(g) = s.guard.as_mut() {
+            carried.audits = std::mem::take(&mut g.audits);
+        }
         drop(s);
         if let (Some(old), Some(v)) = (saved_flags, db.globals.get_mut("MAKEFLAGS")) {
             v.value = old;
