@@ -459,6 +459,27 @@ FORCE:
 }
 
 #[test]
+fn a_phony_rule_writing_undeclared_files_is_let_run_free() {
+    let p = project("fixloop");
+    // kconfig's defconfig: a temporary name with the shell's pid, renamed.
+    let makefile =
+        ".PHONY: defconfig\ndefconfig:\n\techo X=y > .tmp.$$$$ && mv .tmp.$$$$ .config\n";
+    p.write("Makefile", makefile);
+    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let deps = p.read("deps.mk").expect("deps.mk written");
+    assert!(deps.contains("\ndefconfig: .UNSANDBOXED = 1\n"), "{deps}");
+    assert!(
+        !deps.contains(".UNVEIL"),
+        "no names that change each run:\n{deps}"
+    );
+    fs::remove_file(p.path(".config")).unwrap();
+    p.write("Makefile", &format!("{makefile}include deps.mk\n"));
+    p.run(&["--sandbox=enforce"]).succeeded();
+    assert_eq!(p.read(".config").as_deref(), Some("X=y\n"));
+}
+
+#[test]
 fn a_file_another_rule_makes_on_the_side_is_named_and_fixed() {
     let p = project("fixloop");
     let makefile = "\

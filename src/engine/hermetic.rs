@@ -323,6 +323,7 @@ impl Guard {
         step: &Step,
         target: &str,
         alone: bool,
+        phony: bool,
         producer: &dyn Fn(&Path) -> Option<String>,
     ) -> StepEnd {
         let mut sg = sg;
@@ -382,6 +383,7 @@ impl Guard {
                 root: &self.root,
                 used: &[&acc.execs, &acc.lists],
                 recipe: &recipe,
+                phony,
             };
             let made_by = &self.made_by;
             let producer = |p: &Path| producer(p).or_else(|| made_by.get(p).cloned());

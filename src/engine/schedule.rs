@@ -1153,7 +1153,8 @@ impl<'a> Scheduler<'a> {
         if let Some(d) = &mut job.report {
             d.sandbox = Some(sg.report_summary());
         }
-        let end = guard.end_step(sg, &job.step, &name, !job.concurrent, &producer);
+        let phony = self.graph.nodes[id].phony;
+        let end = guard.end_step(sg, &job.step, &name, !job.concurrent, phony, &producer);
         let found = end.violations;
         if let Some(d) = &mut job.report {
             (d.violations, d.accesses) = end.report;

@@ -32,6 +32,9 @@ pub struct TargetAudit {
     /// fragment then declares through `.EXTRA_PREREQS`, which stays out of
     /// them, so the recipe's commands do not change.
     pub uses_all_prereqs: bool,
+    /// The target is phony: what it writes is not a file of the build
+    /// (`install`, `menuconfig`), so it should run outside the sandbox.
+    pub phony: bool,
 }
 
 impl TargetAudit {
@@ -64,6 +67,7 @@ pub struct StepFacts<'a> {
     pub used: &'a [&'a BTreeSet<PathBuf>],
     /// The recipe's lines as written.
     pub recipe: &'a [&'a str],
+    pub phony: bool,
 }
 
 /// Whether recipe text refers to the list of all prerequisites.
@@ -84,6 +88,7 @@ pub fn audit_step(
         target: facts.target.to_string(),
         loc: facts.loc.cloned(),
         uses_all_prereqs: names_all_prereqs(facts.recipe),
+        phony: facts.phony,
         ..Default::default()
     };
     for v in violations {
@@ -218,6 +223,7 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
     let mut deps: Lists = BTreeMap::new();
     let mut extra: Lists = BTreeMap::new();
     let mut side: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut unsandboxed: BTreeSet<&str> = BTreeSet::new();
     let mut unveil: Lists = BTreeMap::new();
     let mut notes: Lists = BTreeMap::new();
     for a in audits {
@@ -244,6 +250,12 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
         }
         for p in &a.listed {
             add(&mut unveil, format!("r:{}", make_word(p)));
+        }
+        if a.phony && !a.outputs.is_empty() {
+            // Its outputs are not the build's files (an install, a
+            // configuration tool's temporary names): let it run free.
+            unsandboxed.insert(t);
+            continue;
         }
         for (p, kind) in &a.outputs {
             add(&mut unveil, format!("rwc:{}", make_word(p)));
@@ -291,6 +303,14 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
         }
         let list: Vec<&str> = ws.iter().map(String::as_str).collect();
         let _ = writeln!(out, "{}: .UNVEIL += {}", make_word_str(t), list.join(" "));
+    }
+    for t in &unsandboxed {
+        let _ = writeln!(
+            out,
+            "# {}: phony, and writes files it does not declare: it runs outside the sandbox",
+            t
+        );
+        let _ = writeln!(out, "{}: .UNSANDBOXED = 1", make_word_str(t));
     }
     out.push_str(FRAGMENT_FOOTER);
     out
@@ -417,6 +437,7 @@ mod tests {
             root: Path::new("/project"),
             used: &[&execs],
             recipe: &[],
+            phony: false,
         };
         let vs = vec![
             v(Kind::Read, "src/a.h"),
