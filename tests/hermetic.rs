@@ -184,6 +184,16 @@ fn unveil_of_a_prefix_that_does_not_exist_yet() {
 }
 
 #[test]
+fn an_unveiled_existing_file_can_be_removed() {
+    let p = project("tools");
+    p.write("cache.tmp", "old cache\n");
+    p.write("keep.tmp", "keep\n");
+    p.run(&["out/dropcache"]).succeeded();
+    assert!(!p.exists("cache.tmp"));
+    assert_eq!(p.read("keep.tmp").as_deref(), Some("keep\n"));
+}
+
+#[test]
 fn nested_make_three_levels_each_compiles() {
     let p = project("nested");
     let r = p.run(&[]);

@@ -138,20 +138,32 @@ impl Policy {
         Ok(p)
     }
 
-    /// Landlock rules need existing files: a writable `.UNVEIL` path that
-    /// does not exist yet (`rwc:$(PREFIX)/bin` on a fresh prefix) is made
-    /// possible through its nearest existing ancestor, which gets what
-    /// creating it takes. Only the path itself counts as declared; the
-    /// observer protects the ancestor's existing files as it does a target
-    /// directory's.
+    /// Landlock rules need existing files, and removing or replacing a file
+    /// is a right of its directory: a `c` `.UNVEIL` path that does not exist
+    /// yet (`rwc:$(PREFIX)/bin` on a fresh prefix) is made possible through
+    /// its nearest existing ancestor, and an existing file through its
+    /// directory, which get what creating it takes. Only the path itself
+    /// counts as declared; the observer protects the other existing files
+    /// there as it does a target directory's.
     fn add_unveil_ancestor(&mut self, e: &Entry) {
         let Origin::Unveil(loc) = &e.origin else {
             return;
         };
-        if !e.rights.contains(Rights::CREATE) || e.path.symlink_metadata().is_ok() {
+        if !e.rights.contains(Rights::CREATE) {
+            return;
+        }
+        // An existing directory carries its own rights. An existing file
+        // cannot: removing or replacing it is a right of its directory.
+        if e.path.is_dir() {
             return;
         }
         let mut dir = e.path.as_path();
+        if e.path.symlink_metadata().is_ok() {
+            dir = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+        }
         while dir.symlink_metadata().is_err() {
             dir = match dir.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p,
