@@ -55,6 +55,7 @@ const TOOL_TARGETS: &[&str] = &[
     "out/installed",
     "out/lib.a",
     "out/fresh.a",
+    "out/viatemp.o",
 ];
 
 #[test]
