@@ -459,6 +459,24 @@ FORCE:
 }
 
 #[test]
+fn a_rule_with_an_empty_recipe_makes_nothing() {
+    let p = project("fixloop");
+    // Kbuild's `$(sort ...): ;` and busybox's `.config: ;`: no recipe runs.
+    p.write(
+        "Makefile",
+        "build/use: VERSION\n\tcat VERSION cfg > $@\ncfg: ;\n",
+    );
+    p.write("cfg", "x\n");
+    let r = p.run(&["--sandbox=audit"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    assert!(
+        r.stdout.contains("undeclared input (source file): cfg"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
 fn a_phony_rule_writing_undeclared_files_is_let_run_free() {
     let p = project("fixloop");
     // kconfig's defconfig: a temporary name with the shell's pid, renamed.

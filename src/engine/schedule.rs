@@ -1139,15 +1139,20 @@ impl<'a> Scheduler<'a> {
         let id = job.step.node;
         let name = self.graph.nodes[id].name.clone();
         let (db, graph) = (&*self.db, &self.graph);
+        // A rule with an empty recipe (`.config: ;`) makes nothing.
+        let runs = |r: &Option<Arc<Recipe>>| {
+            r.as_ref()
+                .is_some_and(|r| r.lines.iter().any(|l| !l.text.trim().is_empty()))
+        };
         let producer = |p: &std::path::Path| -> Option<String> {
             let p = p.to_str()?;
             let made = db
                 .targets
                 .get(p)
-                .is_some_and(|t| t.recipe.is_some() || !t.double_colon.is_empty())
+                .is_some_and(|t| runs(&t.recipe) || !t.double_colon.is_empty())
                 || graph
                     .lookup(p)
-                    .is_some_and(|n| graph.nodes[n].recipe.is_some());
+                    .is_some_and(|n| runs(&graph.nodes[n].recipe));
             made.then(|| p.to_string())
         };
         if let Some(d) = &mut job.report {
