@@ -37,6 +37,9 @@ pub struct Loc {
     pub line: usize,
 }
 
+/// The file name of what the command line assigns (`make X=1`).
+pub const COMMAND_LINE: &str = "<command-line>";
+
 impl Loc {
     pub fn new(file: &Arc<str>, line: usize) -> Loc {
         Loc {
@@ -44,12 +47,22 @@ impl Loc {
             line,
         }
     }
+
+    /// Of make's built-in rules and variables.
+    pub fn is_builtin(&self) -> bool {
+        &*self.file == crate::lang::eval::BUILTIN
+    }
+
+    /// Of a command-line assignment.
+    pub fn is_command_line(&self) -> bool {
+        &*self.file == COMMAND_LINE
+    }
 }
 
 impl fmt::Display for Loc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // make names its built-in rules without a line (`<builtin>: ...`).
-        if &*self.file == crate::lang::eval::BUILTIN {
+        if self.is_builtin() {
             return write!(f, "{}", self.file);
         }
         write!(f, "{}:{}", self.file, self.line)

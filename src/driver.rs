@@ -410,7 +410,7 @@ fn read_all(
     }
     // Command-line assignments: parsed like makefile lines, origin `command line`.
     let cmdline_loc = Loc {
-        file: Arc::from("<command-line>"),
+        file: Arc::from(diag::COMMAND_LINE),
         line: 1,
     };
     db.origin_override = Some(Origin::CommandLine);

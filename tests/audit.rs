@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::project::{rerun_as_unprivileged_user, Project};
+use common::project::{rerun_as_unprivileged_user, Project, Run};
 
 use std::fs;
 
@@ -383,18 +383,15 @@ fn audit_and_fix_deps_cover_recursive_makes() {
 fn fix_deps_leaves_recipes_that_use_all_prerequisites_unchanged() {
     let p = project("fixloop");
     let makefile = "build/area: src/shapes.c src/area_main.c\n\tgcc -Iinclude $^ -o $@\n";
-    p.write("Makefile", makefile);
     p.write(
         "src/area_main.c",
         "#include <stdio.h>\n#include \"shapes.h\"\nint main(void) { printf(\"%d\\n\", area(2, 3)); return 0; }\n",
     );
-    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
-    assert_eq!(r.status, "exit 1", "{}", r.text());
-    let deps = p.read("deps.mk").expect("deps.mk written");
+    let (_, deps) = audit_and_fix(&p, makefile);
     // Plain prerequisites would join $^ and gcc would precompile them.
     let want = "build/area: .EXTRA_PREREQS += include/common.h include/shapes.h\n";
     assert!(deps.contains(want), "want {want:?} in:\n{deps}");
-    p.write("Makefile", &format!("{makefile}include deps.mk\n"));
+    include_fragment(&p, makefile);
     remove_outputs(&p);
     let r = p.run(&["--sandbox=enforce"]);
     r.succeeded();
@@ -439,21 +436,18 @@ VERSION.mk: FORCE
 FORCE:
 -include VERSION.mk
 ";
-    p.write("Makefile", makefile);
     p.write(
         "gen.sh",
         "v=\"V = $(cat VERSION)\"\ntest \"$v\" = \"$(cat VERSION.mk 2>/dev/null)\" || echo \"$v\" > VERSION.mk\n",
     );
-    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
-    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let (r, deps) = audit_and_fix(&p, makefile);
     assert!(
         r.stdout.contains("[Makefile:5: VERSION.mk]\n  undeclared input (source file): VERSION\n  undeclared input (source file): gen.sh"),
         "{}",
         r.text()
     );
-    let deps = p.read("deps.mk").expect("deps.mk written");
     assert!(deps.contains("VERSION.mk: VERSION gen.sh\n"), "{deps}");
-    p.write("Makefile", &format!("{makefile}-include deps.mk\n"));
+    include_fragment(&p, makefile);
     fs::remove_file(p.path("VERSION.mk")).unwrap();
     p.run(&["--sandbox=enforce"]).succeeded();
 }
@@ -482,17 +476,14 @@ fn a_phony_rule_writing_undeclared_files_is_let_run_free() {
     // kconfig's defconfig: a temporary name with the shell's pid, renamed.
     let makefile =
         ".PHONY: defconfig\ndefconfig:\n\techo X=y > .tmp.$$$$ && mv .tmp.$$$$ .config\n";
-    p.write("Makefile", makefile);
-    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
-    assert_eq!(r.status, "exit 1", "{}", r.text());
-    let deps = p.read("deps.mk").expect("deps.mk written");
+    let (_, deps) = audit_and_fix(&p, makefile);
     assert!(deps.contains("\ndefconfig: .UNSANDBOXED = 1\n"), "{deps}");
     assert!(
         !deps.contains(".UNVEIL"),
         "no names that change each run:\n{deps}"
     );
     fs::remove_file(p.path(".config")).unwrap();
-    p.write("Makefile", &format!("{makefile}include deps.mk\n"));
+    include_fragment(&p, makefile);
     p.run(&["--sandbox=enforce"]).succeeded();
     assert_eq!(p.read(".config").as_deref(), Some("X=y\n"));
 }
@@ -507,9 +498,7 @@ build/a.txt:
 build/b.txt: build/a.txt
 \tcat build/side.h > $@
 ";
-    p.write("Makefile", makefile);
-    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
-    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let (r, deps) = audit_and_fix(&p, makefile);
     // Not a source file: the step of build/a.txt made it.
     assert!(
         r.stdout
@@ -517,7 +506,6 @@ build/b.txt: build/a.txt
         "{}",
         r.text()
     );
-    let deps = p.read("deps.mk").expect("deps.mk written");
     for line in [
         "build/b.txt: build/side.h\n",
         "build/side.h: build/a.txt ;\n",
@@ -525,7 +513,7 @@ build/b.txt: build/a.txt
         assert!(deps.contains(line), "want {line:?} in:\n{deps}");
     }
     // A clean parallel build with the fragment knows where side.h comes from.
-    p.write("Makefile", &format!("{makefile}include deps.mk\n"));
+    include_fragment(&p, makefile);
     remove_outputs(&p);
     p.run(&["--sandbox=enforce", "-j2"]).succeeded();
     assert_eq!(p.read("build/b.txt").as_deref(), Some("side\n"));
@@ -537,6 +525,21 @@ build/b.txt: build/a.txt
         "{}",
         r.text()
     );
+}
+
+/// Audit the project with `makefile` (written as its Makefile) and write
+/// `deps.mk`: the run (something undeclared found, exit 1) and the fragment.
+fn audit_and_fix(p: &Project, makefile: &str) -> (Run, String) {
+    p.write("Makefile", makefile);
+    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let deps = p.read("deps.mk").expect("deps.mk written");
+    (r, deps)
+}
+
+/// The same makefile, now including the fragment.
+fn include_fragment(p: &Project, makefile: &str) {
+    p.write("Makefile", &format!("{makefile}include deps.mk\n"));
 }
 
 fn remove_outputs(p: &Project) {

@@ -406,14 +406,13 @@ impl Guard {
         // for the working directory: the shell lists it for any unquoted
         // `[...]` or `*` (`echo [CC] $@`), nearly always to no effect; that
         // is said, not failed.
-        let cwd = std::env::current_dir().map(|d| crate::observe::normalize(&d));
-        let (warnings, failing): (Vec<Violation>, Vec<Violation>) =
-            found.into_iter().partition(|v| {
-                v.kind == violations::Kind::List
-                    && cwd
-                        .as_ref()
-                        .is_ok_and(|c| crate::observe::normalize(&self.root.join(&v.path)) == *c)
-            });
+        let in_cwd = |v: &Violation| {
+            let cwd = std::env::current_dir().map(|d| crate::observe::normalize(&d));
+            cwd.is_ok_and(|c| crate::observe::normalize(&self.root.join(&v.path)) == c)
+        };
+        let (warnings, failing): (Vec<Violation>, Vec<Violation>) = found
+            .into_iter()
+            .partition(|v| v.kind == violations::Kind::List && in_cwd(v));
         StepEnd {
             report: (listed(&failing), None),
             violations: failing,
@@ -541,12 +540,7 @@ fn protected_paths(policy: &Policy, root: &Path) -> Protected {
     let dirs = policy
         .entries
         .iter()
-        .filter(|e| {
-            matches!(
-                e.origin,
-                crate::sandbox::Origin::TargetDirectory | crate::sandbox::Origin::UnveilAncestor(_)
-            )
-        })
+        .filter(|e| e.origin.grants_only())
         .map(|e| abs(&e))
         .collect();
     let writable = policy

@@ -576,9 +576,14 @@ impl<'a> Scheduler<'a> {
     /// prerequisites? (Not once it is done or running.)
     fn defers(&self, dep: NodeId) -> bool {
         let n = &self.graph.nodes[dep];
-        self.state[dep] == State::New
-            && !n.phony
-            && (n.intermediate || self.db.specials.secondary.names.contains(&*n.name))
+        self.state[dep] == State::New && !n.phony && self.made_late(dep)
+    }
+
+    /// An intermediate file, or one `.SECONDARY` names: made only once a
+    /// target's other prerequisites are done, and only if needed.
+    fn made_late(&self, id: NodeId) -> bool {
+        let n = &self.graph.nodes[id];
+        n.intermediate || self.db.specials.secondary.names.contains(&*n.name)
     }
 
     /// make's first look at an intermediate prerequisite `dep` of `parent`:
@@ -718,11 +723,10 @@ impl<'a> Scheduler<'a> {
         if self.is_double_colon_whole(id) {
             return;
         }
-        let n = &self.graph.nodes[id];
-        let deferred = n.intermediate || self.db.specials.secondary.names.contains(&*n.name);
         let mut level = self.debug_level[id].unwrap_or(0);
-        if deferred && !exists {
-            debug::say(2 * level, format_args!("File '{}' does not exist.", n.name));
+        if self.made_late(id) && !exists {
+            let name = &self.graph.nodes[id].name;
+            debug::say(2 * level, format_args!("File '{}' does not exist.", name));
             // make's trace shows it half a level up from here on.
             level = level.saturating_sub(1);
             self.debug_level[id] = Some(level);
@@ -920,10 +924,10 @@ impl<'a> Scheduler<'a> {
         if mtime.is_some() || self.opts.always_make {
             return false;
         }
-        let n = &self.graph.nodes[id];
-        if !(n.intermediate || self.db.specials.secondary.names.contains(&*n.name)) {
+        if !self.made_late(id) {
             return false;
         }
+        let n = &self.graph.nodes[id];
         let Some(parent) = n.parent else { return false };
         let ppath = self.graph.nodes[parent].path.clone();
         let Some(pt) = self.disk.mtime(&ppath) else {
@@ -1871,26 +1875,15 @@ impl<'a> Scheduler<'a> {
             // Looked at again: a recipe may have changed it since.
             let mtime = considered.then(|| match node.phony {
                 true => None,
-                false => std::fs::metadata(&*node.path).ok().map(|md| {
-                    use std::os::unix::fs::MetadataExt;
-                    md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128
-                }),
+                false => crate::graph::disk::Disk::mtime(&RealDisk, &node.path),
             });
             // A recipe that was expanded had its `$*`: make keeps it as the
             // file's stem (empty for an explicit rule without a known suffix).
             let expanded = node.recipe.is_some()
                 && !self.opts.question
                 && matches!(state, State::Done(Outcome::Remade));
-            let stem = if !node.stem.is_empty() {
-                Some(node.stem.clone())
-            } else if expanded {
-                let suffix = self.db.specials.suffix_of(&node.name);
-                Some(suffix.map_or(String::new(), |s| {
-                    node.name[..node.name.len() - s.len()].to_string()
-                }))
-            } else {
-                None
-            };
+            let stem = self.graph.stem(self.db, i);
+            let stem = (!stem.is_empty() || expanded).then(|| stem.into_owned());
             facts.insert(
                 node.name.to_string(),
                 FileFacts {

@@ -489,7 +489,7 @@ impl Database {
     /// `!=`) with the given origin, in the global table, obeying precedence.
     pub fn assign(&mut self, name: &str, op: &str, value: &str, origin: Origin) -> Result<()> {
         let loc = self.loc.clone().unwrap_or_else(|| Loc {
-            file: Arc::from("<command-line>"),
+            file: Arc::from(crate::diag::COMMAND_LINE),
             line: 0,
         });
         self.assign_with(name, op, value, origin, Modifiers::default(), &loc)
@@ -1198,7 +1198,7 @@ impl Database {
             merge_deps(&mut entry.deps, deps, recipe.is_some());
             entry.deferred.extend(deferred);
             if let Some(r) = &recipe {
-                let old = entry.recipe.as_ref().filter(|o| &*o.loc.file != BUILTIN);
+                let old = entry.recipe.as_ref().filter(|o| !o.loc.is_builtin());
                 // A name given twice in this rule already has this recipe.
                 if let Some(old) = old.filter(|_| !again) {
                     // make names the first recipe line of each rule.

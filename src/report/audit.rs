@@ -249,7 +249,7 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
             }
         }
         for p in &a.listed {
-            add(&mut unveil, format!("r:{}", make_word(p)));
+            add(&mut unveil, format!("r:{}", unveil_word(p)));
         }
         if a.phony && !a.outputs.is_empty() {
             // Its outputs are not the build's files (an install, a
@@ -258,7 +258,7 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
             continue;
         }
         for (p, kind) in &a.outputs {
-            add(&mut unveil, format!("rwc:{}", make_word(p)));
+            add(&mut unveil, format!("rwc:{}", unveil_word(p)));
             add(
                 &mut notes,
                 format!(
@@ -350,18 +350,27 @@ fn make_word(p: &Path) -> String {
     make_word_str(&as_written(p).to_string_lossy())
 }
 
+/// A path in a `.UNVEIL` value: as written, `$` doubled (a `:` stays, the
+/// first one of the word ends its rights).
+fn unveil_word(p: &Path) -> String {
+    as_written(p).to_string_lossy().replace('$', "$$")
+}
+
 /// A path as the makefile including the fragment would write it: a file of
 /// the project outside this make's directory (a sub-make's `../include/x.h`)
 /// relative to it, so the fragment survives a move or another checkout.
 /// Files outside every project directory stay absolute.
 fn as_written(p: &Path) -> PathBuf {
+    if !p.is_absolute() {
+        return p.to_path_buf();
+    }
     let Ok(cwd) = std::env::current_dir() else {
         return p.to_path_buf();
     };
     let in_project = crate::driver::project_roots()
         .iter()
         .any(|r| p.starts_with(r) && cwd.starts_with(r));
-    if !p.is_absolute() || !in_project {
+    if !in_project {
         return p.to_path_buf();
     }
     let common = p

@@ -93,15 +93,11 @@ fn origin_words(var: &Var) -> String {
     if var.private {
         s.push_str(" private");
     }
-    let told = |l: &&Loc| !is_builtin(l) && &*l.file != "<command-line>";
+    let told = |l: &&Loc| !l.is_builtin() && !l.is_command_line();
     if let Some(loc) = var.loc.as_ref().filter(told) {
         let _ = write!(s, " (from '{}', line {})", loc.file, loc.line);
     }
     s
-}
-
-fn is_builtin(loc: &Loc) -> bool {
-    &*loc.file == crate::lang::eval::BUILTIN
 }
 
 /// `NAME = value`, or a `define` block for a value of several lines.
@@ -198,7 +194,7 @@ fn rule_line(out: &mut String, name: &str, colon: &str, deps: &str) {
 }
 
 fn recipe(out: &mut String, r: &Recipe) {
-    if is_builtin(&r.loc) {
+    if r.loc.is_builtin() {
         out.push_str("#  recipe to execute (built-in):\n");
     } else {
         let _ = writeln!(
@@ -317,7 +313,7 @@ fn file_rule(
     question: bool,
 ) {
     let name = &*t.name;
-    let builtin = t.loc.as_ref().is_some_and(is_builtin);
+    let builtin = t.loc.as_ref().is_some_and(Loc::is_builtin);
     // Target-specific variables come first, as `name: VAR = value` (shell
     // completion takes such a line for a target, as it does with make's).
     if let Some(vars) = &t.vars {

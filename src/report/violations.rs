@@ -139,14 +139,14 @@ pub fn check_step(
         if is_kernel_interface(&abs) {
             continue;
         }
-        // What the step made itself (a scratch file, a link, a directory)
-        // is its own to read, link, replace and remove.
-        let made_here = acc.made_here(path);
-        // Listing a directory Landlock lets the step list (its targets'
-        // directory) is no finding, in audit as in enforce.
-        let listing_granted = kind == Kind::List && judge.landlock_allows(&abs, right);
         if !kind.is_output() {
-            if !made_here && !listing_granted && !judge.declared_read(&abs, right) {
+            // What the step made itself (a scratch file, a link) is its own
+            // to read; listing a directory Landlock lets it list (its
+            // targets' directory) is no finding, in audit as in enforce.
+            let fine = judge.declared_read(&abs, right)
+                || (kind == Kind::List && judge.landlock_allows(&abs, right))
+                || acc.made_here(path);
+            if !fine {
                 out.push(judge.violation(kind, path, &abs, right));
             }
             continue;
@@ -165,8 +165,9 @@ pub fn check_step(
             continue;
         }
         // Landlock let it happen (inside a target's directory): the outcome
-        // decides. A file the step made and removed again, or renamed onto
-        // its target, was a temporary file.
+        // decides. What the step made itself (a file removed again or
+        // renamed onto its target, a link) was a temporary file.
+        let made_here = acc.made_here(path);
         let exists = abs.symlink_metadata().is_ok();
         // The observer sees requests, not results: an `O_TRUNC` open Landlock
         // refused still shows as a write. The file as the observer saw it
@@ -293,7 +294,7 @@ impl Judge<'_> {
     /// directories, which are open only because tools need them.
     fn declared_read(&self, abs: &Path, right: Rights) -> bool {
         self.covering(abs)
-            .any(|e| !is_granted_only(&e.origin) && e.rights.contains(right))
+            .any(|e| !e.origin.grants_only() && e.rights.contains(right))
             || self.covering(abs).any(|e| e.origin == Origin::Target)
     }
 
@@ -313,12 +314,6 @@ impl Judge<'_> {
     fn landlock_allows(&self, abs: &Path, right: Rights) -> bool {
         self.covering(abs).any(|e| e.rights.contains(right))
     }
-}
-
-/// Entries Landlock needs for tools to work (a target's directory, the
-/// ancestor of a new `.UNVEIL` path) that declare nothing themselves.
-fn is_granted_only(origin: &Origin) -> bool {
-    matches!(origin, Origin::TargetDirectory | Origin::UnveilAncestor(_))
 }
 
 /// Whether a policy entry declares its path writable: a target, the TMPDIR,

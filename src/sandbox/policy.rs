@@ -32,6 +32,15 @@ pub enum Origin {
     Project,
 }
 
+impl Origin {
+    /// Entries Landlock needs for tools to work (a target's directory, the
+    /// ancestor of a new `.UNVEIL` path): they grant, but declare nothing,
+    /// and the observer protects the existing files beneath them.
+    pub fn grants_only(&self) -> bool {
+        matches!(self, Origin::TargetDirectory | Origin::UnveilAncestor(_))
+    }
+}
+
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -157,37 +166,17 @@ impl Policy {
         if e.path.is_dir() {
             return;
         }
-        let mut dir = e.path.as_path();
-        if e.path.symlink_metadata().is_ok() {
-            dir = match dir.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-        }
-        while dir.symlink_metadata().is_err() {
-            dir = match dir.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            if dir == Path::new(".") || dir == Path::new("/") {
-                break;
-            }
-        }
-        let rights =
-            Rights::READ | Rights::WRITE | Rights::EXEC | Rights::CREATE | Rights::TRUNCATE;
-        let known = |x: &Entry| {
-            x.path == dir
-                && matches!(
-                    x.origin,
-                    Origin::UnveilAncestor(_) | Origin::TargetDirectory
-                )
-        };
-        if self.entries.iter().any(known) {
+        let (dir, _) = nearest_existing_dir(parent_of(&e.path));
+        if self
+            .entries
+            .iter()
+            .any(|x| x.path == dir && x.origin.grants_only())
+        {
             return;
         }
         self.entries.push(Entry {
             path: dir.to_path_buf(),
-            rights,
+            rights: DIRECTORY_RIGHTS,
             origin: Origin::UnveilAncestor(loc.clone()),
             note: None,
         });
@@ -268,21 +257,8 @@ impl Policy {
             rights |= Rights::CREATE;
         }
         self.add(target, rights, Origin::Target);
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        // A directory that does not exist yet cannot carry a rule: the
-        // recipe will create it, so its nearest existing ancestor must allow that.
-        let mut dir = parent;
-        let mut note = None;
-        while !dir.is_dir() && dir != Path::new(".") && dir != Path::new("/") {
-            note = Some(ANCESTOR_NOTE);
-            dir = match dir.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-        }
+        let (dir, moved_up) = nearest_existing_dir(parent_of(target));
+        let note = moved_up.then_some(ANCESTOR_NOTE);
         if self
             .entries
             .iter()
@@ -292,11 +268,37 @@ impl Policy {
         }
         self.entries.push(Entry {
             path: dir.to_path_buf(),
-            rights: Rights::READ | Rights::WRITE | Rights::EXEC | Rights::CREATE | Rights::TRUNCATE,
+            rights: DIRECTORY_RIGHTS,
             origin: Origin::TargetDirectory,
             note,
         });
     }
+}
+
+/// What a directory that files are created in must grant (see `add_target`).
+const DIRECTORY_RIGHTS: Rights = Rights::READ
+    .union(Rights::WRITE)
+    .union(Rights::EXEC)
+    .union(Rights::CREATE)
+    .union(Rights::TRUNCATE);
+
+/// The directory `path` is in (`.` for a bare name).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// `dir` if it exists, else its nearest existing ancestor (a directory that
+/// does not exist yet cannot carry a Landlock rule: the recipe creates it),
+/// and whether that was an ancestor.
+fn nearest_existing_dir(dir: &Path) -> (&Path, bool) {
+    let mut d = dir;
+    while !d.is_dir() && d != Path::new(".") && d != Path::new("/") {
+        d = parent_of(d);
+    }
+    (d, d != dir)
 }
 
 const ANCESTOR_NOTE: &str = "nearest existing ancestor: the recipe creates the rest";

@@ -110,7 +110,7 @@ fn visible(db: &Database, scope: &Scope, name: &str) -> Option<Var> {
 
 fn loc_of(var: &Var) -> Loc {
     var.loc.clone().unwrap_or_else(|| Loc {
-        file: std::sync::Arc::from("<command-line>"),
+        file: std::sync::Arc::from(crate::diag::COMMAND_LINE),
         line: 0,
     })
 }
