@@ -493,6 +493,51 @@ fn cannot_change_existing_files_next_to_a_new_target() {
     assert!(!p.exists("out/tmp-d") && !p.exists("out/moved") && !p.exists("out/fresh"));
 }
 
+#[test]
+fn cannot_read_undeclared_files_next_to_the_target() {
+    let p = project("cannot");
+    p.write("out/peer.txt", "a neighbour\n");
+    p.write("sub/deep.txt", "deep\n");
+    // The tool gets the refusal itself, as for an undeclared file elsewhere.
+    let r = refused(
+        &p,
+        "out/neighbour",
+        &[],
+        "read undeclared file 'out/peer.txt' (denied by sandbox)",
+    );
+    assert!(
+        r.stderr.contains("out/peer.txt: Permission denied"),
+        "{}",
+        r.text()
+    );
+    // At the top of the project the target's directory is the project: a
+    // read below it is refused even when the error is swallowed; the
+    // step's scratch file and its own target stay readable.
+    let r = refused(
+        &p,
+        "flat",
+        &[],
+        "read undeclared file 'sub/deep.txt' (denied by sandbox)",
+    );
+    assert_eq!(r.stderr.matches("undeclared").count(), 1, "{}", r.text());
+    assert!(!p.exists("flat") && !p.exists("flat.tmp"), "{}", r.text());
+}
+
+#[test]
+fn removed_directories_are_named_as_directories() {
+    let p = project("cannot");
+    fs::create_dir(p.path("out/olddir")).unwrap();
+    fs::create_dir(p.path("elsewhere/olddir")).unwrap();
+    let r = p.run(&["out/rmdirs"]);
+    for line in [
+        "removed undeclared directory 'out/olddir' (denied by sandbox)",
+        "removed undeclared directory 'elsewhere/olddir' (denied by sandbox)",
+    ] {
+        r.failed_with(&format!("out/rmdirs] {line}"));
+    }
+    assert!(p.path("out/olddir").is_dir() && p.path("elsewhere/olddir").is_dir());
+}
+
 /// A listener the recipes try to reach; true if anyone connected.
 fn listener() -> (TcpListener, String) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -615,7 +660,7 @@ fn sandboxed_clean_fails_and_names_the_fix() {
     let p = project_with_makefile(".PHONY: wipe\nwipe:\n\trm -rf out\n");
     p.write("out/old", "x");
     let r = p.run(&["wipe"]);
-    r.failed_with("wipe] deleted undeclared file 'out' (denied by sandbox)");
+    r.failed_with("wipe] removed undeclared directory 'out' (denied by sandbox)");
     assert!(
         r.stderr
             .contains("hbuild: 'wipe' is phony and changes files it does not declare; to run it outside the sandbox, as clean and install rules usually must, add 'wipe: .UNSANDBOXED = 1'"),
@@ -694,7 +739,46 @@ fn recipe_shell_making_the_target_directory_works() {
     r.succeeded();
     assert!(r.stdout.contains("made out/deep\n"), "{}", r.text());
     assert!(!r.stderr.contains("Permission denied"), "{}", r.text());
+    assert!(!r.stderr.contains("could not"), "{}", r.text());
     assert!(p.exists("out/deep/x"));
+}
+
+/// `$(shell)` while makefiles are read: it reads the project and writes its
+/// own TMPDIR. A write elsewhere is refused, and said at the line of the
+/// `$(shell)` (a configuration probe would otherwise just find the feature
+/// missing); the build goes on, as make's would.
+#[test]
+fn parse_time_shell_writes_only_its_tmpdir_and_refusals_are_said() {
+    let p = project_with_makefile(
+        "IN := $(shell cat src/in.txt)\n\
+         TMP := $(shell echo t > $$TMPDIR/t && cat $$TMPDIR/t)\n\
+         PROBE := $(shell echo x > conftest.c && echo wrote; rm -f conftest.c)\n\
+         DROP := $(shell echo x > /dev/null; mkdir -p src/made || true)\n\
+         all: ; @echo \"in=$(IN) tmp=$(TMP) probe=$(PROBE)\"\n",
+    );
+    let r = p.run(&[]);
+    r.succeeded();
+    assert!(r.stdout.contains("in=input tmp=t probe=\n"), "{}", r.text());
+    let warnings: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("could not"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "Makefile:3: warning: $(shell) could not create 'conftest.c' (denied by sandbox: while makefiles are read, $(shell) may write only under $TMPDIR)",
+            "Makefile:4: warning: $(shell) could not create directory 'src/made' (denied by sandbox: while makefiles are read, $(shell) may write only under $TMPDIR)",
+        ],
+        "{}",
+        r.text()
+    );
+    assert!(!p.exists("conftest.c") && !p.exists("src/made"));
+    // Without the sandbox it is make's behaviour, and nothing is said.
+    let r = p.run(&["--sandbox=off"]);
+    r.succeeded();
+    assert!(r.stdout.contains("probe=wrote"), "{}", r.text());
+    assert!(!r.stderr.contains("could not"), "{}", r.text());
 }
 
 /// A phony target names no file: the explanation shows no write rights,

@@ -532,24 +532,23 @@ fn file_targets(db: &Database, targets: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The target directories, where Landlock lets a step change any file, and
-/// what in them it may change: the observer refuses changes to the other
-/// files there that existed before (see `observe::Protected`).
+/// The target directories, where Landlock lets a step change and read any
+/// file, and what in them it may change or read: the observer refuses
+/// changes to the other files there that existed before, and reads of
+/// them (see `observe::Protected`).
 fn protected_paths(policy: &Policy, root: &Path) -> Protected {
-    let abs = |e: &&crate::sandbox::Entry| crate::observe::normalize(&root.join(&e.path));
-    let dirs = policy
-        .entries
-        .iter()
-        .filter(|e| e.origin.grants_only())
-        .map(|e| abs(&e))
-        .collect();
-    let writable = policy
-        .entries
-        .iter()
-        .filter(|e| violations::declares_write(e))
-        .map(|e| abs(&e))
-        .collect();
-    Protected::within(dirs, writable)
+    let paths = |keep: fn(&crate::sandbox::Entry) -> bool| -> Vec<PathBuf> {
+        policy
+            .entries
+            .iter()
+            .filter(|e| keep(e))
+            .map(|e| crate::observe::normalize(&root.join(&e.path)))
+            .collect()
+    };
+    let dirs = paths(|e| e.origin.grants_only());
+    let writable = paths(violations::declares_write);
+    let readable = paths(violations::declares_read);
+    Protected::within(dirs, writable, readable)
 }
 
 /// The directories a step's targets are written in (watched for changes).

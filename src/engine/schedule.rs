@@ -1194,7 +1194,7 @@ impl<'a> Scheduler<'a> {
             use crate::report::violations::Kind;
             matches!(
                 v.kind,
-                Kind::Delete | Kind::Write | Kind::Create | Kind::Mkdir
+                Kind::Delete | Kind::RemoveDir | Kind::Write | Kind::Create | Kind::Mkdir
             )
         });
         if removes && self.graph.nodes[id].phony {
@@ -1204,9 +1204,13 @@ impl<'a> Scheduler<'a> {
             ));
         } else if removes && !self.graph.nodes[id].phony && !std::path::Path::new(&*name).exists() {
             // A `clean` that was never declared phony: it makes no file.
-            let deletes = found
-                .iter()
-                .any(|v| v.kind == crate::report::violations::Kind::Delete);
+            let deletes = found.iter().any(|v| {
+                matches!(
+                    v.kind,
+                    crate::report::violations::Kind::Delete
+                        | crate::report::violations::Kind::RemoveDir
+                )
+            });
             if deletes {
                 job.capture.say_err(&format!(
                     "{}: '{}' deletes files it does not declare and makes no file '{}'; if it is a clean rule, add '.PHONY: {}' and '{}: .UNSANDBOXED = 1'",

@@ -670,7 +670,7 @@ pub mod shell_command {
             .stderr(Stdio::inherit())
             .stdout(Stdio::piped());
         // Reads are free; writes only go to a private temporary directory.
-        crate::sandbox::parse_shell::install(&mut command);
+        let watch = crate::sandbox::parse_shell::install(&mut command);
         let (status, out) = match command.output() {
             Ok(o) => (exit_code(&o.status), o.stdout),
             Err(e) => {
@@ -678,6 +678,18 @@ pub mod shell_command {
                 (127, Vec::new())
             }
         };
+        // Never silently: a probe that could not write its test file
+        // changes what the makefile concludes.
+        for what in watch.map(|w| w.refused()).unwrap_or_default() {
+            let at = match &db.loc {
+                Some(loc) => loc.to_string(),
+                None => PROG.to_string(),
+            };
+            eprintln!(
+                "{}: warning: $(shell) could not {} (denied by sandbox: while makefiles are read, $(shell) may write only under $TMPDIR)",
+                at, what
+            );
+        }
         db.shell_status = Some(status);
         db.globals.set(
             ".SHELLSTATUS",

@@ -92,8 +92,13 @@ pub fn classify(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Ve
         Creat => open(t.path(None, args[0])?, creat_flags, t),
         Execve => exec(t.path(None, args[0])?, t),
         Execveat => exec(t.path(fd(args[0]), args[1])?, t),
-        Unlink | Rmdir => delete(t.path(None, args[0])?, t),
-        Unlinkat => delete(t.path(fd(args[0]), args[1])?, t),
+        Unlink => delete(t.path(None, args[0])?, false, t),
+        Rmdir => delete(t.path(None, args[0])?, true, t),
+        Unlinkat => delete(
+            t.path(fd(args[0]), args[1])?,
+            args[2] & libc::AT_REMOVEDIR as u64 != 0,
+            t,
+        ),
         Rename => rename(t.path(None, args[0])?, t.path(None, args[1])?, 0, t),
         Renameat => rename(
             t.path(fd(args[0]), args[1])?,
@@ -172,10 +177,11 @@ fn exec(path: PathBuf, t: &impl Tracee) -> Vec<Access> {
     }
 }
 
-fn delete(path: PathBuf, t: &impl Tracee) -> Vec<Access> {
-    match t.found_nofollow(&path) {
-        true => vec![Access::Delete(path)],
-        false => vec![],
+fn delete(path: PathBuf, dir: bool, t: &impl Tracee) -> Vec<Access> {
+    match (t.found_nofollow(&path), dir) {
+        (true, false) => vec![Access::Delete(path)],
+        (true, true) => vec![Access::RemoveDir(path)],
+        (false, _) => vec![],
     }
 }
 

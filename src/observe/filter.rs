@@ -103,6 +103,26 @@ const ARCH_OFFSET: u32 = 4;
 /// The fourth argument, as two 32-bit words (little-endian: low word first).
 const ARG3_LOW: u32 = 16 + 3 * 8;
 const ARG3_HIGH: u32 = ARG3_LOW + 4;
+/// The low words of the second and third arguments: the flags of `open`
+/// and `openat` (only the low 32 bits are flags).
+const ARG1_LOW: u32 = 16 + 8;
+const ARG2_LOW: u32 = 16 + 2 * 8;
+const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
+/// Open flags that can change a file or make one.
+const WRITE_FLAGS: u32 = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32;
+
+/// Which requests a program routes to the supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routed {
+    /// Every file syscall: a step's reads and writes.
+    Everything,
+    /// Only those that can change the file system (opens with a write,
+    /// create or truncate flag; creations, removals, renames, links), and
+    /// the changes of directory that relative paths need: `$(shell)` while
+    /// makefiles are read, which may read anything but write only its
+    /// TMPDIR. Its many reads (compiler probes) cost no round trip.
+    Writes,
+}
 
 fn stmt(code: u16, k: u32) -> sock_filter {
     sock_filter {
@@ -123,14 +143,23 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 /// An `execve` whose (otherwise unused) fourth argument is `tag` is allowed
 /// too: hbuild's own start of a command, which the engine records itself
 /// (see `engine::spawn::exec_tag`).
+#[cfg(test)]
 pub fn program(tag: u64) -> Vec<sock_filter> {
+    program_for(tag, Routed::Everything)
+}
+
+/// The program for `routed`.
+pub fn program_for(tag: u64, routed: Routed) -> Vec<sock_filter> {
     let mut routes: Vec<(u32, Label)> = table()
         .iter()
-        .map(|(n, _)| {
-            let label = if *n == libc::SYS_execve {
-                Label::Execve
-            } else {
-                Label::Notify
+        .map(|(n, sys)| {
+            let label = match (routed, sys) {
+                (Routed::Everything, Syscall::Execve) => Label::Execve,
+                (Routed::Everything, _) => Label::Notify,
+                (Routed::Writes, Syscall::Execve | Syscall::Execveat) => Label::Allow,
+                (Routed::Writes, Syscall::Open) => Label::OpenFlags,
+                (Routed::Writes, Syscall::Openat) => Label::OpenatFlags,
+                (Routed::Writes, _) => Label::Notify,
             };
             (*n as u32, label)
         })
@@ -158,6 +187,14 @@ pub fn program(tag: u64) -> Vec<sock_filter> {
         Some(Label::Allow),
         Some(Label::Notify),
     );
+    if routed == Routed::Writes {
+        // An open is notified only with a flag that writes.
+        for (label, flags) in [(Label::OpenFlags, ARG1_LOW), (Label::OpenatFlags, ARG2_LOW)] {
+            code.place(label);
+            code.push(stmt(LD_W_ABS, flags));
+            code.branch(JSET_K, WRITE_FLAGS, Some(Label::Notify), Some(Label::Allow));
+        }
+    }
     code.place(Label::Allow);
     code.push(stmt(RET_K, libc::SECCOMP_RET_ALLOW));
     code.place(Label::Notify);
@@ -174,6 +211,9 @@ enum Label {
     Notify,
     Errno,
     Execve,
+    /// Test the flags of `open` / `openat` (`Routed::Writes`).
+    OpenFlags,
+    OpenatFlags,
 }
 
 /// The program being written: instructions, jumps still to resolve, and
@@ -268,14 +308,16 @@ mod tests {
                         NR_OFFSET => nr,
                         ARG3_LOW => arg3 as u32,
                         ARG3_HIGH => (arg3 >> 32) as u32,
+                        // Tests put open flags in the fourth argument.
+                        ARG1_LOW | ARG2_LOW => arg3 as u32,
                         other => panic!("unexpected offset {other}"),
                     }
                 }
-                JEQ_K | 0x35 => {
-                    let taken = if ins.code == JEQ_K {
-                        acc == ins.k
-                    } else {
-                        acc >= ins.k
+                JEQ_K | 0x35 | JSET_K => {
+                    let taken = match ins.code {
+                        JEQ_K => acc == ins.k,
+                        JSET_K => acc & ins.k != 0,
+                        _ => acc >= ins.k,
                     };
                     pc += if taken { ins.jt } else { ins.jf } as usize;
                 }
@@ -360,6 +402,42 @@ mod tests {
             .max()
             .unwrap();
         assert!(longest <= 12, "{longest} instructions");
+    }
+
+    #[test]
+    fn the_writes_program_lets_reads_and_execs_go() {
+        let prog = program_for(TAG, Routed::Writes);
+        let notif = libc::SECCOMP_RET_USER_NOTIF;
+        let allow = libc::SECCOMP_RET_ALLOW;
+        let flags = |f: i32| f as u32 as u64;
+        for nr in [libc::SYS_openat, libc::SYS_open] {
+            let nr = nr as u32;
+            let run = |f| run_with(&prog, AUDIT_ARCH, nr, f);
+            assert_eq!(run(flags(libc::O_RDONLY | libc::O_CLOEXEC)), allow);
+            assert_eq!(run(flags(libc::O_RDONLY | libc::O_DIRECTORY)), allow);
+            assert_eq!(run(flags(libc::O_WRONLY)), notif);
+            assert_eq!(run(flags(libc::O_RDWR)), notif);
+            assert_eq!(run(flags(libc::O_RDONLY | libc::O_CREAT)), notif);
+            assert_eq!(run(flags(libc::O_RDONLY | libc::O_TRUNC)), notif);
+            assert_eq!(
+                run(flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC)),
+                notif
+            );
+        }
+        for nr in [libc::SYS_execve, libc::SYS_execveat] {
+            assert_eq!(run(&prog, AUDIT_ARCH, nr as u32), allow);
+        }
+        for nr in [
+            libc::SYS_unlinkat,
+            libc::SYS_renameat2,
+            libc::SYS_mkdirat,
+            libc::SYS_openat2,
+            libc::SYS_creat,
+            libc::SYS_chdir,
+        ] {
+            assert_eq!(run(&prog, AUDIT_ARCH, nr as u32), notif, "{nr}");
+        }
+        assert_eq!(run(&prog, AUDIT_ARCH, libc::SYS_read as u32), allow);
     }
 
     #[test]

@@ -119,6 +119,7 @@ mod snapshot;
 mod supervisor;
 mod tracee;
 
+pub use filter::Routed;
 pub use protect::Protected;
 pub use quiet::QuietPaths;
 pub use record::{as_recorded, normalize, relative_to, Access, FileStamp, Operation, StepAccesses};
@@ -207,6 +208,11 @@ impl Observer {
     /// Start the first supervisor. Paths inside `project_root` are reported
     /// relative to it.
     pub fn new(project_root: &Path) -> io::Result<Observer> {
+        Self::routing(project_root, Routed::Everything)
+    }
+
+    /// An observer that sees only the requests `routed` names.
+    pub fn routing(project_root: &Path, routed: Routed) -> io::Result<Observer> {
         if !filter::SUPPORTED {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -214,7 +220,10 @@ impl Observer {
             ));
         }
         let root = normalize(&std::path::absolute(project_root)?);
-        let program = Arc::new(filter::program(crate::engine::spawn::exec_tag()));
+        let program = Arc::new(filter::program_for(
+            crate::engine::spawn::exec_tag(),
+            routed,
+        ));
         let first = Worker::start(&root)?;
         Ok(Observer {
             root,

@@ -24,8 +24,10 @@ pub enum Access {
     Truncate(PathBuf),
     /// Executed a file.
     Exec(PathBuf),
-    /// Removed a file or an empty directory.
+    /// Removed a file (`unlink`).
     Delete(PathBuf),
+    /// Removed an empty directory (`rmdir`).
+    RemoveDir(PathBuf),
     Rename(PathBuf, PathBuf),
     /// A hard link: existing path, new name.
     Link(PathBuf, PathBuf),
@@ -138,6 +140,8 @@ pub struct StepAccesses {
     pub truncates: BTreeSet<PathBuf>,
     pub deletes: BTreeSet<PathBuf>,
     pub mkdirs: BTreeSet<PathBuf>,
+    /// Those of `deletes` that were directories.
+    pub removed_dirs: BTreeSet<PathBuf>,
     pub missing: BTreeSet<PathBuf>,
     /// In the order they happened.
     pub renames: Vec<(PathBuf, PathBuf)>,
@@ -184,6 +188,11 @@ impl StepAccesses {
             Access::Truncate(p) => insert(&mut self.truncates, rel(p)),
             Access::Exec(p) => input(self, |s| &mut s.execs, p),
             Access::Delete(p) => insert(&mut self.deletes, rel(p)),
+            Access::RemoveDir(p) => {
+                let p = rel(p);
+                insert(&mut self.removed_dirs, p.clone());
+                insert(&mut self.deletes, p);
+            }
             Access::Mkdir(p) => insert(&mut self.mkdirs, rel(p)),
             Access::Missing(p) => input(self, |s| &mut s.missing, p),
             Access::Rename(a, b) => self.renames.push((rel(a), rel(b))),

@@ -605,7 +605,25 @@ impl State {
             Some(sys) => decode(sys, &req.data.args, &process),
             None => Ok(Decoded::Done(vec![])),
         });
-        // Changes to files the step may not change are refused, not let go.
+        // A read or exec the step may have to be refused: what is at its
+        // path is looked at now rather than after the answer.
+        let decoded = match (decoded, step.and_then(|id| self.steps.get(&id))) {
+            (Some(Ok(Decoded::ReadOpen(path, flags))), Some(s))
+                if s.protected.guards_read(&path, &s.accesses, &self.root) =>
+            {
+                Some(Ok(Decoded::Done(
+                    Decoded::ReadOpen(path, flags).complete(&process),
+                )))
+            }
+            (Some(Ok(Decoded::Exec(path))), Some(s))
+                if s.protected.guards_read(&path, &s.accesses, &self.root) =>
+            {
+                Some(Ok(Decoded::Done(Decoded::Exec(path).complete(&process))))
+            }
+            (d, _) => d,
+        };
+        // Changes to files the step may not change, and reads of files it
+        // did not declare next to its targets, are refused, not let go.
         let refused = match (&decoded, step.and_then(|id| self.steps.get(&id))) {
             (Some(Ok(Decoded::Done(accesses))), Some(s)) if s.protected.is_on() => {
                 s.protected.refusals(accesses, &s.accesses, &self.root)

@@ -210,6 +210,7 @@ fn kind_word(kind: Kind) -> &'static str {
         Kind::Delete => "deleted",
         Kind::Link => "linked",
         Kind::Mkdir => "directory created",
+        Kind::RemoveDir => "directory removed",
         _ => "created",
     }
 }

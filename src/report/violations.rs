@@ -23,6 +23,8 @@ pub enum Kind {
     Create,
     Truncate,
     Delete,
+    /// Removed a directory.
+    RemoveDir,
     Mkdir,
     Link,
     /// Opened for writing (or truncated), and changed since.
@@ -47,6 +49,7 @@ impl Kind {
             Kind::Create => "create",
             Kind::Truncate => "truncate",
             Kind::Delete => "delete",
+            Kind::RemoveDir => "rmdir",
             Kind::Mkdir => "mkdir",
             Kind::Link => "link",
             Kind::Modified => "modified",
@@ -63,6 +66,7 @@ impl Kind {
             Kind::Create => "created undeclared file",
             Kind::Truncate => "truncated undeclared file",
             Kind::Delete => "deleted undeclared file",
+            Kind::RemoveDir => "removed undeclared directory",
             Kind::Mkdir => "created undeclared directory",
             Kind::Link => "linked undeclared file",
             Kind::Modified => "modified undeclared file",
@@ -200,6 +204,8 @@ pub fn check_step(
             Operation::RenameTo => Kind::Replaced,
             Operation::Truncate => Kind::Truncate,
             Operation::Write => Kind::Write,
+            Operation::Read => Kind::Read,
+            Operation::Exec => Kind::Exec,
             _ => Kind::Delete,
         };
         out.push(Violation {
@@ -226,6 +232,15 @@ pub fn check_step(
                     denied: false,
                 });
             }
+        }
+    }
+    // A removal of a directory says so: the observer saw an `rmdir`, or a
+    // refused one left the directory there.
+    for v in &mut out {
+        if v.kind == Kind::Delete
+            && (acc.removed_dirs.contains(&v.path) || judge.absolute(&v.path).is_dir())
+        {
+            v.kind = Kind::RemoveDir;
         }
     }
     out.sort();
@@ -294,7 +309,7 @@ impl Judge<'_> {
     /// directories, which are open only because tools need them.
     fn declared_read(&self, abs: &Path, right: Rights) -> bool {
         self.covering(abs)
-            .any(|e| !e.origin.grants_only() && e.rights.contains(right))
+            .any(|e| e.rights.contains(right) && declares_read(e))
             || self.covering(abs).any(|e| e.origin == Origin::Target)
     }
 
@@ -331,6 +346,15 @@ pub fn declares_write(e: &crate::sandbox::Entry) -> bool {
             e.rights.contains(Rights::WRITE) || e.rights.contains(Rights::CREATE)
         }
     }
+}
+
+/// Whether a policy entry declares its path readable (or runnable): all
+/// but the target directories and new `.UNVEIL` paths' ancestors, which are
+/// open only because tools need them. A target is always readable.
+pub fn declares_read(e: &crate::sandbox::Entry) -> bool {
+    e.origin == Origin::Target
+        || (!e.origin.grants_only()
+            && (e.rights.contains(Rights::READ) || e.rights.contains(Rights::EXEC)))
 }
 
 /// `/proc`, `/sys` and `/dev` are the kernel's interfaces, not files a build
