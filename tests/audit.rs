@@ -527,6 +527,50 @@ build/b.txt: build/a.txt
     );
 }
 
+/// busybox: a generator reads a source that a pattern rule makes "from"
+/// the generator's output. As a prerequisite it would close a cycle, which
+/// make drops (and the build then breaks); the fragment declares the read
+/// with `.UNVEIL` instead.
+#[test]
+fn an_input_made_from_its_reader_is_declared_readable_not_a_cycle() {
+    let p = project("fixloop");
+    fs::create_dir_all(p.path("applets")).unwrap();
+    p.write("applets/Kbuild.src", "applets\n");
+    let makefile = "\
+all: build/app.txt
+build/stamp:
+\tcat applets/Kbuild.src > $@
+applets/%: build/stamp ;
+build/app.txt: applets/Kbuild.src build/stamp
+\tcat $< > $@
+";
+    let (r, deps) = audit_and_fix(&p, makefile);
+    assert!(
+        r.stdout
+            .contains("undeclared input (source file): applets/Kbuild.src"),
+        "{}",
+        r.text()
+    );
+    assert!(!deps.contains("build/stamp: applets"), "{deps}");
+    assert!(
+        deps.contains("build/stamp: .UNVEIL += r:applets/Kbuild.src\n"),
+        "{deps}"
+    );
+    include_fragment(&p, makefile);
+    remove_outputs(&p);
+    let r = p.run(&["--sandbox=enforce"]);
+    r.succeeded();
+    assert!(!r.stderr.contains("Circular"), "{}", r.text());
+    remove_outputs(&p);
+    let r = p.run(&["--sandbox=audit"]);
+    r.succeeded();
+    assert!(
+        r.stdout.contains("0 of 2 steps not hermetic"),
+        "{}",
+        r.text()
+    );
+}
+
 /// Audit the project with `makefile` (written as its Makefile) and write
 /// `deps.mk`: the run (something undeclared found, exit 1) and the fragment.
 fn audit_and_fix(p: &Project, makefile: &str) -> (Run, String) {

@@ -113,6 +113,10 @@ pub fn build_after_makefiles(
         Some(g) => {
             let mut audits = std::mem::take(&mut carried_audits);
             audits.append(&mut g.audits);
+            if opts.fix_deps.is_some() || crate::report::recursive_audit::role().is_some() {
+                set_aside_cycles(&mut s.graph, s.db, &mut s.disk, &mut audits);
+            }
+            let g = s.guard.as_mut().expect("matched above");
             g.audits = audits;
             report_audit(g, opts)
         }
@@ -132,6 +136,39 @@ pub fn build_after_makefiles(
     } else {
         0
     }
+}
+
+/// Keep the `--fix-deps` fragment free of cycles: an input made from the
+/// target that reads it (a generator reading a file a pattern rule makes
+/// from the generator's output) is declared readable, not a prerequisite.
+/// The fragment's own edges count for the checks after them.
+fn set_aside_cycles(
+    graph: &mut crate::graph::Graph,
+    db: &mut crate::lang::Database,
+    disk: &mut StatCache,
+    audits: &mut [crate::report::audit::TargetAudit],
+) {
+    let graph = std::cell::RefCell::new(graph);
+    let db = std::cell::RefCell::new(db);
+    crate::report::audit::set_aside_cycles(
+        audits,
+        |input, target| {
+            let (mut g, mut db) = (graph.borrow_mut(), db.borrow_mut());
+            let from = g.node(&db, input, None);
+            let to = g.node(&db, target, None);
+            g.depends_on(&mut db, disk, from, to)
+        },
+        |target, input| {
+            let (mut g, db) = (graph.borrow_mut(), db.borrow());
+            let (t, p) = (g.node(&db, target, None), g.node(&db, input, None));
+            g.nodes[t].deps.push(crate::graph::Edge {
+                node: p,
+                order_only: false,
+                after_wait: false,
+                extra: true,
+            });
+        },
+    );
 }
 
 /// `--sandbox=audit`: print what each step did beyond its declaration, write

@@ -139,6 +139,32 @@ impl Graph {
         id
     }
 
+    /// Whether `from` is made from `to`: `to` is among its prerequisites,
+    /// directly or down any chain, resolving rules (implicit ones too) as
+    /// the walk reaches them, as make would once `from` became a
+    /// prerequisite of something.
+    pub fn depends_on(
+        &mut self,
+        db: &mut Database,
+        disk: &mut StatCache,
+        from: NodeId,
+        to: NodeId,
+    ) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![from];
+        while let Some(id) = stack.pop() {
+            if id == to {
+                return true;
+            }
+            if !seen.insert(id) {
+                continue;
+            }
+            let _ = self.prepare(db, disk, id);
+            stack.extend(self.nodes[id].deps.iter().map(|e| e.node));
+        }
+        false
+    }
+
     /// Resolve a node's rule: its explicit prerequisites (second expansion
     /// included), double-colon rules, implicit rule or `.DEFAULT`.
     pub fn prepare(&mut self, db: &mut Database, disk: &mut StatCache, id: NodeId) -> Result<()> {

@@ -35,6 +35,10 @@ pub struct TargetAudit {
     /// The target is phony: what it writes is not a file of the build
     /// (`install`, `menuconfig`), so it should run outside the sandbox.
     pub phony: bool,
+    /// Those undeclared inputs that are themselves made from the target: as
+    /// prerequisites they would close a cycle (which make drops, breaking
+    /// the build), so the fragment declares them readable instead.
+    pub cyclic: BTreeSet<PathBuf>,
 }
 
 impl TargetAudit {
@@ -215,6 +219,36 @@ fn kind_word(kind: Kind) -> &'static str {
     }
 }
 
+/// Mark, in each audit, the undeclared inputs that `made_from(input,
+/// target)` says are made from the target (through any chain of rules,
+/// implicit ones included): declaring them would close a cycle. An edge
+/// the fragment will add counts: each is reported through `declare`
+/// before the next check.
+pub fn set_aside_cycles(
+    audits: &mut [TargetAudit],
+    mut made_from: impl FnMut(&str, &str) -> bool,
+    mut declare: impl FnMut(&str, &str),
+) {
+    for a in audits {
+        let target = a.target.clone();
+        let inputs: Vec<PathBuf> = a
+            .sources
+            .iter()
+            .chain(&a.order_only_read)
+            .chain(a.generated.keys())
+            .cloned()
+            .collect();
+        for p in inputs {
+            let name = as_written(&p).to_string_lossy().into_owned();
+            if made_from(&name, &target) {
+                a.cyclic.insert(p);
+            } else {
+                declare(&target, &name);
+            }
+        }
+    }
+}
+
 /// The `--fix-deps` fragment: stable and sorted. Missing inputs (and order-only
 /// prerequisites that are read) become prerequisites; undeclared outputs and
 /// listed directories are opened with `.UNVEIL`, with a comment saying what
@@ -238,9 +272,11 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
             &mut deps
         };
         for p in a.sources.iter().chain(&a.order_only_read) {
-            add(list, make_word(p));
+            if !a.cyclic.contains(p) {
+                add(list, make_word(p));
+            }
         }
-        for (p, rule) in &a.generated {
+        for (p, rule) in a.generated.iter().filter(|(p, _)| !a.cyclic.contains(*p)) {
             add(list, make_word(p));
             if Path::new(rule) != p.as_path() {
                 // Made on the side by another rule's recipe: a rule without
@@ -251,6 +287,16 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
         }
         for p in &a.listed {
             add(&mut unveil, format!("r:{}", unveil_word(p)));
+        }
+        for p in &a.cyclic {
+            add(&mut unveil, format!("r:{}", unveil_word(p)));
+            add(
+                &mut notes,
+                format!(
+                    "reads {}, which is made from it: readable, not a prerequisite (that would be a cycle)",
+                    p.display()
+                ),
+            );
         }
         if a.phony && !a.outputs.is_empty() {
             // Its outputs are not the build's files (an install, a
