@@ -125,6 +125,10 @@ struct Job {
     guard: Option<Arc<StepGuard>>,
     /// Another step ran at some point while this one did.
     concurrent: bool,
+    /// `*** [...] Error N` of a sandboxed step, said once the step was
+    /// judged: after the lines that say which undeclared access the tool
+    /// stumbled on, so the build's last word stays make's verdict.
+    held_failure: Option<String>,
 }
 
 /// The state of one build.
@@ -1097,6 +1101,7 @@ impl<'a> Scheduler<'a> {
             env,
             guard,
             concurrent: !self.jobs.is_empty(),
+            held_failure: None,
         });
         let j = self.jobs.len() - 1;
         if j > 0 {
@@ -1341,7 +1346,12 @@ impl<'a> Scheduler<'a> {
             false
         } else {
             self.say_not_found();
-            self.jobs[j].capture.say_err(&message);
+            let job = &mut self.jobs[j];
+            if job.guard.is_some() {
+                job.held_failure = Some(message);
+            } else {
+                job.capture.say_err(&message);
+            }
             false
         }
     }
@@ -1684,6 +1694,9 @@ impl<'a> Scheduler<'a> {
         } else {
             failure
         };
+        if let Some(message) = job.held_failure.take() {
+            job.capture.say_err(&message);
+        }
         self.step_over(&mut job, if failure.is_some() { "failed" } else { "ok" });
         let id = job.step.node;
         for t in &job.step.targets {
