@@ -510,6 +510,10 @@ fn cannot_read_undeclared_files_next_to_the_target() {
         "{}",
         r.text()
     );
+    // The reason comes before make's verdict, which stays the last word.
+    let reason = r.stderr.find("read undeclared file").unwrap();
+    let verdict = r.stderr.find("out/neighbour] Error 1");
+    assert!(verdict.is_some_and(|v| v > reason), "{}", r.text());
     // At the top of the project the target's directory is the project: a
     // read below it is refused even when the error is swallowed; the
     // step's scratch file and its own target stay readable.
