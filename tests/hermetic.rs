@@ -236,6 +236,27 @@ fn sub_makes_in_a_build_directory_outside_the_project_work_and_stay_confined() {
     assert!(!p.exists("out/peek.txt"));
 }
 
+/// An out-of-source build (CMake's `cmake -S src -B build`): hbuild works in
+/// the build directory, and the sub-make's steps declare files of the
+/// source tree next to it. The step running `$(MAKE)` may read them (its
+/// Landlock layer would otherwise cut the sub-make's steps off); what a
+/// sub-make's step does not declare stays denied.
+#[test]
+fn sub_make_steps_read_the_source_tree_of_an_out_of_source_build() {
+    let p = project("outside");
+    p.write("out/Makefile", "all:\n\t$(MAKE) -f sub.mk $(GOAL)\n");
+    p.write(
+        "out/sub.mk",
+        "copy.txt: ../src/in.txt\n\tcp $< $@\npeek.txt:\n\tcat ../src/secret.txt > $@\n",
+    );
+    p.run_in("out", &[]).succeeded();
+    assert_eq!(p.read("out/copy.txt").as_deref(), Some("hello\n"));
+    let secret = p.path("src/secret.txt").display().to_string();
+    p.run_in("out", &["GOAL=peek.txt"]).failed_with(&format!(
+        "hbuild[1]: *** [sub.mk:4: peek.txt] read undeclared file '{secret}' (denied by sandbox)"
+    ));
+}
+
 #[test]
 fn the_project_of_recursive_steps_is_where_hbuild_works_after_dash_c() {
     let p = project("outside");

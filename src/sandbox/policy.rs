@@ -204,14 +204,24 @@ impl Policy {
     /// The policy of a step that runs a sub-make (`$(MAKE)`): the sub-make
     /// reads its makefiles and sandboxes each of its own steps, so this step
     /// gets the whole project (`roots`: where the top-level make works, and
-    /// the directories sub-makes run in outside it) on top of what it declares. A
-    /// nested hbuild adds its own Landlock layer beneath this one.
+    /// the directories sub-makes run in outside it) on top of what it
+    /// declares, and may read everything, as a make does: Landlock layers
+    /// only narrow, so what the sub-make's steps declare outside the
+    /// project (the source tree of an out-of-source CMake build, next to
+    /// the build directory) must stay readable here. A nested hbuild adds
+    /// its own Landlock layer beneath this one.
     pub fn for_recursive_step(roots: &[PathBuf], declared: &Policy, make: Option<&Path>) -> Policy {
         let mut p = declared.clone();
         if !p.unsandboxed {
             if let Some(make) = make {
                 p.add(make, Rights::RX, Origin::Shell);
             }
+            p.entries.push(Entry {
+                path: PathBuf::from("/"),
+                rights: Rights::RX,
+                origin: Origin::Project,
+                note: Some("the step runs a sub-make, which reads what its steps declare, wherever it is"),
+            });
             let all = Rights::RW | Rights::EXEC | Rights::CREATE;
             for root in roots {
                 p.entries.push(Entry {
