@@ -520,6 +520,39 @@ build/b.txt: build/a.txt
     audit_finds_nothing(&p, 2);
 }
 
+/// CMake runs its sub-makes in parallel in one directory: each merges its
+/// findings into the same fragment, one after the other, so none is lost.
+#[test]
+fn parallel_sub_makes_merge_into_one_fragment_without_losing_any() {
+    let p = project("fixloop");
+    let mut top = String::from(
+        "all: run1 run2 run3 run4 run5 run6\n.PHONY: all run1 run2 run3 run4 run5 run6\n",
+    );
+    for i in 1..=6 {
+        top.push_str(&format!(
+            "run{i}:\n\t@$(MAKE) --no-print-directory -f sub{i}.mk\n"
+        ));
+        p.write(
+            &format!("sub{i}.mk"),
+            &format!("out{i}.txt:\n\tcat secret{i}.txt > $@\n"),
+        );
+        p.write(&format!("secret{i}.txt"), "s\n");
+    }
+    p.write("Makefile", &top);
+    for _ in 0..3 {
+        let r = p.run(&["-j6", "--sandbox=audit", "--fix-deps=deps.mk"]);
+        assert_eq!(r.status, "exit 1", "{}", r.text());
+        let deps = p.read("deps.mk").expect("deps.mk written");
+        for i in 1..=6 {
+            let line = format!("\nout{i}.txt: secret{i}.txt\n");
+            assert!(deps.contains(&line), "want {line:?} in:\n{deps}");
+        }
+        for i in 1..=6 {
+            let _ = fs::remove_file(p.path(&format!("out{i}.txt")));
+        }
+    }
+}
+
 /// busybox: a generator reads a source that a pattern rule makes "from"
 /// the generator's output. As a prerequisite it would close a cycle, which
 /// make drops (and the build then breaks); the fragment declares the read

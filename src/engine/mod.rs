@@ -222,20 +222,26 @@ fn report_audit(guard: &hermetic::Guard, opts: &Options) -> Option<bool> {
 /// same recursive build already wrote there.
 fn write_fix_deps(path: &str, text: &str, role: Option<&crate::report::recursive_audit::Role>) {
     let abs = std::env::current_dir().unwrap_or_default().join(path);
-    let earlier = role
-        .filter(|r| r.written_before(&abs))
-        .and_then(|_| std::fs::read_to_string(&abs).ok());
-    let text = match earlier {
-        Some(old) => crate::report::audit::merge_fragments(&old, text),
-        None => text.to_string(),
-    };
-    match std::fs::write(path, text) {
-        Ok(()) => {
-            if let Some(r) = role {
-                r.note_written(&abs);
-            }
+    let write = || {
+        let earlier = role
+            .filter(|r| r.written_before(&abs))
+            .and_then(|_| std::fs::read_to_string(&abs).ok());
+        let text = match earlier {
+            Some(old) => crate::report::audit::merge_fragments(&old, text),
+            None => text.to_string(),
+        };
+        std::fs::write(path, text)?;
+        if let Some(r) = role {
+            r.note_written(&abs);
         }
-        Err(e) => errln!("{}: cannot write '{}': {}", prog(), path, e),
+        Ok::<(), std::io::Error>(())
+    };
+    let written = match role {
+        Some(r) => r.exclusively(write),
+        None => write(),
+    };
+    if let Err(e) = written {
+        errln!("{}: cannot write '{}': {}", prog(), path, e);
     }
 }
 

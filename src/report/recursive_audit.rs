@@ -10,7 +10,7 @@
 //!
 //! Audit mode applies no Landlock, so sub-makes can write the sink. Lines are
 //! appended with one `write` each (`O_APPEND`), so concurrent sub-makes do not
-//! interleave them.
+//! interleave them; a fragment is merged and written under a lock on the sink.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -129,5 +129,21 @@ impl Role {
 
     pub fn note_written(&self, file: &Path) {
         self.append(&format!("wrote {}", file.display()));
+    }
+
+    /// Run `f` while no other make of this build runs its own: parallel
+    /// sub-makes that merge into the same `--fix-deps` fragment read,
+    /// merge and write it one after the other (an exclusive `flock` on the
+    /// sink, which they all share).
+    pub fn exclusively<T>(&self, f: impl FnOnce() -> T) -> T {
+        let lock = self
+            .path()
+            .and_then(|p| std::fs::OpenOptions::new().append(true).open(p).ok())
+            .and_then(|file| {
+                nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok()
+            });
+        let out = f();
+        drop(lock);
+        out
     }
 }

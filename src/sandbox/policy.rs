@@ -220,7 +220,9 @@ impl Policy {
                 path: PathBuf::from("/"),
                 rights: Rights::RX,
                 origin: Origin::Project,
-                note: Some("the step runs a sub-make, which reads what its steps declare, wherever it is"),
+                note: Some(
+                    "the step runs a sub-make, which reads what its steps declare, wherever it is",
+                ),
             });
             let all = Rights::RW | Rights::EXEC | Rights::CREATE;
             for root in roots {
