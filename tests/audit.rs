@@ -520,6 +520,37 @@ build/b.txt: build/a.txt
     audit_finds_nothing(&p, 2);
 }
 
+/// Paths with blanks: prerequisites and `.UNVEIL` paths are written with
+/// `\ `, which `.UNVEIL` reads back as one word.
+#[test]
+fn the_fix_loop_works_for_paths_with_blanks() {
+    let p = project("fixloop");
+    fs::create_dir_all(p.path("in dir")).unwrap();
+    p.write("in dir/data.txt", "data\n");
+    let makefile = "out.txt:\n\tcat \"in dir/data.txt\" > $@; echo y > \"in dir/side file.txt\"\n";
+    let (_, deps) = audit_and_fix(&p, makefile);
+    for line in [
+        "out.txt: in\\ dir/data.txt\n",
+        "out.txt: .UNVEIL += rwc:in\\ dir/side\\ file.txt\n",
+    ] {
+        assert!(deps.contains(line), "want {line:?} in:\n{deps}");
+    }
+    include_fragment(&p, makefile);
+    for _ in 0..2 {
+        let _ = fs::remove_file(p.path("out.txt"));
+        let _ = fs::remove_file(p.path("in dir/side file.txt"));
+        p.run(&["--sandbox=enforce"]).succeeded();
+    }
+    let _ = fs::remove_file(p.path("out.txt"));
+    let r = p.run(&["--sandbox=audit"]);
+    r.succeeded();
+    assert!(
+        r.stdout.contains("0 of 1 steps not hermetic"),
+        "{}",
+        r.text()
+    );
+}
+
 /// CMake runs its sub-makes in parallel in one directory: each merges its
 /// findings into the same fragment, one after the other, so none is lost.
 #[test]

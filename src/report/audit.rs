@@ -397,10 +397,14 @@ fn make_word(p: &Path) -> String {
     make_word_str(&as_written(p).to_string_lossy())
 }
 
-/// A path in a `.UNVEIL` value: as written, `$` doubled (a `:` stays, the
-/// first one of the word ends its rights).
+/// A path in a `.UNVEIL` value: as written, `$` doubled, blanks escaped
+/// with a backslash (a `:` stays, the first one of the word ends its rights).
 fn unveil_word(p: &Path) -> String {
-    as_written(p).to_string_lossy().replace('$', "$$")
+    as_written(p)
+        .to_string_lossy()
+        .replace('$', "$$")
+        .replace(' ', "\\ ")
+        .replace('\t', "\\\t")
 }
 
 /// A path as the makefile including the fragment would write it: a file of

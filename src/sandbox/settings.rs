@@ -5,7 +5,6 @@
 
 use super::rlimits::Resource;
 use crate::diag::{Fatal, Loc, Result};
-use crate::lang::text::words;
 use crate::lang::vars::{Scope, Var};
 use crate::lang::Database;
 
@@ -74,7 +73,11 @@ fn unveil_words(db: &mut Database, scope: &Scope) -> Result<Vec<(String, Loc)>> 
         plain.append = false;
         let text = db.expand_var(NAME, &plain, scope)?;
         let loc = loc_of(&var);
-        out.extend(words(&text).map(|w| (w.to_string(), loc.clone())));
+        out.extend(
+            super::unveil::split_words(&text)
+                .into_iter()
+                .map(|w| (w, loc.clone())),
+        );
     }
     Ok(out)
 }

@@ -1,12 +1,38 @@
 //! The words of `.UNVEIL`: `[rwxc:]PATH` (rights default to `r`; `~` is
 //! $HOME; a path that does not exist is skipped when the sandbox is built)
-//! and `preset:NAME`.
+//! and `preset:NAME`. A blank in a path is written `\ `, as in a list of
+//! prerequisites.
 
 use super::policy::{Entry, Origin};
 use super::presets;
 use super::rights::Rights;
 use crate::diag::{Fatal, Loc};
 use std::path::PathBuf;
+
+/// The words of a `.UNVEIL` value: split at blanks, except a blank after a
+/// backslash, which belongs to the word (`r:in\ dir/a\ b.txt`).
+pub fn split_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some(' ' | '\t')) => {
+                word.push(chars.next().expect("peeked"));
+            }
+            ' ' | '\t' | '\n' => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
 
 /// What one `.UNVEIL` word asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -104,6 +130,15 @@ mod tests {
 
     fn loc() -> Loc {
         Loc::new(&Arc::from("Makefile"), 12)
+    }
+
+    #[test]
+    fn words_keep_escaped_blanks() {
+        assert_eq!(
+            split_words(" r:a\\ b.txt\trwc:in\\ dir/x  preset:tty \\ "),
+            ["r:a b.txt", "rwc:in dir/x", "preset:tty", " "]
+        );
+        assert_eq!(split_words("a\\b c"), ["a\\b", "c"]);
     }
 
     fn p(w: &str) -> Result<Word, String> {
