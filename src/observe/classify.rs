@@ -4,7 +4,7 @@
 //! tell whether an `O_CREAT` open creates, and whether a read finds anything.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::filter::Syscall;
 use super::record::{Access, FileStamp};
@@ -85,6 +85,24 @@ pub fn decode(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Deco
 pub fn classify(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Vec<Access>> {
     use Syscall::*;
     let creat_flags = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
+    // Removing or renaming `/`, `.` or `..` fails before any permission
+    // check (EBUSY, EINVAL, ENOTEMPTY): nothing is touched (gnulib's rmdir
+    // and rename tests try exactly that).
+    let refused_by_name = |addrs: &[u64]| {
+        addrs
+            .iter()
+            .any(|a| t.text(*a).is_ok_and(|raw| names_no_entry(&raw)))
+    };
+    let names: Vec<u64> = match sys {
+        Unlink | Rmdir => vec![args[0]],
+        Rename => vec![args[0], args[1]],
+        Unlinkat => vec![args[1]],
+        Renameat | Renameat2 => vec![args[1], args[3]],
+        _ => vec![],
+    };
+    if refused_by_name(&names) {
+        return Ok(vec![]);
+    }
     Ok(match sys {
         Open => open(t.path(None, args[0])?, args[1], t),
         Openat => open(t.path(fd(args[0]), args[1])?, args[2], t),
@@ -175,6 +193,24 @@ fn exec(path: PathBuf, t: &impl Tracee) -> Vec<Access> {
         Found::Nothing => vec![Access::Missing(path)],
         _ => vec![Access::Exec(path)],
     }
+}
+
+/// Whether a path as written names the root or ends in `.` or `..`: no
+/// directory entry a removal or rename could act on.
+fn names_no_entry(raw: &Path) -> bool {
+    let bytes = raw.as_os_str().as_encoded_bytes();
+    if bytes.is_empty() {
+        return false;
+    }
+    let trimmed = match bytes.iter().rposition(|b| *b != b'/') {
+        Some(end) => &bytes[..=end],
+        None => return true, // only slashes: the root
+    };
+    let last = match trimmed.iter().rposition(|b| *b == b'/') {
+        Some(i) => &trimmed[i + 1..],
+        None => trimmed,
+    };
+    last == b"." || last == b".."
 }
 
 fn delete(path: PathBuf, dir: bool, t: &impl Tracee) -> Vec<Access> {
@@ -280,6 +316,36 @@ mod tests {
     fn openat(flags: i32, addr: u64) -> Vec<Access> {
         let args = [libc::AT_FDCWD as u64, addr, flags as u64, 0, 0, 0];
         classify(Syscall::Openat, &args, &fake()).unwrap()
+    }
+
+    #[test]
+    fn removing_or_renaming_the_root_dot_or_dot_dot_touches_nothing() {
+        for raw in [
+            "/",
+            "//",
+            ".",
+            "..",
+            "sub/.",
+            "sub/..",
+            "/w/sub/../",
+            "a/./",
+        ] {
+            assert!(names_no_entry(Path::new(raw)), "{raw}");
+        }
+        for raw in ["", "sub", "sub/", "..a", "a.", "/abs"] {
+            assert!(!names_no_entry(Path::new(raw)), "{raw}");
+        }
+        let mut t = fake();
+        t.strings.extend([(5, "/"), (6, "sub/..")]);
+        let rmdir = |addr| classify(Syscall::Rmdir, &[addr, 0, 0, 0, 0, 0], &t).unwrap();
+        assert_eq!(rmdir(5), vec![]);
+        assert_eq!(rmdir(6), vec![]);
+        assert_eq!(rmdir(3), vec![Access::RemoveDir(PathBuf::from("/w/sub"))]);
+        let fdcwd = libc::AT_FDCWD as u64;
+        let rename =
+            |from, to| classify(Syscall::Renameat2, &[fdcwd, from, fdcwd, to, 0, 0], &t).unwrap();
+        assert_eq!(rename(6, 2), vec![]);
+        assert_eq!(rename(1, 2).len(), 1);
     }
 
     #[test]
