@@ -520,6 +520,68 @@ build/b.txt: build/a.txt
     audit_finds_nothing(&p, 2);
 }
 
+/// `--fix-deps=/abs/deps.mk`: the make given it and the sub-makes in its
+/// directory write that file; a sub-make elsewhere writes a file of that
+/// name in its own directory, whose makefile includes it (a fragment's
+/// paths are relative to the make that wrote it).
+#[test]
+fn an_absolute_fragment_path_stays_with_the_makes_of_its_directory() {
+    let p = project("recursive");
+    let abs = p.path("deps.mk").display().to_string();
+    let r = p.run(&["--sandbox=audit", &format!("--fix-deps={abs}")]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let here = p.read("deps.mk").expect("deps.mk written");
+    assert!(here.contains("\np: r\n"), "{here}");
+    assert!(!here.contains("\no: h\n"), "{here}");
+    let sub = p.read("sub/deps.mk").expect("sub/deps.mk written");
+    assert!(
+        sub.contains("\no: h\n") && sub.contains("\no2: ../q h\n"),
+        "{sub}"
+    );
+    for f in ["sub/o", "sub/o2", "p"] {
+        fs::remove_file(p.path(f)).unwrap();
+    }
+    p.run(&["--sandbox=enforce"]).succeeded();
+}
+
+/// gnulib's test-verify.sh runs `$MAKE x.o` from a script: that hbuild runs
+/// inside an observed step of this one. Its own files (the audit's sink,
+/// its temporary directories, the fragment) are not the step's outputs or
+/// inputs, and what a sibling step wrote meanwhile is not blamed on the
+/// nested make's step (it cannot be observed itself: the step's observer
+/// holds the listener).
+#[test]
+fn an_hbuild_run_by_a_script_inside_a_step_keeps_its_own_files_out() {
+    let p = project("fixloop");
+    let makefile = "\
+M := $(MAKE)
+all: a.log b.log
+a.log:
+\tM='$(M)' sh -c '$$M x.o' > a.log
+b.log:
+\tsleep 0.3; touch unrelated.txt; echo b > b.log
+x.o:
+\tsleep 1; touch x.o
+";
+    p.write("Makefile", makefile);
+    let r = p.run(&["-j2", "--sandbox=audit", "--fix-deps=deps.mk"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let deps = p.read("deps.mk").expect("deps.mk written");
+    assert!(
+        deps.contains("\nb.log: .UNVEIL += rwc:unrelated.txt\n"),
+        "{deps}"
+    );
+    for wrong in [
+        "\nx.o:",
+        "hbuild-audit-",
+        "/step-",
+        "deps.mk",
+        "b.log rwc",
+    ] {
+        assert!(!deps.contains(wrong), "{wrong:?} in:\n{deps}");
+    }
+}
+
 /// Paths with blanks: prerequisites and `.UNVEIL` paths are written with
 /// `\ `, which `.UNVEIL` reads back as one word.
 #[test]

@@ -51,6 +51,10 @@ pub struct Guard {
     /// step (its first target) that did: another step reading one depends
     /// on that step, not on a source file.
     made_by: HashMap<PathBuf, String>,
+    /// hbuild's own files, which an hbuild run inside a step (by a script,
+    /// not as `$(MAKE)`) reads and writes: the audit's sink, and the
+    /// `--fix-deps` fragment (its name, relative to each make's directory).
+    own_files: (Option<PathBuf>, Option<PathBuf>),
 }
 
 /// What `end_step` found about a step.
@@ -172,6 +176,7 @@ impl Guard {
             exe: std::env::current_exe().ok(),
             audits: Vec::new(),
             made_by: HashMap::new(),
+            own_files: own_files(opts),
         };
         if mode != Mode::Off {
             let _ = sandbox::become_subreaper();
@@ -201,6 +206,7 @@ impl Guard {
             exe: None,
             audits: Vec::new(),
             made_by: HashMap::new(),
+            own_files: (None, None),
         }
     }
 
@@ -341,6 +347,14 @@ impl Guard {
             let rel = crate::observe::relative_to(&t, &self.root);
             acc.retain(|p| !p.starts_with(&t) && !p.starts_with(&rel));
         }
+        let (sink, fragment) = &self.own_files;
+        if sink.is_some() || fragment.is_some() {
+            acc.retain(|p| {
+                sink.as_deref() != Some(p) && !fragment.as_ref().is_some_and(|f| p.ends_with(f))
+            });
+        }
+        // Steps of the hbuild above may have run meanwhile, unknown here.
+        let alone = alone && !acc.observed_above;
         let found =
             violations::check_step(&sg.policy, &acc, &self.root, sg.prepared.enforced(), alone);
         let reporting = build_report::active().is_some();
@@ -451,6 +465,19 @@ fn shell_path(shell: &str) -> PathBuf {
                 .find(|p| p.is_file())
         })
         .unwrap_or_else(|| PathBuf::from("/bin/sh"))
+}
+
+/// hbuild's own files in an audit (see `Guard::own_files`).
+fn own_files(opts: &Options) -> (Option<PathBuf>, Option<PathBuf>) {
+    use crate::report::recursive_audit;
+    if mode_of(opts) != Mode::Audit {
+        return (None, None);
+    }
+    let sink = recursive_audit::role()
+        .and_then(|r| r.sink())
+        .map(Path::to_path_buf);
+    let fragment = recursive_audit::fix_deps_file(opts.fix_deps.as_deref()).map(PathBuf::from);
+    (sink, fragment)
 }
 
 /// The system-preset paths of `policy`: reads and execs under them are

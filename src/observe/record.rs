@@ -156,6 +156,10 @@ pub struct StepAccesses {
     /// Why the step's processes were not observed at all (e.g. seccomp not
     /// available, or an outer observer already owns the listener).
     pub unobserved: Option<String>,
+    /// Not observed because an hbuild above this one observes the step's
+    /// processes (this hbuild runs inside one of its steps): changes found
+    /// by comparing directories may be another step's of that build.
+    pub observed_above: bool,
     /// Requests refused before they happened because they would have
     /// changed a file the step may not change (see `observe::Protected`),
     /// relative to the project like the rest.

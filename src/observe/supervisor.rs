@@ -489,6 +489,9 @@ impl State {
                 }
                 Received::Failed { pid, error } => {
                     if let Some(step) = self.steps.get_mut(&id) {
+                        // EBUSY: an observer above this hbuild has the
+                        // listener (hbuild runs inside another's step).
+                        step.accesses.observed_above = error.raw_os_error() == Some(libc::EBUSY);
                         step.accesses.unobserved = Some(format!(
                             "process {pid} could not install the seccomp observer: {error}"
                         ))

@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 pub const SINK_ENV: &str = "HBUILD_AUDIT_SINK";
 /// `--fix-deps` as given to the outermost make, for sub-makes.
 pub const FIX_DEPS_ENV: &str = "HBUILD_FIX_DEPS";
+/// The directory of the make that was given an absolute `--fix-deps`.
+pub const FIX_DEPS_DIR_ENV: &str = "HBUILD_FIX_DEPS_DIR";
 
 /// This make's place in a recursive audit.
 pub enum Role {
@@ -51,14 +53,28 @@ pub fn role() -> Option<&'static Role> {
 }
 
 /// The `--fix-deps` file of this make: its own option, else the one the
-/// outermost make was given (a relative name then means this directory).
+/// outermost make was given. A relative name means this make's directory;
+/// so does an absolute one for a sub-make working in another directory than
+/// the make it was given to (its file name there): a fragment's paths are
+/// relative to the make that writes it, and each directory's makefile
+/// includes its own.
 pub fn fix_deps_file(own: Option<&str>) -> Option<String> {
-    own.map(str::to_string).or_else(|| {
-        role()
-            .filter(|r| r.is_nested())
-            .and(std::env::var(FIX_DEPS_ENV).ok())
-            .filter(|f| !f.is_empty())
-    })
+    if let Some(own) = own {
+        return Some(own.to_string());
+    }
+    let given = role()
+        .filter(|r| r.is_nested())
+        .and(std::env::var(FIX_DEPS_ENV).ok())
+        .filter(|f| !f.is_empty())?;
+    let path = Path::new(&given);
+    let there = std::env::var_os(FIX_DEPS_DIR_ENV).map(PathBuf::from);
+    let here = std::env::current_dir().ok();
+    match (path.is_absolute(), path.file_name()) {
+        (true, Some(name)) if there.is_some() && there != here => {
+            Some(name.to_string_lossy().into_owned())
+        }
+        _ => Some(given),
+    }
 }
 
 impl Role {
@@ -67,6 +83,11 @@ impl Role {
         if let Role::Owner(p) = self {
             let _ = std::fs::remove_file(p);
         }
+    }
+
+    /// The sink file (which the steps running sub-makes write).
+    pub fn sink(&self) -> Option<&Path> {
+        self.path()
     }
 
     fn path(&self) -> Option<&Path> {
@@ -85,6 +106,12 @@ impl Role {
         }
         if let Some(f) = fix_deps {
             env.push((FIX_DEPS_ENV.to_string(), f.to_string()));
+            if let (true, Ok(dir)) = (Path::new(f).is_absolute(), std::env::current_dir()) {
+                env.push((
+                    FIX_DEPS_DIR_ENV.to_string(),
+                    dir.to_string_lossy().into_owned(),
+                ));
+            }
         }
         env
     }

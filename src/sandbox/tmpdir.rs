@@ -28,15 +28,19 @@ impl BuildTmp {
     /// Create a fresh directory. `create_dir` (not `create_dir_all`) so a
     /// name planted by someone else in a shared /tmp is never reused.
     ///
-    /// `$TMPDIR` is the last resort: an hbuild run by a sandboxed `$(MAKE)`
-    /// step may not write `/tmp`, only the TMPDIR its parent gave the step.
+    /// An hbuild run by a step of another hbuild uses the `$TMPDIR` that
+    /// step got: a sandboxed step may not write `/tmp`, and an observed one
+    /// would have these directories counted among its outputs. Otherwise
+    /// `$TMPDIR` is the last resort.
     pub fn new() -> io::Result<BuildTmp> {
         let env_dir = |name: &str| {
             std::env::var_os(name)
                 .map(PathBuf::from)
                 .filter(|p| p.is_dir())
         };
+        let in_step = std::env::var_os(crate::driver::PROJECT_ROOT_ENV).is_some();
         let bases = [
+            env_dir("TMPDIR").filter(|_| in_step),
             env_dir("XDG_RUNTIME_DIR"),
             Some(PathBuf::from("/tmp")),
             env_dir("TMPDIR"),
