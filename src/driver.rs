@@ -69,10 +69,9 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     if opts.check_repro {
         return crate::repro::run(&opts, inv);
     }
-    if opts.report.is_some() {
-        let mode = crate::engine::hermetic::mode_of(&opts);
-        crate::report::build_report::enable(mode.name());
-    }
+    // `--report`, or a sub-make of a make that reports.
+    let mode = crate::engine::hermetic::mode_of(&opts);
+    crate::report::build_report::enable(mode.name(), opts.report.is_some());
     if opts.sandbox_info {
         print!(
             "{}",
@@ -120,11 +119,18 @@ pub fn run(mut opts: Options, inv: &Invocation) -> i32 {
     crate::sandbox::parse_shell::configure(crate::engine::hermetic::mode_of(&opts));
     let status = build(&opts, &make_command, &cwd, level, inv);
     crate::sandbox::parse_shell::finish();
-    if let (Some(path), Some(r)) = (&opts.report, crate::report::build_report::active()) {
-        if let Err(e) = r.write(Path::new(path), status) {
-            crate::engine::output::enter_directory();
-            eprintln!("{}: {}: {}", diag::prog(), path, e);
+    match (&opts.report, crate::report::build_report::active()) {
+        (Some(path), Some(r)) => {
+            if let Err(e) = r.write(Path::new(path), status) {
+                crate::engine::output::enter_directory();
+                eprintln!("{}: {}: {}", diag::prog(), path, e);
+            }
         }
+        // A sub-make: its steps go into the report of the make above.
+        (None, Some(r)) => {
+            let _ = r.contribute();
+        }
+        _ => {}
     }
     crate::engine::output::leave_directory();
     status
@@ -371,6 +377,14 @@ fn read_all(
             .unwrap_or_default();
         db.child_env
             .push((crate::engine::hermetic::MODE_ENV.to_string(), word));
+    }
+    // Sub-makes leave their steps for this make's `--report`.
+    let reports = crate::report::build_report::active().is_some_and(|r| r.is_owner());
+    if let Some(dir) = crate::report::build_report::sink().filter(|_| reports) {
+        db.child_env.push((
+            crate::report::build_report::SINK_ENV.to_string(),
+            dir.to_string_lossy().into_owned(),
+        ));
     }
     if mode == crate::sandbox::Mode::Audit {
         use crate::report::recursive_audit;

@@ -272,6 +272,9 @@ impl Guard {
                 }
             }
             policy = Policy::for_recursive_step(&roots, &policy, self.exe.as_deref());
+            if let Some(sink) = build_report::sink() {
+                policy.allow_collecting(sink, "the sub-make leaves its steps there for --report");
+            }
         }
         let made_dirs = match made_dirs {
             Some(made) => made,

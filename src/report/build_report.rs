@@ -6,6 +6,12 @@
 //!
 //! Like the trace recorder, it is a process-wide collector the engine feeds
 //! from wherever a step ends; the driver writes it when the build is over.
+//!
+//! A recursive build is one report: the make given `--report` makes a
+//! directory (the "sink", named to sub-makes in `HBUILD_REPORT_SINK`, and
+//! writable by the steps that run them), each sub-make at any depth leaves
+//! its steps there when it ends, and the reporting make adds them to its
+//! own, in the order they finished, each with the directory it ran in.
 
 use crate::observe::StepAccesses;
 use crate::report::violations::Violation;
@@ -83,13 +89,47 @@ pub struct BuildReport {
     started: SystemTime,
     mode: String,
     steps: Mutex<Vec<StepRecord>>,
+    /// Where sub-makes leave their steps: made here when this make writes
+    /// the report, else the parent's.
+    sink: Option<PathBuf>,
+    /// This make writes the report (rather than leave its steps in a sink).
+    owner: bool,
 }
 
 static GLOBAL: OnceLock<BuildReport> = OnceLock::new();
 
-/// Turn the report on for this process; `mode` is the sandbox mode of the build.
-pub fn enable(mode: &str) -> &'static BuildReport {
-    GLOBAL.get_or_init(|| BuildReport::new(mode))
+/// Names the sink to sub-makes.
+pub const SINK_ENV: &str = "HBUILD_REPORT_SINK";
+
+/// Turn the report on for this process; `mode` is the sandbox mode of the
+/// build. `owner`: this make was given `--report` (else it only collects
+/// for the make above, when one reports).
+pub fn enable(mode: &str, owner: bool) -> Option<&'static BuildReport> {
+    let inherited = std::env::var_os(SINK_ENV)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    if !owner && inherited.is_none() {
+        return None;
+    }
+    Some(GLOBAL.get_or_init(|| {
+        let mut r = BuildReport::new(mode);
+        r.owner = owner;
+        r.sink = if owner {
+            tempfile::Builder::new()
+                .prefix("hbuild-report-")
+                .tempdir()
+                .ok()
+                .map(|d| d.keep())
+        } else {
+            inherited
+        };
+        r
+    }))
+}
+
+/// The directory sub-makes leave their steps in, if the build reports.
+pub fn sink() -> Option<&'static Path> {
+    GLOBAL.get().and_then(|r| r.sink.as_deref())
 }
 
 /// The process's report, if `--report` asked for one.
@@ -98,7 +138,16 @@ pub fn active() -> Option<&'static BuildReport> {
 }
 
 fn seconds(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e6
+    seconds_f(d.as_secs_f64())
+}
+
+/// Rounded to the microsecond.
+fn seconds_f(s: f64) -> f64 {
+    (s * 1e6).round() / 1e6
+}
+
+fn epoch(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map(seconds).unwrap_or(0.0)
 }
 
 impl BuildReport {
@@ -108,7 +157,59 @@ impl BuildReport {
             started: SystemTime::now(),
             mode: mode.to_string(),
             steps: Mutex::new(Vec::new()),
+            sink: None,
+            owner: false,
         }
+    }
+
+    /// This make writes the report itself.
+    pub fn is_owner(&self) -> bool {
+        self.owner
+    }
+
+    /// A sub-make's part: its steps, with absolute times, left in the sink.
+    pub fn contribute(&self) -> io::Result<()> {
+        let Some(sink) = &self.sink else {
+            return Ok(());
+        };
+        let started = epoch(self.started);
+        let steps = self.steps_json(started);
+        let name = format!(
+            "{}-{}.json",
+            std::process::id(),
+            self.origin.elapsed().as_nanos()
+        );
+        let text = serde_json::to_string(&steps)?;
+        // Written whole, then renamed: the owner never reads half a file.
+        let tmp = sink.join(format!(".{name}"));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, sink.join(name))
+    }
+
+    /// The steps sub-makes left in the sink, with times made relative to
+    /// this build's start; the sink is removed.
+    fn collected(&self) -> Vec<Value> {
+        let Some(sink) = self.sink.as_ref().filter(|_| self.owner) else {
+            return Vec::new();
+        };
+        let started = epoch(self.started);
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(sink).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let Ok(Value::Array(steps)) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            for mut step in steps {
+                for key in ["start", "end"] {
+                    if let Some(t) = step.get(key).and_then(Value::as_f64) {
+                        step[key] = json!(seconds_f(t - started));
+                    }
+                }
+                out.push(step);
+            }
+        }
+        let _ = std::fs::remove_dir_all(sink);
+        out
     }
 
     /// Add one finished step.
@@ -119,15 +220,20 @@ impl BuildReport {
             .push(record);
     }
 
-    /// The whole report, for a build that ended with `status`.
-    pub fn to_json(&self, status: i32) -> Value {
-        let since = |t: Instant| seconds(t.saturating_duration_since(self.origin));
+    /// The steps of this make; times relative to its start plus `offset`.
+    fn steps_json(&self, offset: f64) -> Vec<Value> {
+        let since =
+            |t: Instant| seconds_f(offset + t.saturating_duration_since(self.origin).as_secs_f64());
+        let directory = std::env::current_dir()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
-        let steps: Vec<Value> = steps
+        steps
             .iter()
             .map(|s| {
                 let mut m = Map::new();
                 m.insert("targets".into(), json!(s.targets));
+                m.insert("directory".into(), json!(directory));
                 m.insert("rule".into(), json!(s.rule));
                 m.insert("commands".into(), json!(s.commands));
                 m.insert("start".into(), json!(since(s.start)));
@@ -147,12 +253,17 @@ impl BuildReport {
                 }
                 Value::Object(m)
             })
-            .collect();
-        let started = self
-            .started
-            .duration_since(UNIX_EPOCH)
-            .map(seconds)
-            .unwrap_or(0.0);
+            .collect()
+    }
+
+    /// The whole report, for a build that ended with `status`: this make's
+    /// steps and its sub-makes', in the order they finished.
+    pub fn to_json(&self, status: i32) -> Value {
+        let mut steps = self.steps_json(0.0);
+        steps.extend(self.collected());
+        let end = |s: &Value| s.get("end").and_then(Value::as_f64).unwrap_or(0.0);
+        steps.sort_by(|a, b| end(a).total_cmp(&end(b)));
+        let started = epoch(self.started);
         json!({
             "schema": SCHEMA,
             "tool": "hbuild",

@@ -237,6 +237,17 @@ impl Policy {
         p
     }
 
+    /// Let the step create and write files in `dir` (a directory hbuild
+    /// collects something in, such as the sub-makes' build report steps).
+    pub fn allow_collecting(&mut self, dir: &Path, why: &'static str) {
+        self.entries.push(Entry {
+            path: dir.to_path_buf(),
+            rights: Rights::RW | Rights::CREATE,
+            origin: Origin::Project,
+            note: Some(why),
+        });
+    }
+
     /// Add the step's private TMPDIR: everything is allowed beneath it.
     pub fn set_tmpdir(&mut self, dir: &Path) {
         self.entries.retain(|e| e.origin != Origin::Tmpdir);
