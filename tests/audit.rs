@@ -564,14 +564,29 @@ x.o:
 \tsleep 1; touch x.o
 ";
     p.write("Makefile", makefile);
-    let r = p.run(&["-j2", "--sandbox=audit", "--fix-deps=deps.mk"]);
+    let r = p.run(&[
+        "-j2",
+        "--sandbox=audit",
+        "--fix-deps=deps.mk",
+        "--report=r.json",
+    ]);
     assert_eq!(r.status, "exit 1", "{}", r.text());
+    // The nested make's step is in the report too.
+    let (_, x) = report_of(&p, "r.json", "x.o");
+    assert_eq!(x["result"], "ok");
     let deps = p.read("deps.mk").expect("deps.mk written");
     assert!(
         deps.contains("\nb.log: .UNVEIL += rwc:unrelated.txt\n"),
         "{deps}"
     );
-    for wrong in ["\nx.o:", "hbuild-audit-", "/step-", "deps.mk", "b.log rwc"] {
+    for wrong in [
+        "\nx.o:",
+        "hbuild-audit-",
+        "hbuild-report-",
+        "/step-",
+        "deps.mk",
+        "b.log rwc",
+    ] {
         assert!(!deps.contains(wrong), "{wrong:?} in:\n{deps}");
     }
 }

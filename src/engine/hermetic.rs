@@ -52,9 +52,10 @@ pub struct Guard {
     /// on that step, not on a source file.
     made_by: HashMap<PathBuf, String>,
     /// hbuild's own files, which an hbuild run inside a step (by a script,
-    /// not as `$(MAKE)`) reads and writes: the audit's sink, and the
-    /// `--fix-deps` fragment (its name, relative to each make's directory).
-    own_files: (Option<PathBuf>, Option<PathBuf>),
+    /// not as `$(MAKE)`) reads and writes: the audit's and the report's
+    /// sinks, and the `--fix-deps` fragment (its name, relative to each
+    /// make's directory).
+    own_files: OwnFiles,
 }
 
 /// What `end_step` found about a step.
@@ -206,7 +207,7 @@ impl Guard {
             exe: None,
             audits: Vec::new(),
             made_by: HashMap::new(),
-            own_files: (None, None),
+            own_files: OwnFiles::default(),
         }
     }
 
@@ -350,10 +351,11 @@ impl Guard {
             let rel = crate::observe::relative_to(&t, &self.root);
             acc.retain(|p| !p.starts_with(&t) && !p.starts_with(&rel));
         }
-        let (sink, fragment) = &self.own_files;
-        if sink.is_some() || fragment.is_some() {
+        let own = &self.own_files;
+        if !own.sinks.is_empty() || own.fragment.is_some() {
             acc.retain(|p| {
-                sink.as_deref() != Some(p) && !fragment.as_ref().is_some_and(|f| p.ends_with(f))
+                !own.sinks.iter().any(|s| p.starts_with(s))
+                    && !own.fragment.as_ref().is_some_and(|f| p.ends_with(f))
             });
         }
         // Steps of the hbuild above may have run meanwhile, unknown here.
@@ -470,17 +472,28 @@ fn shell_path(shell: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/bin/sh"))
 }
 
-/// hbuild's own files in an audit (see `Guard::own_files`).
-fn own_files(opts: &Options) -> (Option<PathBuf>, Option<PathBuf>) {
+/// See `Guard::own_files`.
+#[derive(Default)]
+struct OwnFiles {
+    /// Files or directories.
+    sinks: Vec<PathBuf>,
+    fragment: Option<PathBuf>,
+}
+
+fn own_files(opts: &Options) -> OwnFiles {
     use crate::report::recursive_audit;
-    if mode_of(opts) != Mode::Audit {
-        return (None, None);
+    let mut own = OwnFiles::default();
+    own.sinks
+        .extend(build_report::sink().map(Path::to_path_buf));
+    if mode_of(opts) == Mode::Audit {
+        own.sinks.extend(
+            recursive_audit::role()
+                .and_then(|r| r.sink())
+                .map(Path::to_path_buf),
+        );
+        own.fragment = recursive_audit::fix_deps_file(opts.fix_deps.as_deref()).map(PathBuf::from);
     }
-    let sink = recursive_audit::role()
-        .and_then(|r| r.sink())
-        .map(Path::to_path_buf);
-    let fragment = recursive_audit::fix_deps_file(opts.fix_deps.as_deref()).map(PathBuf::from);
-    (sink, fragment)
+    own
 }
 
 /// The system-preset paths of `policy`: reads and execs under them are
