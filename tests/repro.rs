@@ -111,6 +111,31 @@ fn assert_blamed(name: &str, target: &str, cause: &str) {
     assert_eq!(before, tree_hash(&dir), "the project tree changed");
 }
 
+/// A makefile that names the project by its absolute path (CMake's do) would
+/// make the copies' builds read and write the project itself: refused,
+/// naming the makefile, and nothing in the project is touched.
+#[test]
+fn a_makefile_naming_the_project_by_absolute_path_is_refused() {
+    let (_tmp, dir) = project("time");
+    let makefile = format!(
+        "B := {}\nall: app\nlib.a: ; echo lib > $@\napp: lib.a ; cd $(B) && cat lib.a > app\n",
+        dir.display()
+    );
+    fs::write(dir.join("Makefile"), makefile).unwrap();
+    let before = tree_hash(&dir);
+    let r = check_repro(&dir, &["--sandbox=off", "--repro-vary=time"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "hbuild: *** Makefile names this directory by its absolute path ({})",
+            dir.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree_hash(&dir), before);
+}
+
 #[test]
 fn finds_the_build_time() {
     assert_blamed("time", "stamp.txt", "the build time");

@@ -139,6 +139,13 @@ fn prepare(opts: &Options, inv: &Invocation, project: &Path, root: &Path) -> Res
         eprintln!("{}", diag::fatal_text(&e));
         2
     })?;
+    if let Some(makefile) = naming_the_project(&db, project) {
+        return Err(fail(&format!(
+            "{} names this directory by its absolute path ({}), as generated makefiles (CMake's) do: a build in a copy would read and write here, so --check-repro cannot compare two; generate the makefiles in two directories and compare those builds",
+            makefile,
+            project.display()
+        )));
+    }
     let protected = protected_makefiles(opts, project);
     let sources = sources::without_generated(project, tree, &db, &scratch, &protected);
     let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
@@ -158,6 +165,24 @@ fn prepare(opts: &Options, inv: &Invocation, project: &Path, root: &Path) -> Res
         values,
         source_date_epoch,
     ))
+}
+
+/// The first makefile the build reads that names `project` by its absolute
+/// path: the copies' builds would reach back into it.
+fn naming_the_project(db: &crate::lang::Database, project: &Path) -> Option<String> {
+    let needle = project.to_str()?;
+    db.makefiles.iter().find_map(|m| {
+        let path = project.join(m);
+        let text = std::fs::read(&path).ok()?;
+        let found = memchr::memmem::find(&text, needle.as_bytes()).is_some_and(|i| {
+            // The directory itself or a path beneath it, not a longer name.
+            matches!(
+                text.get(i + needle.len()),
+                None | Some(b'/' | b' ' | b'\n' | b'\t' | b'"' | b'\'')
+            )
+        });
+        found.then(|| m.clone())
+    })
 }
 
 /// The makefiles the user named (or the default one found): always copied,
