@@ -680,6 +680,48 @@ fn unsandboxed_clean_removes_anything() {
 }
 
 /// An ordinary `clean` rule fails in the sandbox, and says how to let it run.
+/// The GNU standard targets that change files no rule declares (`clean`,
+/// `install` and their `-` variants, as automake writes them) run free
+/// when phony, unless the makefile sets `.UNSANDBOXED` for them; what they
+/// depend on is still built sandboxed.
+#[test]
+fn phony_clean_and_install_targets_run_free_unless_told_otherwise() {
+    let p = project_with_makefile(
+        ".PHONY: clean clean-am install install-data-am kept
+clean: clean-am
+clean-am:
+\trm -rf out/old elsewhere/old
+install: install-data-am
+install-data-am: out/built
+\tmkdir -p elsewhere/inst && cp out/built elsewhere/inst/
+out/built: src/in.txt
+\tcat src/in.txt secret > $@
+kept: .UNSANDBOXED = 0
+kept:
+\trm -f elsewhere/kept
+",
+    );
+    for f in ["out/old", "elsewhere/old", "elsewhere/kept"] {
+        p.write(f, "x\n");
+    }
+    p.run(&["clean"]).succeeded();
+    assert!(!p.exists("out/old") && !p.exists("elsewhere/old"));
+    // Its prerequisite out/built is built in its own sandbox.
+    p.run(&["install"])
+        .failed_with("out/built] read undeclared file 'secret' (denied by sandbox)");
+    assert!(!p.exists("elsewhere/inst"));
+    p.run(&["kept"])
+        .failed_with("kept] deleted undeclared file 'elsewhere/kept' (denied by sandbox)");
+    let r = p.run(&["--explain-sandbox", "clean-am"]);
+    assert!(
+        r.stdout.contains(
+            "unsandboxed (a phony clean or install target; '.UNSANDBOXED = 0' sandboxes it)"
+        ),
+        "{}",
+        r.text()
+    );
+}
+
 #[test]
 fn sandboxed_clean_fails_and_names_the_fix() {
     let p = project_with_makefile(".PHONY: wipe\nwipe:\n\trm -rf out\n");

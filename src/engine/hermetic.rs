@@ -216,7 +216,8 @@ impl Guard {
     }
 
     /// The policy a step gets, from what it declares and what the makefile
-    /// says in its scope (`.UNVEIL`, `.STRICT`, ...).
+    /// says in its scope (`.UNVEIL`, `.STRICT`, ...). `free`: a phony clean
+    /// or install target, unsandboxed unless the makefile says otherwise.
     pub fn policy_for(
         db: &mut Database,
         scope: &Scope,
@@ -224,6 +225,7 @@ impl Guard {
         inputs: &[&String],
         shell: &str,
         limits_only: bool,
+        free: bool,
     ) -> Result<Policy, Fatal> {
         let settings = sandbox::settings_for(db, scope)?;
         Policy::for_step(&StepDecl {
@@ -238,7 +240,8 @@ impl Guard {
             unveil: settings.unveil,
             strict: settings.strict,
             internet: settings.internet,
-            unsandboxed: settings.unsandboxed,
+            unsandboxed: settings.unsandboxed || (free && !settings.unsandboxed_set),
+            free_by_default: free && !settings.unsandboxed_set,
             rlimits: settings.rlimits,
             shell: shell_path(shell),
             limits_only,
@@ -257,11 +260,12 @@ impl Guard {
     ) -> Result<StepGuard, Fatal> {
         let recursive = step.lines.iter().any(|l| l.always);
         let inputs: Vec<&String> = step.prereqs.iter().chain(&step.order_only).collect();
+        let free = free_by_default(db, &step.targets);
         let targets = &file_targets(db, &step.targets);
         // With the sandbox off, only the limits matter, unless `--report`
         // describes the policy.
         let limits_only = self.mode == Mode::Off && build_report::active().is_none();
-        let mut policy = Self::policy_for(db, scope, targets, &inputs, shell, limits_only)?;
+        let mut policy = Self::policy_for(db, scope, targets, &inputs, shell, limits_only, free)?;
         if recursive {
             // The sub-make reads its own makefiles and sandboxes its own steps:
             // this step gets the project, as the sub-make's steps will need it,
@@ -563,6 +567,13 @@ fn sub_make_directories(step: &Step) -> Vec<PathBuf> {
     out
 }
 
+/// A step of phony clean or install targets runs free unless the makefile
+/// sets `.UNSANDBOXED` for it (see `sandbox::runs_free_by_default`).
+fn free_by_default(db: &Database, targets: &[String]) -> bool {
+    let names: Vec<&str> = targets.iter().map(String::as_str).collect();
+    targets.iter().all(|t| db.specials.phony.contains(t)) && sandbox::runs_free_by_default(&names)
+}
+
 /// The targets a step may write: a `.PHONY` target names no file, so its
 /// recipe gets no write rights for it (otherwise `clean` at the top of the
 /// project would open the whole project directory for writing).
@@ -681,6 +692,7 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
         } else {
             shell
         };
+        let free = free_by_default(db, &targets);
         let targets = file_targets(db, &targets);
         // A step that runs a sub-make gets the project too (see `begin_step`;
         // the `-C` directories of its lines are known only once expanded).
@@ -689,7 +701,7 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
                 .iter()
                 .any(|l| crate::engine::recipe::raw_recursive(&l.text))
         });
-        match Guard::policy_for(db, &scope, &targets, &inputs, &shell, false) {
+        match Guard::policy_for(db, &scope, &targets, &inputs, &shell, false, free) {
             Ok(policy) => {
                 let policy = if recursive {
                     let roots = crate::driver::project_roots();

@@ -29,7 +29,7 @@ mod unveil;
 pub use apply::{apply_in_child, install, prepare, Prepared};
 pub use kernel::{require_check, sandbox_info, warnings, KernelSupport, Mode, PROTECTIONS};
 pub use lifetime::{become_subreaper, children, reap_orphans};
-pub use policy::{Entry, Origin, Policy, StepDecl};
+pub use policy::{runs_free_by_default, Entry, Origin, Policy, StepDecl};
 pub use presets::NAMES as PRESET_NAMES;
 pub use rights::Rights;
 pub use rlimits::{Resource, Rlimit};

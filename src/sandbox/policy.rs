@@ -83,12 +83,43 @@ pub struct StepDecl {
     pub internet: bool,
     /// `.UNSANDBOXED`: no Landlock at all (limits still apply).
     pub unsandboxed: bool,
+    /// Unsandboxed because it is a phony clean or install target (see
+    /// `runs_free_by_default`).
+    pub free_by_default: bool,
     /// `.CPU .MEMORY .FSIZE .NPROC .NOFILE` values with their locations.
     pub rlimits: Vec<(Resource, String, Loc)>,
     pub shell: PathBuf,
     /// Only the limits and settings are wanted (the sandbox is off and no
     /// report shows the paths): the path entries are not worked out.
     pub limits_only: bool,
+}
+
+/// Whether a step making `targets` (all phony) runs unsandboxed unless the
+/// makefile sets `.UNSANDBOXED` for it: the GNU standard targets that by
+/// their nature change files no rule declares (`clean`, `distclean`,
+/// `install`, `uninstall`, `dist` and their `-` variants such as automake's
+/// `clean-am` or `install-exec-am`). Sandboxed, every automake project's
+/// `clean` failed. Not inherited by prerequisites: `install: all` still
+/// builds `all` sandboxed.
+pub fn runs_free_by_default(targets: &[&str]) -> bool {
+    const NAMES: [&str; 9] = [
+        "clean",
+        "mostlyclean",
+        "distclean",
+        "maintainer-clean",
+        "realclean",
+        "clobber",
+        "install",
+        "uninstall",
+        "dist",
+    ];
+    let standard = |t: &str| {
+        NAMES
+            .iter()
+            .any(|n| t == *n || t.strip_prefix(n).is_some_and(|rest| rest.starts_with('-')))
+            || matches!(t, "distcheck" | "installdirs")
+    };
+    !targets.is_empty() && targets.iter().all(|t| standard(t))
 }
 
 /// The complete sandbox of one step.
@@ -106,6 +137,9 @@ pub struct Policy {
     pub tmpdir: Option<PathBuf>,
     /// `.UNSANDBOXED`: only the limits apply.
     pub unsandboxed: bool,
+    /// ... because the step is a phony clean or install target, which run
+    /// free unless the makefile says otherwise.
+    pub free_by_default: bool,
 }
 
 impl Policy {
@@ -117,6 +151,7 @@ impl Policy {
             scoped: true,
             internet: decl.internet,
             unsandboxed: decl.unsandboxed,
+            free_by_default: decl.free_by_default,
             ..Policy::default()
         };
         for (resource, value, loc) in &decl.rlimits {
@@ -330,7 +365,12 @@ const ANCESTOR_NOTE: &str = "nearest existing ancestor: the recipe creates the r
 /// limits and TMPDIR.
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.unsandboxed {
+        if self.free_by_default {
+            writeln!(
+                f,
+                "unsandboxed (a phony clean or install target; '.UNSANDBOXED = 0' sandboxes it): every path and the network are open"
+            )?;
+        } else if self.unsandboxed {
             writeln!(
                 f,
                 "unsandboxed (.UNSANDBOXED): every path and the network are open"
@@ -397,6 +437,37 @@ mod tests {
 
     fn loc(line: usize) -> Loc {
         Loc::new(&Arc::from("Makefile"), line)
+    }
+
+    #[test]
+    fn clean_and_install_targets_by_name() {
+        for t in [
+            "clean",
+            "clean-am",
+            "distclean-generic",
+            "install",
+            "install-exec-am",
+            "uninstall-local",
+            "maintainer-clean",
+            "dist-gzip",
+            "distcheck",
+            "installdirs",
+        ] {
+            assert!(runs_free_by_default(&[t]), "{t}");
+        }
+        for t in [
+            "cleanup",
+            "all",
+            "check",
+            "installcheck-x",
+            "installer",
+            "wipe",
+            "distro",
+        ] {
+            assert!(!runs_free_by_default(&[t]), "{t}");
+        }
+        assert!(!runs_free_by_default(&["clean", "all"]));
+        assert!(!runs_free_by_default(&[]));
     }
 
     fn decl() -> StepDecl {

@@ -15,6 +15,8 @@ pub struct MakefileSettings {
     pub strict: bool,
     pub internet: bool,
     pub unsandboxed: bool,
+    /// `.UNSANDBOXED` has a value for the step (even `0`): no default applies.
+    pub unsandboxed_set: bool,
     pub rlimits: Vec<(Resource, String, Loc)>,
 }
 
@@ -27,6 +29,7 @@ pub fn settings_for(db: &mut Database, scope: &Scope) -> Result<MakefileSettings
         strict: flag(db, scope, ".STRICT")?,
         internet: flag(db, scope, ".INTERNET")?,
         unsandboxed: flag(db, scope, ".UNSANDBOXED")?,
+        unsandboxed_set: visible(db, scope, ".UNSANDBOXED").is_some(),
         rlimits: Vec::new(),
     };
     for name in RLIMIT_VARS {
