@@ -259,7 +259,13 @@ impl Guard {
         made_dirs: Option<TargetDirs>,
     ) -> Result<StepGuard, Fatal> {
         let recursive = step.lines.iter().any(|l| l.always);
-        let inputs: Vec<&String> = step.prereqs.iter().chain(&step.order_only).collect();
+        // A phony prerequisite names no file to read.
+        let inputs: Vec<&String> = step
+            .prereqs
+            .iter()
+            .chain(&step.order_only)
+            .filter(|p| !db.specials.phony.contains(*p))
+            .collect();
         let free = free_by_default(db, &step.targets);
         let targets = &file_targets(db, &step.targets);
         // With the sandbox off, only the limits matter, unless `--report`
@@ -675,6 +681,7 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
         targets.extend(n.siblings.iter().map(|s| graph.nodes[*s].path.to_string()));
         let inputs: Vec<String> = deps
             .iter()
+            .filter(|d| !graph.nodes[d.node].phony)
             .map(|d| graph.nodes[d.node].path.to_string())
             .collect();
         let inputs: Vec<&String> = inputs.iter().collect();
