@@ -210,8 +210,9 @@ impl Graph {
                     .iter()
                     .map(|d| (d.name.to_string(), d.order_only))
                     .collect();
+                let at = first_line(t.recipe.as_deref());
                 for d in &t.deferred {
-                    self.second_expansion(db, disk, id, &d.text, &d.loc, &mut deps)?;
+                    self.second_expansion(db, disk, id, &d.text, at.as_ref(), &mut deps)?;
                 }
                 drop_shadowed_order_only(&mut deps);
                 let deps = deps.iter().map(|(n, o)| (n.as_str(), *o));
@@ -247,8 +248,9 @@ impl Graph {
                         .iter()
                         .map(|d| (d.name.to_string(), d.order_only))
                         .collect();
+                    let at = first_line(rule.recipe.as_deref());
                     for d in &rule.deferred {
-                        self.second_expansion(db, disk, sub, &d.text, &d.loc, &mut deps)?;
+                        self.second_expansion(db, disk, sub, &d.text, at.as_ref(), &mut deps)?;
                     }
                     drop_shadowed_order_only(&mut deps);
                     let deps = deps.iter().map(|(n, o)| (n.as_str(), *o));
@@ -365,14 +367,16 @@ impl Graph {
     }
 
     /// Expand `.SECONDEXPANSION` prerequisite text for node `id` with the
-    /// automatic variables of the prerequisites known so far.
+    /// automatic variables of the prerequisites known so far. Errors and
+    /// warnings are placed at `loc`, as make places them: the rule's first
+    /// recipe line, or nowhere when it has no recipe.
     fn second_expansion(
         &mut self,
         db: &mut Database,
         _disk: &mut StatCache,
         id: NodeId,
         text: &str,
-        loc: &Loc,
+        loc: Option<&Loc>,
         deps: &mut Vec<(String, bool)>,
     ) -> Result<()> {
         let n = &self.nodes[id];
@@ -387,7 +391,7 @@ impl Graph {
             ..Default::default()
         });
         let scope = self.scope_with(db, id, autos);
-        let saved = db.loc.replace(loc.clone());
+        let saved = std::mem::replace(&mut db.loc, loc.cloned());
         let expanded = db.expand(text, &scope);
         db.loc = saved;
         let expanded = expanded?;
@@ -630,4 +634,10 @@ fn suffix_stem(db: &Database, name: &str) -> String {
 /// prerequisite `lib.a(m.o)` by its member name only.
 fn member_or_path(path: &str) -> &str {
     archive::split_member(path).map_or(path, |(_, m)| m)
+}
+
+/// Where make places messages of a rule's second expansion: its recipe's
+/// first line.
+fn first_line(recipe: Option<&Recipe>) -> Option<Loc> {
+    recipe.and_then(|r| r.lines.first()).map(|l| l.loc.clone())
 }

@@ -676,7 +676,8 @@ fn rule_deps(
         autos.set("*", auto(full_stem));
         let scope = Scope::global().inner(autos);
         for d in &deferred {
-            let saved = db.loc.replace(d.loc.clone());
+            // make places messages of a pattern rule's second expansion nowhere.
+            let saved = db.loc.take();
             let text = db.expand(&d.text, &scope);
             db.loc = saved;
             let mut order_only = false;
