@@ -47,6 +47,9 @@ pub struct Guard {
     exe: Option<PathBuf>,
     /// `--sandbox=audit`: one entry per step that ran.
     pub audits: Vec<TargetAudit>,
+    /// Steps that ran a sub-make: not audited here (the sub-make audits its
+    /// own steps), but counted in the summary.
+    pub recursive_steps: usize,
     /// Files steps of this build created without declaring them, and the
     /// step (its first target) that did: another step reading one depends
     /// on that step, not on a source file.
@@ -176,6 +179,7 @@ impl Guard {
             root,
             exe: std::env::current_exe().ok(),
             audits: Vec::new(),
+            recursive_steps: 0,
             made_by: HashMap::new(),
             own_files: own_files(opts),
         };
@@ -206,6 +210,7 @@ impl Guard {
             root: PathBuf::from("."),
             exe: None,
             audits: Vec::new(),
+            recursive_steps: 0,
             made_by: HashMap::new(),
             own_files: OwnFiles::default(),
         }
@@ -347,6 +352,9 @@ impl Guard {
         producer: &dyn Fn(&Path) -> Option<String>,
     ) -> StepEnd {
         let mut sg = sg;
+        if sg.recursive {
+            self.recursive_steps += 1;
+        }
         let Some(obs) = sg.observation.take() else {
             return StepEnd::default();
         };

@@ -184,7 +184,7 @@ fn report_audit(guard: &hermetic::Guard, opts: &Options) -> Option<bool> {
     // nothing to say; the outermost make always sums up.
     if !(audits.is_empty() && role.is_some_and(|r| r.is_nested())) {
         output::enter_directory();
-        print!("{}", audit::render(audits));
+        print!("{}", audit::render(audits, guard.recursive_steps));
     }
     if let Some(path) = recursive_audit::fix_deps_file(opts.fix_deps.as_deref()) {
         write_fix_deps(&path, &audit::fix_fragment(audits), role);

@@ -134,7 +134,7 @@ pub fn audit_step(
 }
 
 /// The audit report printed after the build, and the summary line.
-pub fn render(audits: &[TargetAudit]) -> String {
+pub fn render(audits: &[TargetAudit], recursive_steps: usize) -> String {
     let mut out = String::new();
     let prog = crate::diag::prog();
     let mut with_findings = 0;
@@ -205,6 +205,20 @@ pub fn render(audits: &[TargetAudit]) -> String {
         outputs,
         unused
     );
+    if recursive_steps > 0 {
+        // Before the newline: the summary stays one line.
+        out.pop();
+        let _ = writeln!(
+            out,
+            " ({} {} sub-makes, which audit their own steps)",
+            recursive_steps,
+            if recursive_steps == 1 {
+                "step ran"
+            } else {
+                "steps ran"
+            }
+        );
+    }
     out
 }
 
@@ -528,7 +542,7 @@ mod tests {
             "{}",
             frag
         );
-        let text = render(&[]);
+        let text = render(&[], 0);
         assert!(text.contains("0 of 0 steps not hermetic"));
     }
 
