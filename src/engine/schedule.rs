@@ -355,6 +355,25 @@ impl<'a> Scheduler<'a> {
         self.tokens().may_start(running)
     }
 
+    /// Every one of this make's `-jN` slots is taken and a step is ready:
+    /// make waits right there for one of its jobs to end, then gives the
+    /// slot to this step and walks on. (Walking again from the first goal
+    /// would give it to an earlier target that the ended job made ready,
+    /// another order than make's.) True if the step may start now.
+    fn wait_for_own_slot(&mut self) -> bool {
+        if self.load_blocked || self.db.specials.not_parallel || self.tokens.is_none() {
+            return false;
+        }
+        while !self.stop && {
+            let running = self.jobs.len();
+            self.tokens().at_limit(running)
+        } {
+            self.settle_tokens();
+            self.wait_one();
+        }
+        !self.stop && self.may_start()
+    }
+
     fn grow(&mut self) {
         let n = self.graph.nodes.len();
         self.state.resize(n, State::New);
@@ -898,7 +917,7 @@ impl<'a> Scheduler<'a> {
             self.finish(id, outcome);
             return Progress::Done;
         };
-        if !self.may_start() {
+        if !self.may_start() && !self.wait_for_own_slot() {
             // A step held back by `-l` waits aside; make walks on.
             self.blocked |= !self.load_blocked;
             return Progress::Pending;
