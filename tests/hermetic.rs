@@ -681,16 +681,18 @@ fn unsandboxed_clean_removes_anything() {
 
 /// An ordinary `clean` rule fails in the sandbox, and says how to let it run.
 /// The GNU standard targets that change files no rule declares (`clean`,
-/// `install` and their `-` variants, as automake writes them) run free
-/// when phony, unless the makefile sets `.UNSANDBOXED` for them; what they
-/// depend on is still built sandboxed.
+/// `install` and their variants, as automake, CMake and MakeMaker write
+/// them) run free when they make no file, unless the makefile sets
+/// `.UNSANDBOXED` for them; what they depend on is still built sandboxed.
 #[test]
-fn phony_clean_and_install_targets_run_free_unless_told_otherwise() {
+fn clean_and_install_targets_run_free_unless_told_otherwise() {
     let p = project_with_makefile(
-        ".PHONY: clean clean-am install install-data-am kept
-clean: clean-am
+        ".PHONY: clean clean-am install install-data-am kept sub/clean
+clean: clean-am sub/clean
 clean-am:
 \trm -rf out/old elsewhere/old
+sub/clean:
+\trm -f elsewhere/cmake-list
 install: install-data-am
 install-data-am: out/built
 \tmkdir -p elsewhere/inst && cp out/built elsewhere/inst/
@@ -699,13 +701,24 @@ out/built: src/in.txt
 kept: .UNSANDBOXED = 0
 kept:
 \trm -f elsewhere/kept
+pure_site_install ::
+\ttouch elsewhere/perl.pm
 ",
     );
-    for f in ["out/old", "elsewhere/old", "elsewhere/kept"] {
+    for f in [
+        "out/old",
+        "elsewhere/old",
+        "elsewhere/kept",
+        "elsewhere/cmake-list",
+    ] {
         p.write(f, "x\n");
     }
     p.run(&["clean"]).succeeded();
     assert!(!p.exists("out/old") && !p.exists("elsewhere/old"));
+    assert!(!p.exists("elsewhere/cmake-list"));
+    // Not phony, and no file of that name: MakeMaker's install targets.
+    p.run(&["pure_site_install"]).succeeded();
+    assert!(p.exists("elsewhere/perl.pm"));
     // Its prerequisite out/built is built in its own sandbox.
     p.run(&["install"])
         .failed_with("out/built] read undeclared file 'secret' (denied by sandbox)");
@@ -714,9 +727,8 @@ kept:
         .failed_with("kept] deleted undeclared file 'elsewhere/kept' (denied by sandbox)");
     let r = p.run(&["--explain-sandbox", "clean-am"]);
     assert!(
-        r.stdout.contains(
-            "unsandboxed (a phony clean or install target; '.UNSANDBOXED = 0' sandboxes it)"
-        ),
+        r.stdout
+            .contains("unsandboxed (a clean or install target; '.UNSANDBOXED = 0' sandboxes it)"),
         "{}",
         r.text()
     );

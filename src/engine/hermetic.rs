@@ -581,11 +581,12 @@ fn sub_make_directories(step: &Step) -> Vec<PathBuf> {
     out
 }
 
-/// A step of phony clean or install targets runs free unless the makefile
-/// sets `.UNSANDBOXED` for it (see `sandbox::runs_free_by_default`).
+/// A step of clean or install targets that make no file runs free unless
+/// the makefile sets `.UNSANDBOXED` for it (see
+/// `sandbox::runs_free_by_default`).
 fn free_by_default(db: &Database, targets: &[String]) -> bool {
     let names: Vec<&str> = targets.iter().map(String::as_str).collect();
-    targets.iter().all(|t| db.specials.phony.contains(t)) && sandbox::runs_free_by_default(&names)
+    sandbox::runs_free_by_default(&names, |t| db.specials.phony.contains(t))
 }
 
 /// The targets a step may write: a `.PHONY` target names no file, so its

@@ -63,6 +63,9 @@ impl Decoded {
 /// at now; read-only opens and execs are left to [`Decoded::complete`].
 pub fn decode(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Decoded> {
     use Syscall::*;
+    if touches_nothing(sys, args, t) {
+        return Ok(Decoded::Done(vec![]));
+    }
     let open_request = |path: PathBuf, flags: u64| {
         let f = flags as i32;
         if f & (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC) == libc::O_RDONLY {
@@ -85,22 +88,7 @@ pub fn decode(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Deco
 pub fn classify(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Vec<Access>> {
     use Syscall::*;
     let creat_flags = (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u64;
-    // Removing or renaming `/`, `.` or `..` fails before any permission
-    // check (EBUSY, EINVAL, ENOTEMPTY): nothing is touched (gnulib's rmdir
-    // and rename tests try exactly that).
-    let refused_by_name = |addrs: &[u64]| {
-        addrs
-            .iter()
-            .any(|a| t.text(*a).is_ok_and(|raw| names_no_entry(&raw)))
-    };
-    let names: Vec<u64> = match sys {
-        Unlink | Rmdir => vec![args[0]],
-        Rename => vec![args[0], args[1]],
-        Unlinkat => vec![args[1]],
-        Renameat | Renameat2 => vec![args[1], args[3]],
-        _ => vec![],
-    };
-    if refused_by_name(&names) {
+    if touches_nothing(sys, args, t) {
         return Ok(vec![]);
     }
     Ok(match sys {
@@ -182,8 +170,9 @@ fn open(path: PathBuf, flags: u64, t: &impl Tracee) -> Vec<Access> {
         Found::File(stamp) if writes => {
             vec![Access::Before(path.clone(), stamp), Access::Write(path)]
         }
-        // A directory opened for writing: the kernel refuses (EISDIR).
-        _ if writes => vec![Access::Write(path)],
+        // A directory opened for writing: the kernel refuses (EISDIR), as
+        // it refuses an empty path (ENOENT), which resolves to the directory.
+        _ if writes => vec![],
         _ => vec![Access::Read(path)],
     }
 }
@@ -193,6 +182,42 @@ fn exec(path: PathBuf, t: &impl Tracee) -> Vec<Access> {
         Found::Nothing => vec![Access::Missing(path)],
         _ => vec![Access::Exec(path)],
     }
+}
+
+/// Whether the kernel refuses `sys` on its path names alone, before any
+/// file is looked at or permission checked: nothing is accessed.
+fn touches_nothing(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> bool {
+    use Syscall::*;
+    // Removing or renaming `/`, `.` or `..` fails before any permission
+    // check (EBUSY, EINVAL, ENOTEMPTY): nothing is touched (gnulib's rmdir
+    // and rename tests try exactly that).
+    let removed: Vec<u64> = match sys {
+        Unlink | Rmdir => vec![args[0]],
+        Rename => vec![args[0], args[1]],
+        Unlinkat => vec![args[1]],
+        Renameat | Renameat2 => vec![args[1], args[3]],
+        _ => vec![],
+    };
+    // An empty path fails with ENOENT; only `execveat` and `linkat`'s
+    // source may name a descriptor so (AT_EMPTY_PATH). (An open of one,
+    // `echo x > ""`, resolves to the directory, which `open` judges.)
+    let named: Vec<u64> = match sys {
+        Unlink | Rmdir | Mkdir | Mknod | Truncate => vec![args[0]],
+        Unlinkat | Mkdirat | Mknodat => vec![args[1]],
+        Rename | Link => vec![args[0], args[1]],
+        Renameat | Renameat2 => vec![args[1], args[3]],
+        Linkat => vec![args[3]],
+        Symlink => vec![args[1]],
+        Symlinkat => vec![args[2]],
+        _ => vec![],
+    };
+    let raw = |a: &u64| t.text(*a);
+    removed
+        .iter()
+        .any(|a| raw(a).is_ok_and(|p| names_no_entry(&p)))
+        || named
+            .iter()
+            .any(|a| raw(a).is_ok_and(|p| p.as_os_str().is_empty()))
 }
 
 /// Whether a path as written names the root or ends in `.` or `..`: no
@@ -319,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn removing_or_renaming_the_root_dot_or_dot_dot_touches_nothing() {
+    fn empty_paths_and_removing_the_root_dot_or_dot_dot_touch_nothing() {
         for raw in [
             "/",
             "//",
@@ -336,12 +361,21 @@ mod tests {
             assert!(!names_no_entry(Path::new(raw)), "{raw}");
         }
         let mut t = fake();
-        t.strings.extend([(5, "/"), (6, "sub/..")]);
+        t.strings.extend([(5, "/"), (6, "sub/.."), (7, "")]);
+        let fdcwd = libc::AT_FDCWD as u64;
+        let mkdir_empty = [fdcwd, 7, 0o777, 0, 0, 0];
+        assert_eq!(
+            classify(Syscall::Mkdirat, &mkdir_empty, &t).unwrap(),
+            vec![]
+        );
+        // Opening a directory (or "", which resolves to one) for writing.
+        let flags = (libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC) as u64;
+        let open_dir = [fdcwd, 3, flags, 0o666, 0, 0];
+        assert_eq!(classify(Syscall::Openat, &open_dir, &t).unwrap(), vec![]);
         let rmdir = |addr| classify(Syscall::Rmdir, &[addr, 0, 0, 0, 0, 0], &t).unwrap();
         assert_eq!(rmdir(5), vec![]);
         assert_eq!(rmdir(6), vec![]);
         assert_eq!(rmdir(3), vec![Access::RemoveDir(PathBuf::from("/w/sub"))]);
-        let fdcwd = libc::AT_FDCWD as u64;
         let rename =
             |from, to| classify(Syscall::Renameat2, &[fdcwd, from, fdcwd, to, 0, 0], &t).unwrap();
         assert_eq!(rename(6, 2), vec![]);

@@ -83,7 +83,7 @@ pub struct StepDecl {
     pub internet: bool,
     /// `.UNSANDBOXED`: no Landlock at all (limits still apply).
     pub unsandboxed: bool,
-    /// Unsandboxed because it is a phony clean or install target (see
+    /// Unsandboxed because it is a clean or install target (see
     /// `runs_free_by_default`).
     pub free_by_default: bool,
     /// `.CPU .MEMORY .FSIZE .NPROC .NOFILE` values with their locations.
@@ -94,32 +94,42 @@ pub struct StepDecl {
     pub limits_only: bool,
 }
 
-/// Whether a step making `targets` (all phony) runs unsandboxed unless the
-/// makefile sets `.UNSANDBOXED` for it: the GNU standard targets that by
-/// their nature change files no rule declares (`clean`, `distclean`,
-/// `install`, `uninstall`, `dist` and their `-` variants such as automake's
-/// `clean-am` or `install-exec-am`). Sandboxed, every automake project's
-/// `clean` failed. Not inherited by prerequisites: `install: all` still
-/// builds `all` sandboxed.
-pub fn runs_free_by_default(targets: &[&str]) -> bool {
-    const NAMES: [&str; 9] = [
-        "clean",
-        "mostlyclean",
-        "distclean",
-        "maintainer-clean",
-        "realclean",
-        "clobber",
-        "install",
-        "uninstall",
-        "dist",
-    ];
-    let standard = |t: &str| {
-        NAMES
+/// Whether a step making `targets` runs unsandboxed unless the makefile
+/// sets `.UNSANDBOXED` for it: one that makes no file (each target phony,
+/// or a plain name no file has) and is named for cleaning, installing or
+/// packaging, the GNU standard targets that by their nature change files no
+/// rule declares. A word of the name (split at `/ - _ .`) is `clean...`,
+/// `install...`, `uninstall...`, `dist`, `distdir`, `distcheck` or
+/// `clobber`: `clean`, automake's `clean-am` and `install-exec-am`, CMake's
+/// `CMakeFiles/x.dir/clean`, MakeMaker's `pure_site_install`, gzip's
+/// `remove-installed-links`. Sandboxed, every automake and CMake project's
+/// `clean` failed. Prerequisites that make files (`install: all`) are
+/// still built sandboxed.
+pub fn runs_free_by_default(targets: &[&str], phony: impl Fn(&str) -> bool) -> bool {
+    let named_for_it = |name: &str, separators: &[char]| {
+        name.split(separators).any(|w| {
+            [
+                "clean",
+                "mostlyclean",
+                "distclean",
+                "realclean",
+                "install",
+                "uninstall",
+            ]
             .iter()
-            .any(|n| t == *n || t.strip_prefix(n).is_some_and(|rest| rest.starts_with('-')))
-            || matches!(t, "distcheck" | "installdirs")
+            .any(|p| w.starts_with(p))
+                || matches!(w, "dist" | "distdir" | "distcheck" | "clobber")
+        })
     };
-    !targets.is_empty() && targets.iter().all(|t| standard(t))
+    let free = |t: &str| {
+        if phony(t) {
+            named_for_it(t, &['/', '-', '_', '.'])
+        } else {
+            // A file target in a directory named `install` is a file.
+            !t.contains('/') && !Path::new(t).exists() && named_for_it(t, &['-', '_', '.'])
+        }
+    };
+    !targets.is_empty() && targets.iter().all(|t| free(t))
 }
 
 /// The complete sandbox of one step.
@@ -137,7 +147,7 @@ pub struct Policy {
     pub tmpdir: Option<PathBuf>,
     /// `.UNSANDBOXED`: only the limits apply.
     pub unsandboxed: bool,
-    /// ... because the step is a phony clean or install target, which run
+    /// ... because the step is a clean or install target, which run
     /// free unless the makefile says otherwise.
     pub free_by_default: bool,
 }
@@ -368,7 +378,7 @@ impl fmt::Display for Policy {
         if self.free_by_default {
             writeln!(
                 f,
-                "unsandboxed (a phony clean or install target; '.UNSANDBOXED = 0' sandboxes it): every path and the network are open"
+                "unsandboxed (a clean or install target; '.UNSANDBOXED = 0' sandboxes it): every path and the network are open"
             )?;
         } else if self.unsandboxed {
             writeln!(
@@ -441,6 +451,7 @@ mod tests {
 
     #[test]
     fn clean_and_install_targets_by_name() {
+        let phony = |_: &str| true;
         for t in [
             "clean",
             "clean-am",
@@ -452,22 +463,21 @@ mod tests {
             "dist-gzip",
             "distcheck",
             "installdirs",
+            "CMakeFiles/x.dir/clean",
+            "pure_site_install",
+            "remove-installed-links",
         ] {
-            assert!(runs_free_by_default(&[t]), "{t}");
+            assert!(runs_free_by_default(&[t], phony), "{t}");
         }
-        for t in [
-            "cleanup",
-            "all",
-            "check",
-            "installcheck-x",
-            "installer",
-            "wipe",
-            "distro",
-        ] {
-            assert!(!runs_free_by_default(&[t]), "{t}");
+        for t in ["all", "check", "wipe", "distro", "reinstate", "build/stamp"] {
+            assert!(!runs_free_by_default(&[t], phony), "{t}");
         }
-        assert!(!runs_free_by_default(&["clean", "all"]));
-        assert!(!runs_free_by_default(&[]));
+        assert!(!runs_free_by_default(&["clean", "all"], phony));
+        assert!(!runs_free_by_default(&[], phony));
+        // Not phony: a plain name no file has, never a path.
+        let file = |_: &str| false;
+        assert!(runs_free_by_default(&["install-data-yes"], file));
+        assert!(!runs_free_by_default(&["build/install/bin"], file));
     }
 
     fn decl() -> StepDecl {
