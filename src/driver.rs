@@ -662,6 +662,13 @@ fn reexec(inv: &Invocation) -> i32 {
     if crate::engine::output::directory_entered() {
         cmd.env(ENTERED_ENV, "1");
     }
+    // The audit and the report go on in the next run.
+    if let Some(role) = crate::report::recursive_audit::role() {
+        cmd.envs(role.restart_env());
+    }
+    if let Some(report) = crate::report::build_report::active() {
+        cmd.envs(report.restart_env());
+    }
     let err = cmd
         .arg0(&inv.argv0)
         .args(&inv.args)

@@ -701,6 +701,38 @@ build/app.txt: applets/Kbuild.src build/stamp
     audit_finds_nothing(&p, 2);
 }
 
+/// A rule that remakes an included makefile runs before hbuild re-executes
+/// itself (automake's `aclocal.m4` and `configure` regeneration): its audit
+/// and its step in the report survive the re-execution.
+#[test]
+fn steps_that_remake_makefiles_are_audited_across_the_re_execution() {
+    let p = project("fixloop");
+    p.write("data.txt", "X = 1\n");
+    let makefile = "all:\n\t@echo all: $(X)\ninclude gen.mk\ngen.mk:\n\tcat data.txt > gen.mk\n";
+    let (r, deps) = audit_and_fix(&p, makefile);
+    assert!(r.stdout.contains("all: 1\n"), "{}", r.text());
+    assert!(
+        r.stdout
+            .contains("1 of 2 steps not hermetic: 1 undeclared inputs"),
+        "{}",
+        r.text()
+    );
+    assert!(deps.contains("\ngen.mk: data.txt\n"), "{deps}");
+    fs::remove_file(p.path("gen.mk")).unwrap();
+    let r = p.run(&["--sandbox=audit", "--report=r.json"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let (report, gen) = report_of(&p, "r.json", "gen.mk");
+    assert_eq!(
+        gen["violations"][0]["message"],
+        "read undeclared file 'data.txt'"
+    );
+    let (_, all) = report_of(&p, "r.json", "all");
+    assert!(gen["end"].as_f64() <= all["start"].as_f64(), "{report}");
+    include_fragment(&p, makefile);
+    fs::remove_file(p.path("gen.mk")).unwrap();
+    p.run(&["--sandbox=enforce"]).succeeded();
+}
+
 /// From a clean tree, an audit of the `steps`-step build finds nothing.
 fn audit_finds_nothing(p: &Project, steps: usize) {
     remove_outputs(p);

@@ -85,7 +85,11 @@ pub fn build_after_makefiles(
     }
     let mut s = Scheduler::new(db, opts, disk);
     s.settled = carried.settled;
-    let mut carried_audits = carried.audits;
+    // Audits of steps that remade makefiles before this process re-executed.
+    let mut carried_audits = crate::report::recursive_audit::role()
+        .map(|r| r.carried())
+        .unwrap_or_default();
+    carried_audits.extend(carried.audits);
     // The status line needs every job's output whole, as ninja does.
     if status_line && s.sync == output::Sync::None {
         s.sync = output::Sync::Target;
@@ -471,6 +475,10 @@ pub fn remake_makefiles(db: &mut Database, opts: &Options) -> Remake {
         carried.failed = failed;
         say_failed_makefiles(&goals, &outcomes);
         if any_remade(&goals, &outcomes, &before) {
+            // The run after the re-execution audits those steps too.
+            if let Some(role) = crate::report::recursive_audit::role() {
+                role.carry_over(&carried.audits);
+            }
             return Remake::Remade;
         }
     }

@@ -8,11 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// What one step did beyond (or short of) its declaration.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What one step did beyond (or short of) its declaration. Serialised only
+/// to hand the audits of the steps that remade makefiles to the hbuild that
+/// re-executes after them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TargetAudit {
     /// The rule's first target (the step's name in messages).
     pub target: String,
+    #[serde(with = "loc_words")]
     pub loc: Option<Loc>,
     /// Undeclared inputs that no rule makes.
     pub sources: BTreeSet<PathBuf>,
@@ -49,6 +52,24 @@ impl TargetAudit {
             || !self.listed.is_empty()
             || !self.order_only_read.is_empty()
             || !self.outputs.is_empty()
+    }
+}
+
+/// A location as `(file, line)`.
+mod loc_words {
+    use crate::diag::Loc;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(loc: &Option<Loc>, s: S) -> Result<S::Ok, S::Error> {
+        loc.as_ref()
+            .map(|l| (l.file.to_string(), l.line))
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Loc>, D::Error> {
+        let words = Option::<(String, usize)>::deserialize(d)?;
+        Ok(words.map(|(file, line)| Loc::new(&Arc::from(file), line)))
     }
 }
 

@@ -94,12 +94,18 @@ pub struct BuildReport {
     sink: Option<PathBuf>,
     /// This make writes the report (rather than leave its steps in a sink).
     owner: bool,
+    /// Seconds between the build's start and this process's: the run
+    /// before a re-execution.
+    offset: f64,
 }
 
 static GLOBAL: OnceLock<BuildReport> = OnceLock::new();
 
 /// Names the sink to sub-makes.
 pub const SINK_ENV: &str = "HBUILD_REPORT_SINK";
+/// The reporting hbuild's pid and start (seconds since the epoch), kept
+/// across its re-execution after remaking makefiles (the pid stays).
+pub const OWNER_ENV: &str = "HBUILD_REPORT_OWNER";
 
 /// Turn the report on for this process; `mode` is the sandbox mode of the
 /// build. `owner`: this make was given `--report` (else it only collects
@@ -111,17 +117,25 @@ pub fn enable(mode: &str, owner: bool) -> Option<&'static BuildReport> {
     if !owner && inherited.is_none() {
         return None;
     }
+    // Re-executed after remaking makefiles: the same report goes on.
+    let restarted = std::env::var(OWNER_ENV).ok().and_then(|v| {
+        let (pid, started) = v.split_once(' ')?;
+        (pid == std::process::id().to_string()).then(|| started.parse::<f64>().ok())?
+    });
     Some(GLOBAL.get_or_init(|| {
         let mut r = BuildReport::new(mode);
         r.owner = owner;
-        r.sink = if owner {
-            tempfile::Builder::new()
+        r.sink = match (owner, restarted) {
+            (true, Some(started)) if inherited.is_some() => {
+                r.offset = epoch(r.started) - started;
+                inherited
+            }
+            (true, _) => tempfile::Builder::new()
                 .prefix("hbuild-report-")
                 .tempdir()
                 .ok()
-                .map(|d| d.keep())
-        } else {
-            inherited
+                .map(|d| d.keep()),
+            (false, _) => inherited,
         };
         r
     }))
@@ -159,7 +173,28 @@ impl BuildReport {
             steps: Mutex::new(Vec::new()),
             sink: None,
             owner: false,
+            offset: 0.0,
         }
+    }
+
+    /// Before re-executing itself (makefiles were remade): this run's steps
+    /// go to the sink, and the next run takes over the report.
+    pub fn restart_env(&self) -> Vec<(String, String)> {
+        if !self.owner {
+            return Vec::new();
+        }
+        let Some(sink) = &self.sink else {
+            return Vec::new();
+        };
+        let _ = self.contribute();
+        let started = epoch(self.started) - self.offset;
+        vec![
+            (SINK_ENV.to_string(), sink.to_string_lossy().into_owned()),
+            (
+                OWNER_ENV.to_string(),
+                format!("{} {}", std::process::id(), started),
+            ),
+        ]
     }
 
     /// This make writes the report itself.
@@ -192,7 +227,7 @@ impl BuildReport {
         let Some(sink) = self.sink.as_ref().filter(|_| self.owner) else {
             return Vec::new();
         };
-        let started = epoch(self.started);
+        let started = epoch(self.started) - self.offset;
         let mut out = Vec::new();
         for entry in std::fs::read_dir(sink).into_iter().flatten().flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
@@ -259,18 +294,18 @@ impl BuildReport {
     /// The whole report, for a build that ended with `status`: this make's
     /// steps and its sub-makes', in the order they finished.
     pub fn to_json(&self, status: i32) -> Value {
-        let mut steps = self.steps_json(0.0);
+        let mut steps = self.steps_json(self.offset);
         steps.extend(self.collected());
         let end = |s: &Value| s.get("end").and_then(Value::as_f64).unwrap_or(0.0);
         steps.sort_by(|a, b| end(a).total_cmp(&end(b)));
-        let started = epoch(self.started);
+        let started = epoch(self.started) - self.offset;
         json!({
             "schema": SCHEMA,
             "tool": "hbuild",
             "version": env!("CARGO_PKG_VERSION"),
             "sandbox_mode": self.mode,
             "started": started,
-            "duration": seconds(self.origin.elapsed()),
+            "duration": seconds_f(self.origin.elapsed().as_secs_f64() + self.offset),
             "exit_status": status,
             "steps": steps,
         })

@@ -21,6 +21,9 @@ pub const SINK_ENV: &str = "HBUILD_AUDIT_SINK";
 pub const FIX_DEPS_ENV: &str = "HBUILD_FIX_DEPS";
 /// The directory of the make that was given an absolute `--fix-deps`.
 pub const FIX_DEPS_DIR_ENV: &str = "HBUILD_FIX_DEPS_DIR";
+/// The process id of the sink's owner: an hbuild that re-executes itself
+/// after remaking its makefiles keeps its pid, and stays the owner.
+pub const OWNER_PID_ENV: &str = "HBUILD_AUDIT_OWNER_PID";
 
 /// This make's place in a recursive audit.
 pub enum Role {
@@ -38,6 +41,10 @@ static ROLE: std::sync::OnceLock<Role> = std::sync::OnceLock::new();
 pub fn start() {
     ROLE.get_or_init(|| {
         if let Some(p) = std::env::var_os(SINK_ENV).filter(|p| !p.is_empty()) {
+            let me = std::process::id().to_string();
+            if std::env::var(OWNER_PID_ENV).is_ok_and(|pid| pid == me) {
+                return Role::Owner(PathBuf::from(p));
+            }
             return Role::Nested(PathBuf::from(p));
         }
         match tempfile::Builder::new().prefix("hbuild-audit-").tempfile() {
@@ -156,6 +163,40 @@ impl Role {
 
     pub fn note_written(&self, file: &Path) {
         self.append(&format!("wrote {}", file.display()));
+    }
+
+    /// What the re-executed hbuild needs to go on with this audit, after the
+    /// steps that remade the makefiles (see [`Role::carry_over`]).
+    pub fn restart_env(&self) -> Vec<(String, String)> {
+        match self {
+            Role::Owner(p) => vec![
+                (SINK_ENV.to_string(), p.to_string_lossy().into_owned()),
+                (OWNER_PID_ENV.to_string(), std::process::id().to_string()),
+            ],
+            // A sub-make keeps its environment across the exec.
+            Role::Nested(_) | Role::Alone => Vec::new(),
+        }
+    }
+
+    /// Before re-executing itself: every audit of this process so far (those
+    /// carried from before earlier restarts included), for the next run.
+    pub fn carry_over(&self, audits: &[crate::report::audit::TargetAudit]) {
+        let mut all = self.carried();
+        all.extend_from_slice(audits);
+        if let Ok(json) = serde_json::to_string(&all) {
+            self.append(&format!("audits {} {}", std::process::id(), json));
+        }
+    }
+
+    /// What this process carried over from before its last re-execution.
+    pub fn carried(&self) -> Vec<crate::report::audit::TargetAudit> {
+        let tag = format!("audits {} ", std::process::id());
+        self.lines()
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix(&tag))
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default()
     }
 
     /// Run `f` while no other make of this build runs its own: parallel
