@@ -96,15 +96,18 @@ pub struct StepDecl {
 
 /// Whether a step making `targets` runs unsandboxed unless the makefile
 /// sets `.UNSANDBOXED` for it: one that makes no file (each target phony,
-/// or a plain name no file has) and is named for cleaning, installing or
-/// packaging, the GNU standard targets that by their nature change files no
-/// rule declares. A word of the name (split at `/ - _ .`) is `clean...`,
-/// `install...`, `uninstall...`, `dist`, `distdir`, `distcheck` or
-/// `clobber`: `clean`, automake's `clean-am` and `install-exec-am`, CMake's
-/// `CMakeFiles/x.dir/clean`, MakeMaker's `pure_site_install`, gzip's
-/// `remove-installed-links`. Sandboxed, every automake and CMake project's
-/// `clean` failed. Prerequisites that make files (`install: all`) are
-/// still built sandboxed.
+/// or a plain name no file has) and is named for cleaning, installing,
+/// packaging or scanning dependencies, targets that by their nature change
+/// files no rule declares. A word of the name (split at `/ - _ .`) is
+/// `clean...`, `install...`, `uninstall...`, `dist`, `distdir`,
+/// `distcheck`, `clobber` or `depend`: `clean`, automake's `clean-am` and
+/// `install-exec-am`, CMake's `CMakeFiles/x.dir/clean` and
+/// `CMakeFiles/x.dir/depend`, MakeMaker's `pure_site_install`, gzip's
+/// `remove-installed-links`; and CMake's `cmake_check_build_system`, which
+/// regenerates the makefiles when their sources changed. Sandboxed, every
+/// automake and CMake project's `clean` failed, and every CMake rebuild.
+/// Prerequisites that make files (`install: all`) are still built
+/// sandboxed.
 pub fn runs_free_by_default(targets: &[&str], phony: impl Fn(&str) -> bool) -> bool {
     let named_for_it = |name: &str, separators: &[char]| {
         name.split(separators).any(|w| {
@@ -118,8 +121,8 @@ pub fn runs_free_by_default(targets: &[&str], phony: impl Fn(&str) -> bool) -> b
             ]
             .iter()
             .any(|p| w.starts_with(p))
-                || matches!(w, "dist" | "distdir" | "distcheck" | "clobber")
-        })
+                || matches!(w, "dist" | "distdir" | "distcheck" | "clobber" | "depend")
+        }) || name == "cmake_check_build_system"
     };
     let free = |t: &str| {
         if phony(t) {
@@ -466,10 +469,21 @@ mod tests {
             "CMakeFiles/x.dir/clean",
             "pure_site_install",
             "remove-installed-links",
+            "depend",
+            "CMakeFiles/x.dir/depend",
+            "cmake_check_build_system",
         ] {
             assert!(runs_free_by_default(&[t], phony), "{t}");
         }
-        for t in ["all", "check", "wipe", "distro", "reinstate", "build/stamp"] {
+        for t in [
+            "all",
+            "check",
+            "wipe",
+            "distro",
+            "reinstate",
+            "build/stamp",
+            "dependencies",
+        ] {
             assert!(!runs_free_by_default(&[t], phony), "{t}");
         }
         assert!(!runs_free_by_default(&["clean", "all"], phony));
