@@ -529,6 +529,32 @@ build/b.txt: build/a.txt
     audit_finds_nothing(&p, 2);
 }
 
+/// Generated makefiles (automake's recursive ones) are not edited: each
+/// make reads its own directory's fragment through `MAKEFILES=deps.mk`,
+/// which a directory without one does not miss.
+#[test]
+fn fragments_included_through_makefiles_in_a_recursive_build() {
+    let p = project("recursive");
+    for m in ["sub/Makefile", "other.mk"] {
+        let text = p.read(m).unwrap().replace("-include deps.mk\n", "");
+        p.write(m, &text);
+    }
+    let r = p.run(&["--sandbox=audit", "--fix-deps=deps.mk"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    let clean = || {
+        for f in ["sub/o", "sub/o2", "p"] {
+            let _ = fs::remove_file(p.path(f));
+        }
+    };
+    clean();
+    p.run_with_env(".", &[("MAKEFILES", "deps.mk")], &[])
+        .succeeded();
+    clean();
+    let r = p.run_with_env(".", &[("MAKEFILES", "deps.mk")], &["--sandbox=audit"]);
+    r.succeeded();
+    assert!(!r.stdout.contains("sub-makes found"), "{}", r.text());
+}
+
 /// `--fix-deps=/abs/deps.mk`: the make given it and the sub-makes in its
 /// directory write that file; a sub-make elsewhere writes a file of that
 /// name in its own directory, whose makefile includes it (a fragment's

@@ -104,15 +104,23 @@ impl Project {
 
     /// Run hbuild in `sub` of the project with a clean environment.
     pub fn run_in(&self, sub: &str, args: &[&str]) -> Run {
-        let env: Vec<(String, String)> = [
+        self.run_with_env(sub, &[], args)
+    }
+
+    /// As [`run_in`](Self::run_in), with `extra` added to the environment.
+    pub fn run_with_env(&self, sub: &str, extra: &[(&str, &str)], args: &[&str]) -> Run {
+        let home = self.home.path().display().to_string();
+        let base = [
             ("PATH", "/usr/bin:/bin"),
             ("LC_ALL", "C"),
             ("TMPDIR", "/tmp"),
-            ("HOME", &self.home.path().display().to_string()),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+            ("HOME", home.as_str()),
+        ];
+        let env: Vec<(String, String)> = base
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let (status, stdout, stderr) = super::run_with_timeout(
             &hbuild_bin().display().to_string(),
