@@ -860,6 +860,26 @@ fn parse_time_shell_writes_only_its_tmpdir_and_refusals_are_said() {
     assert!(!r.stderr.contains("could not"), "{}", r.text());
 }
 
+/// `MAKEFILES` names makefiles every make reads, also a plain `make` a step
+/// runs (automake's `config.status` runs `make -f - am--depfiles`): steps
+/// may read them.
+#[test]
+fn steps_may_read_the_makefiles_that_makefiles_names() {
+    let p = project_with_makefile(
+        "out/inner: src/in.txt\n\tprintf 'x:\\n\\t@echo inner $$(V)\\n' | make -s -f - x > $@\n",
+    );
+    p.write("extra.mk", "V = from-extra\n");
+    let env = [("MAKEFILES", "extra.mk")];
+    p.run_with_env(".", &env, &["out/inner"]).succeeded();
+    assert_eq!(p.read("out/inner").as_deref(), Some("inner from-extra\n"));
+    let r = p.run_with_env(".", &env, &["--explain-sandbox", "out/inner"]);
+    assert!(
+        r.stdout.contains("r----  extra.mk") && r.stdout.contains("MAKEFILES"),
+        "{}",
+        r.text()
+    );
+}
+
 /// A phony target names no file: the explanation shows no write rights,
 /// as the build gives none (the recipe's `rm` is refused).
 #[test]

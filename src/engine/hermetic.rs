@@ -233,7 +233,7 @@ impl Guard {
         free: bool,
     ) -> Result<Policy, Fatal> {
         let settings = sandbox::settings_for(db, scope)?;
-        Policy::for_step(&StepDecl {
+        let mut policy = Policy::for_step(&StepDecl {
             targets: targets
                 .iter()
                 .map(|p| PathBuf::from(member_file(p)))
@@ -250,7 +250,11 @@ impl Guard {
             rlimits: settings.rlimits,
             shell: shell_path(shell),
             limits_only,
-        })
+        })?;
+        if !policy.unsandboxed && !limits_only {
+            policy.allow_makefiles_env();
+        }
+        Ok(policy)
     }
 
     /// Set up the sandbox of a step about to start. `made_dirs`: its target

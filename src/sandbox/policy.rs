@@ -285,6 +285,28 @@ impl Policy {
         p
     }
 
+    /// Let the step read the makefiles `MAKEFILES` names: every make reads
+    /// them, also one a step runs without `$(MAKE)` (automake's
+    /// `config.status` runs `make -f - am--depfiles`), and the audit's
+    /// workflow for generated makefiles sets `MAKEFILES=deps.mk`. A relative
+    /// name is this make's file, as it read it.
+    pub fn allow_makefiles_env(&mut self) {
+        let Some(list) = std::env::var_os("MAKEFILES") else {
+            return;
+        };
+        for word in list.to_string_lossy().split_whitespace() {
+            let path = Path::new(word);
+            if path.is_file() {
+                self.entries.push(Entry {
+                    path: path.to_path_buf(),
+                    rights: Rights::READ,
+                    origin: Origin::Project,
+                    note: Some("MAKEFILES: every make reads it, those the step runs too"),
+                });
+            }
+        }
+    }
+
     /// Let the step create and write files in `dir` (a directory hbuild
     /// collects something in, such as the sub-makes' build report steps).
     pub fn allow_collecting(&mut self, dir: &Path, why: &'static str) {
