@@ -447,10 +447,9 @@ impl Guard {
         // for the working directory: the shell lists it for any unquoted
         // `[...]` or `*` (`echo [CC] $@`), nearly always to no effect; that
         // is said, not failed.
-        let in_cwd = |v: &Violation| {
-            let cwd = std::env::current_dir().map(|d| crate::observe::normalize(&d));
-            cwd.is_ok_and(|c| crate::observe::normalize(&self.root.join(&v.path)) == c)
-        };
+        // The root is the directory hbuild works in, the steps' too.
+        let cwd = crate::observe::normalize(&self.root);
+        let in_cwd = |v: &Violation| crate::observe::normalize(&self.root.join(&v.path)) == cwd;
         let (warnings, failing): (Vec<Violation>, Vec<Violation>) = found
             .into_iter()
             .partition(|v| v.kind == violations::Kind::List && in_cwd(v));

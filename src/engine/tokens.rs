@@ -203,15 +203,15 @@ impl Tokens {
         })
     }
 
-    /// May one more job start while `running` jobs run? Without a token yet,
-    /// one is requested and the wait loop wakes up when it arrives.
     /// Are all of this make's own job slots (`-jN`) taken?
     pub fn at_limit(&self, running: usize) -> bool {
         self.limit.is_some_and(|l| running >= l)
     }
 
+    /// May one more job start while `running` jobs run? Without a token yet,
+    /// one is requested and the wait loop wakes up when it arrives.
     pub fn may_start(&mut self, running: usize) -> bool {
-        if self.limit.is_some_and(|l| running >= l) {
+        if self.at_limit(running) {
             return false;
         }
         let Some(s) = &mut self.server else {

@@ -48,6 +48,14 @@ pub enum Decoded {
 }
 
 impl Decoded {
+    /// The path of a read-only open or exec, left to complete.
+    pub fn read_path(&self) -> Option<&Path> {
+        match self {
+            Decoded::ReadOpen(p, _) | Decoded::Exec(p) => Some(p),
+            Decoded::Done(_) => None,
+        }
+    }
+
     /// The accesses, looking at the file system where still needed.
     pub fn complete(self, t: &impl Tracee) -> Vec<Access> {
         match self {
@@ -63,9 +71,6 @@ impl Decoded {
 /// at now; read-only opens and execs are left to [`Decoded::complete`].
 pub fn decode(sys: Syscall, args: &[u64; 6], t: &impl Tracee) -> io::Result<Decoded> {
     use Syscall::*;
-    if touches_nothing(sys, args, t) {
-        return Ok(Decoded::Done(vec![]));
-    }
     let open_request = |path: PathBuf, flags: u64| {
         let f = flags as i32;
         if f & (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC) == libc::O_RDONLY {

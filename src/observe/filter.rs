@@ -137,18 +137,13 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
     sock_filter { code, jt, jf, k }
 }
 
-/// The program: notify for the file syscalls, fail `io_uring_setup` with
-/// ENOSYS (io_uring operations would bypass the filter), allow the rest.
+/// The program: notify for the file syscalls `routed` names, fail
+/// `io_uring_setup` with ENOSYS (io_uring operations would bypass the
+/// filter), allow the rest.
 /// Syscalls of another ABI (i386 via int 0x80, x32) are allowed unobserved.
 /// An `execve` whose (otherwise unused) fourth argument is `tag` is allowed
 /// too: hbuild's own start of a command, which the engine records itself
 /// (see `engine::spawn::exec_tag`).
-#[cfg(test)]
-pub fn program(tag: u64) -> Vec<sock_filter> {
-    program_for(tag, Routed::Everything)
-}
-
-/// The program for `routed`.
 pub fn program_for(tag: u64, routed: Routed) -> Vec<sock_filter> {
     let mut routes: Vec<(u32, Label)> = table()
         .iter()
@@ -291,6 +286,10 @@ impl Code {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn program(tag: u64) -> Vec<sock_filter> {
+        program_for(tag, Routed::Everything)
+    }
 
     const TAG: u64 = 0x1234_5678_9abc_def0;
 

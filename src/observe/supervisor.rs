@@ -611,17 +611,11 @@ impl State {
         // A read or exec the step may have to be refused: what is at its
         // path is looked at now rather than after the answer.
         let decoded = match (decoded, step.and_then(|id| self.steps.get(&id))) {
-            (Some(Ok(Decoded::ReadOpen(path, flags))), Some(s))
-                if s.protected.guards_read(&path, &s.accesses, &self.root) =>
+            (Some(Ok(d)), Some(s))
+                if d.read_path()
+                    .is_some_and(|p| s.protected.guards_read(p, &s.accesses, &self.root)) =>
             {
-                Some(Ok(Decoded::Done(
-                    Decoded::ReadOpen(path, flags).complete(&process),
-                )))
-            }
-            (Some(Ok(Decoded::Exec(path))), Some(s))
-                if s.protected.guards_read(&path, &s.accesses, &self.root) =>
-            {
-                Some(Ok(Decoded::Done(Decoded::Exec(path).complete(&process))))
+                Some(Ok(Decoded::Done(d.complete(&process))))
             }
             (d, _) => d,
         };

@@ -214,9 +214,15 @@ pub fn render(audits: &[TargetAudit], recursive_steps: usize) -> String {
             let _ = writeln!(out, "  declared prerequisite never read: {}", p.display());
         }
     }
+    // Steps that ran sub-makes are audited by those.
+    let recursive = match recursive_steps {
+        0 => String::new(),
+        1 => " (1 step ran sub-makes, which audit their own steps)".to_string(),
+        n => format!(" ({n} steps ran sub-makes, which audit their own steps)"),
+    };
     let _ = writeln!(
         out,
-        "{}: audit: {} of {} steps not hermetic: {} undeclared inputs, {} inputs made by other rules, {} order-only prerequisites read, {} undeclared outputs; {} declared prerequisites never read",
+        "{}: audit: {} of {} steps not hermetic: {} undeclared inputs, {} inputs made by other rules, {} order-only prerequisites read, {} undeclared outputs; {} declared prerequisites never read{}",
         prog,
         with_findings,
         audits.len(),
@@ -224,22 +230,9 @@ pub fn render(audits: &[TargetAudit], recursive_steps: usize) -> String {
         races,
         oo,
         outputs,
-        unused
+        unused,
+        recursive
     );
-    if recursive_steps > 0 {
-        // Before the newline: the summary stays one line.
-        out.pop();
-        let _ = writeln!(
-            out,
-            " ({} {} sub-makes, which audit their own steps)",
-            recursive_steps,
-            if recursive_steps == 1 {
-                "step ran"
-            } else {
-                "steps ran"
-            }
-        );
-    }
     out
 }
 

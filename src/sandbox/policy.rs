@@ -264,14 +264,11 @@ impl Policy {
             if let Some(make) = make {
                 p.add(make, Rights::RX, Origin::Shell);
             }
-            p.entries.push(Entry {
-                path: PathBuf::from("/"),
-                rights: Rights::RX,
-                origin: Origin::Project,
-                note: Some(
-                    "the step runs a sub-make, which reads what its steps declare, wherever it is",
-                ),
-            });
+            p.add_noted(
+                Path::new("/"),
+                Rights::RX,
+                "the step runs a sub-make, which reads what its steps declare, wherever it is",
+            );
             let all = Rights::RW | Rights::EXEC | Rights::CREATE;
             for root in roots {
                 p.entries.push(Entry {
@@ -291,28 +288,34 @@ impl Policy {
     /// workflow for generated makefiles sets `MAKEFILES=deps.mk`. A relative
     /// name is this make's file, as it read it.
     pub fn allow_makefiles_env(&mut self) {
-        let Some(list) = std::env::var_os("MAKEFILES") else {
-            return;
-        };
-        for word in list.to_string_lossy().split_whitespace() {
-            let path = Path::new(word);
-            if path.is_file() {
-                self.entries.push(Entry {
-                    path: path.to_path_buf(),
-                    rights: Rights::READ,
-                    origin: Origin::Project,
-                    note: Some("MAKEFILES: every make reads it, those the step runs too"),
-                });
-            }
+        // Read once: the variable and the files do not change in a build.
+        static FILES: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+        let files = FILES.get_or_init(|| {
+            let list = std::env::var_os("MAKEFILES").unwrap_or_default();
+            list.to_string_lossy()
+                .split_whitespace()
+                .map(PathBuf::from)
+                .filter(|p| p.is_file())
+                .collect()
+        });
+        for f in files {
+            let why = "MAKEFILES: every make reads it, those the step runs too";
+            self.add_noted(f, Rights::READ, why);
         }
     }
 
     /// Let the step create and write files in `dir` (a directory hbuild
     /// collects something in, such as the sub-makes' build report steps).
     pub fn allow_collecting(&mut self, dir: &Path, why: &'static str) {
+        self.add_noted(dir, Rights::RW | Rights::CREATE, why);
+    }
+
+    /// An entry for something the step needs beyond what it declares,
+    /// with why (`--explain-sandbox` shows it).
+    fn add_noted(&mut self, path: &Path, rights: Rights, why: &'static str) {
         self.entries.push(Entry {
-            path: dir.to_path_buf(),
-            rights: Rights::RW | Rights::CREATE,
+            path: path.to_path_buf(),
+            rights,
             origin: Origin::Project,
             note: Some(why),
         });
