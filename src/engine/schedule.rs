@@ -138,6 +138,10 @@ pub struct Scheduler<'a> {
     pub graph: Graph,
     pub disk: StatCache,
     state: Vec<State>,
+    /// Advice meant once per run was given.
+    advised: bool,
+    /// The tool that generated the makefiles, once looked up.
+    generated: Option<Option<&'static str>>,
     /// The time a finished node shows its dependents.
     stamp: Vec<MTime>,
     on_stack: Vec<bool>,
@@ -221,6 +225,8 @@ impl<'a> Scheduler<'a> {
             graph,
             disk,
             state: Vec::new(),
+            advised: false,
+            generated: None,
             stamp: Vec::new(),
             on_stack: Vec::new(),
             debug_level: Vec::new(),
@@ -1213,34 +1219,24 @@ impl<'a> Scheduler<'a> {
             job.capture
                 .say_err(&format!("{}: *** [{}: {}] {}", prog, at, name, v));
         }
-        // `clean` and `install` in an existing makefile: say how to let them run.
-        let removes = found.iter().any(|v| {
-            use crate::report::violations::Kind;
-            matches!(
-                v.kind,
-                Kind::Delete | Kind::RemoveDir | Kind::Write | Kind::Create | Kind::Mkdir
-            )
-        });
-        if removes && self.graph.nodes[id].phony {
-            job.capture.say_err(&format!(
-                "{}: '{}' is phony and changes files it does not declare; to run it outside the sandbox, as clean and install rules usually must, add '{}: .UNSANDBOXED = 1'",
-                prog, name, name
-            ));
-        } else if removes && !self.graph.nodes[id].phony && !std::path::Path::new(&*name).exists() {
-            // A `clean` that was never declared phony: it makes no file.
-            let deletes = found.iter().any(|v| {
-                matches!(
-                    v.kind,
-                    crate::report::violations::Kind::Delete
-                        | crate::report::violations::Kind::RemoveDir
-                )
-            });
-            if deletes {
-                job.capture.say_err(&format!(
-                    "{}: '{}' deletes files it does not declare and makes no file '{}'; if it is a clean rule, add '.PHONY: {}' and '{}: .UNSANDBOXED = 1'",
-                    prog, name, name, name, name
-                ));
-            }
+        // How to declare what the step did (clean rules, dependency files),
+        // or, once per run, how to find every undeclared input at once.
+        let commands: Vec<&str> = job.step.lines.iter().map(|l| l.text.as_str()).collect();
+        let failed = crate::report::advice::FailedStep {
+            target: &name,
+            phony: self.graph.nodes[id].phony,
+            exists: std::path::Path::new(&*name).exists(),
+            commands: &commands,
+            violations: &found,
+        };
+        let makefiles = &self.db.makefiles;
+        let generated = *self
+            .generated
+            .get_or_insert_with(|| crate::report::advice::generator(makefiles));
+        let first = !std::mem::replace(&mut self.advised, true);
+        let advice = crate::report::advice::for_failure(&failed, generated, first);
+        for line in advice {
+            job.capture.say_err(&format!("{}: {}", prog, line));
         }
         for f in crate::report::violations::created_files(&found) {
             let _ = std::fs::remove_file(f);

@@ -1,5 +1,6 @@
 //! Files hbuild writes about a build for other tools to read.
 
+pub mod advice;
 pub mod audit;
 pub mod build_report;
 pub mod data_base;
