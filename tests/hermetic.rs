@@ -753,6 +753,34 @@ fn sandboxed_clean_fails_and_names_the_fix() {
     assert!(p.exists("out/old"));
 }
 
+/// `static: example minigzip` (zlib): a recipe-less target with no file,
+/// or a phony one, gathers prerequisites; a step depending on it may read
+/// them (make builds them first and remakes the step every time). Through
+/// a recipe-less target that is a file, a change would not remake the
+/// step: reading what it gathers stays undeclared.
+#[test]
+fn prerequisites_gathered_by_an_aggregate_are_readable() {
+    let p = project_with_makefile(
+        ".PHONY: tools\nt: agg tools\n\tcat a b > $@\nagg: a\ntools: b\na:\n\techo a > $@\nb:\n\techo b > $@\n",
+    );
+    p.run(&["t"]).succeeded();
+    assert_eq!(p.read("t").as_deref(), Some("a\nb\n"));
+    let r = p.run(&["--explain-sandbox", "t"]);
+    for name in ["a", "b"] {
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(name) && l.contains("prerequisite")),
+            "{}",
+            r.text()
+        );
+    }
+    fs::remove_file(p.path("t")).unwrap();
+    p.write("agg", "");
+    p.run(&["t"])
+        .failed_with("t] read undeclared file 'a' (denied by sandbox)");
+}
+
 #[test]
 fn compiler_dependency_file_is_named_with_the_declaration_that_allows_it() {
     let p = project_with_makefile("%.o: %.c\n\tcc -MMD -c $< -o $@\n");

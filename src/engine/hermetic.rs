@@ -269,11 +269,13 @@ impl Guard {
     ) -> Result<StepGuard, Fatal> {
         let recursive = step.lines.iter().any(|l| l.always);
         // A phony prerequisite names no file to read.
+        // What it reaches through aggregates (`static: a b`) it may read too.
         let inputs: Vec<&String> = step
             .prereqs
             .iter()
             .chain(&step.order_only)
             .filter(|p| !db.specials.phony.contains(*p))
+            .chain(&step.through)
             .collect();
         let free = free_by_default(db, &step.targets);
         let targets = &file_targets(db, &step.targets);
@@ -346,14 +348,16 @@ impl Guard {
 
     /// A step is over: what it did that it did not declare. In enforce mode the
     /// caller fails the step; in audit mode the findings are kept for the report.
+    /// `alone`: no other step ran meanwhile; `producer`: the rule that makes
+    /// a file; `ordered`: whether a rule runs before this step anyway.
     pub fn end_step(
         &mut self,
         sg: StepGuard,
         step: &Step,
         target: &str,
-        alone: bool,
-        phony: bool,
+        (alone, phony): (bool, bool),
         producer: &dyn Fn(&Path) -> Option<String>,
+        ordered: &dyn Fn(&str) -> bool,
     ) -> StepEnd {
         let mut sg = sg;
         if sg.recursive {
@@ -427,7 +431,11 @@ impl Guard {
                 phony,
             };
             let made_by = &self.made_by;
-            let producer = |p: &Path| producer(p).or_else(|| made_by.get(p).cloned());
+            let producer = |p: &Path| {
+                let rule = producer(p).or_else(|| made_by.get(p).cloned())?;
+                let before = ordered(&rule);
+                Some((rule, before))
+            };
             let audit = audit::audit_step(&facts, &found, &producer);
             for (p, kind) in &audit.outputs {
                 if matches!(kind, violations::Kind::Create | violations::Kind::Link) {
@@ -691,11 +699,13 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
         }
         let mut targets = vec![n.path.to_string()];
         targets.extend(n.siblings.iter().map(|s| graph.nodes[*s].path.to_string()));
-        let inputs: Vec<String> = deps
+        let mut inputs: Vec<String> = deps
             .iter()
             .filter(|d| !graph.nodes[d.node].phony)
             .map(|d| graph.nodes[d.node].path.to_string())
             .collect();
+        inputs.extend(graph.through_aggregates(db, &mut disk, id));
+        let n = &graph.nodes[id];
         let inputs: Vec<&String> = inputs.iter().collect();
         // As the step would see it, every normal prerequisite newer than
         // the target (`$?` of a missing target).

@@ -33,6 +33,10 @@ pub struct Step {
     pub targets: Vec<String>,
     pub prereqs: Vec<String>,
     pub order_only: Vec<String>,
+    /// Files reached through phony or recipe-less prerequisites (see
+    /// `Graph::through_aggregates`): readable by a sandboxed recipe.
+    /// Worked out only when the sandbox is on.
+    pub through: Vec<String>,
     pub recipe: Arc<Recipe>,
     pub loc: Loc,
     pub lines: Vec<CommandLine>,
@@ -1054,8 +1058,15 @@ impl<'a> Scheduler<'a> {
                 return;
             }
         };
+        let through = if hermetic::mode_of(self.opts) == crate::sandbox::Mode::Off {
+            Vec::new()
+        } else {
+            self.graph.through_aggregates(self.db, &mut self.disk, id)
+        };
+        let n = &self.graph.nodes[id];
         let step = Step {
             node: id,
+            through,
             targets,
             prereqs: n
                 .deps
@@ -1193,7 +1204,16 @@ impl<'a> Scheduler<'a> {
             d.sandbox = Some(sg.report_summary());
         }
         let phony = self.graph.nodes[id].phony;
-        let end = guard.end_step(sg, &job.step, &name, !job.concurrent, phony, &producer);
+        // A rule the step's prerequisites lead to runs before it: no race.
+        let ordered = |rule: &str| graph.lookup(rule).is_some_and(|n| graph.reaches(id, n));
+        let end = guard.end_step(
+            sg,
+            &job.step,
+            &name,
+            (!job.concurrent, phony),
+            &producer,
+            &ordered,
+        );
         let found = end.violations;
         if let Some(d) = &mut job.report {
             (d.violations, d.accesses) = end.report;

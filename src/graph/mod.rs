@@ -139,6 +139,60 @@ impl Graph {
         id
     }
 
+    /// The files `id` reaches through prerequisites that are phony, or
+    /// have no recipe and no file (`static: example minigzip`), down any
+    /// chain of such: make builds them before `id`, and remakes `id` every
+    /// time (such a prerequisite counts as just made), so the recipe of
+    /// `id` may read them. Through a recipe-less target that exists as a
+    /// file, a change would not reach `id`: those are not included. Direct
+    /// prerequisites are not repeated.
+    pub fn through_aggregates(
+        &mut self,
+        db: &mut Database,
+        disk: &mut StatCache,
+        id: NodeId,
+    ) -> Vec<String> {
+        let direct: Vec<NodeId> = self.nodes[id].deps.iter().map(|e| e.node).collect();
+        let mut seen: std::collections::HashSet<NodeId> = direct.iter().copied().collect();
+        seen.insert(id);
+        let mut stack: Vec<NodeId> = direct;
+        let mut out = Vec::new();
+        while let Some(n) = stack.pop() {
+            let _ = self.prepare(db, disk, n);
+            let node = &self.nodes[n];
+            let aggregate = node.phony || (node.recipe.is_none() && !disk.exists(&node.path));
+            if !aggregate {
+                continue;
+            }
+            for e in &self.nodes[n].deps {
+                if seen.insert(e.node) {
+                    stack.push(e.node);
+                    let dep = &self.nodes[e.node];
+                    if !dep.phony {
+                        out.push(dep.path.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `to` is reached from `from` through prerequisites already
+    /// worked out (a running step's are): make then builds `to` first.
+    pub fn reaches(&self, from: NodeId, to: NodeId) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![from];
+        while let Some(id) = stack.pop() {
+            if id == to {
+                return true;
+            }
+            if seen.insert(id) {
+                stack.extend(self.nodes[id].deps.iter().map(|e| e.node));
+            }
+        }
+        false
+    }
+
     /// Whether `from` is made from `to`: `to` is among its prerequisites,
     /// directly or down any chain, resolving rules (implicit ones too) as
     /// the walk reaches them, as make would once `from` became a

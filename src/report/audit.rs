@@ -22,6 +22,11 @@ pub struct TargetAudit {
     /// Undeclared inputs made by another rule (named): a missing edge that can
     /// race under `-j`.
     pub generated: BTreeMap<PathBuf, String>,
+    /// Those of `generated` whose rule the target's prerequisites lead to
+    /// (`out: gen` where gen's recipe also writes `side`): make runs it
+    /// first, so they cannot race; they are still undeclared.
+    #[serde(default)]
+    pub ordered: BTreeSet<PathBuf>,
     /// Directories listed without being declared.
     pub listed: BTreeSet<PathBuf>,
     /// Order-only prerequisites whose content was read: a change to them will
@@ -103,11 +108,11 @@ fn names_all_prereqs(lines: &[&str]) -> bool {
 
 /// Build one target's audit from its step's violations (`check_step` run
 /// without enforcement) and what it read; `producer` names the rule that makes
-/// a file, if any.
+/// a file, if any, and whether that rule runs before the step anyway.
 pub fn audit_step(
     facts: &StepFacts,
     violations: &[Violation],
-    producer: &dyn Fn(&Path) -> Option<String>,
+    producer: &dyn Fn(&Path) -> Option<(String, bool)>,
 ) -> TargetAudit {
     let mut a = TargetAudit {
         target: facts.target.to_string(),
@@ -119,7 +124,10 @@ pub fn audit_step(
     for v in violations {
         match v.kind {
             Kind::Read | Kind::Exec => match producer(&v.path) {
-                Some(rule) => {
+                Some((rule, before)) => {
+                    if before {
+                        a.ordered.insert(v.path.clone());
+                    }
                     a.generated.insert(v.path.clone(), rule);
                 }
                 None => {
@@ -180,12 +188,19 @@ pub fn render(audits: &[TargetAudit], recursive_steps: usize) -> String {
             let _ = writeln!(out, "  undeclared input (source file): {}", p.display());
         }
         for (p, rule) in &a.generated {
-            races += 1;
+            let note = if a.ordered.contains(p) {
+                inputs += 1;
+                "made before it through its prerequisites"
+            } else {
+                races += 1;
+                "can race under -j"
+            };
             let _ = writeln!(
                 out,
-                "  undeclared input made by rule '{}': {} (can race under -j)",
+                "  undeclared input made by rule '{}': {} ({})",
                 rule,
-                p.display()
+                p.display(),
+                note
             );
         }
         for p in &a.listed {
@@ -532,9 +547,20 @@ mod tests {
             v(Kind::Read, "gen/cfg.h"),
             v(Kind::Create, "out/a.d"),
         ];
-        let producer = |p: &Path| (p == Path::new("gen/cfg.h")).then(|| "gen/cfg.h".to_string());
+        let producer =
+            |p: &Path| (p == Path::new("gen/cfg.h")).then(|| ("gen/cfg.h".to_string(), false));
         let a = audit_step(&facts, &vs, &producer);
         assert!(a.sources.contains(Path::new("src/a.h")));
+        assert!(render(std::slice::from_ref(&a), 0).contains("gen/cfg.h (can race under -j)"));
+        // The same input from a rule that runs first anyway: no race.
+        let before = |p: &Path| producer(p).map(|(rule, _)| (rule, true));
+        let ordered = audit_step(&facts, &vs, &before);
+        let text = render(&[ordered], 0);
+        assert!(
+            text.contains("gen/cfg.h (made before it through its prerequisites)"),
+            "{text}"
+        );
+        assert!(text.contains("0 inputs made by other rules"), "{text}");
         assert_eq!(
             a.generated.get(Path::new("gen/cfg.h")).map(String::as_str),
             Some("gen/cfg.h")

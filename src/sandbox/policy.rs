@@ -354,7 +354,11 @@ impl Policy {
         }
         self.add(target, rights, Origin::Target);
         let (dir, moved_up) = nearest_existing_dir(parent_of(target));
-        let note = moved_up.then_some(ANCESTOR_NOTE);
+        let note = Some(if moved_up {
+            ANCESTOR_NOTE
+        } else {
+            DIRECTORY_NOTE
+        });
         if self
             .entries
             .iter()
@@ -397,7 +401,11 @@ fn nearest_existing_dir(dir: &Path) -> (&Path, bool) {
     (d, d != dir)
 }
 
-const ANCESTOR_NOTE: &str = "nearest existing ancestor: the recipe creates the rest";
+const ANCESTOR_NOTE: &str =
+    "nearest existing ancestor: the recipe creates the rest; files already there only as declared";
+/// The rights of a target directory cover the files the step makes; the
+/// observer keeps the others to what the step declares (`Protected`).
+const DIRECTORY_NOTE: &str = "new files; files already there only as declared";
 
 /// The `--explain-sandbox` text: one line per path, then network, scopes,
 /// limits and TMPDIR.

@@ -205,23 +205,20 @@ fn build_entries(name: &str) -> Option<Vec<Entry>> {
     )
 }
 
-/// `/dir/prefix*` names every entry of `/dir` starting with `prefix`
-/// (versioned directories such as /etc/python3.11); other paths stand as is.
+/// `NAME*` names the versions of `NAME` that exist: `NAME` itself and
+/// `NAME.0` to `NAME.40` (`/etc/python3`, `/etc/python3.11`); other paths
+/// stand as is. Probed with `stat` rather than by listing the directory: an
+/// hbuild started inside another's step may read no more of `/etc` than
+/// that step may, and a refused listing would be blamed on the step.
 fn expand(path: &str) -> Vec<PathBuf> {
-    let Some(pattern) = path.strip_suffix('*') else {
+    let Some(name) = path.strip_suffix('*') else {
         return vec![PathBuf::from(path)];
     };
-    let (dir, prefix) = pattern.rsplit_once('/').unwrap_or(("", pattern));
-    let Ok(rd) = std::fs::read_dir(if dir.is_empty() { "/" } else { dir }) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = rd
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-        .map(|e| e.path())
-        .collect();
-    out.sort();
-    out
+    std::iter::once(name.to_string())
+        .chain((0..=40).map(|minor| format!("{name}.{minor}")))
+        .map(PathBuf::from)
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect()
 }
 
 /// Extra TCP ports a preset opens for connecting (DNS over TCP).
