@@ -931,8 +931,8 @@ fn parse_time_shell_writes_only_its_tmpdir_and_refusals_are_said() {
     assert_eq!(
         warnings,
         [
-            "Makefile:3: warning: $(shell) could not create 'conftest.c' (denied by sandbox: while makefiles are read, $(shell) may write only under $TMPDIR)",
-            "Makefile:4: warning: $(shell) could not create directory 'src/made' (denied by sandbox: while makefiles are read, $(shell) may write only under $TMPDIR)",
+            "Makefile:3: warning: $(shell) could not create 'conftest.c' (denied by sandbox: $(shell) may write only under $TMPDIR)",
+            "Makefile:4: warning: $(shell) could not create directory 'src/made' (denied by sandbox: $(shell) may write only under $TMPDIR)",
         ],
         "{}",
         r.text()

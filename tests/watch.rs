@@ -120,16 +120,32 @@ fn watch_in_process() {
     assert_eq!(watcher.join().unwrap(), 130);
 }
 
+/// Kills the watcher if the test fails before it stops it: a watcher left
+/// running would keep the test's output pipe open, and the run would hang.
+struct Watcher(std::process::Child);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn watch_command_line() {
     let dir = fixture();
-    let mut child = Command::new(BIN)
-        .args(["--watch", "-s", "-C"])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut watcher = Watcher(
+        Command::new(BIN)
+            .args(["--watch", "-s", "-C"])
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut watcher.0;
     scenario(dir.path());
     // SAFETY: signalling our own child.
     unsafe {

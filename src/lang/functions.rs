@@ -686,7 +686,7 @@ pub mod shell_command {
                 None => PROG.to_string(),
             };
             eprintln!(
-                "{}: warning: $(shell) could not {} (denied by sandbox: while makefiles are read, $(shell) may write only under $TMPDIR)",
+                "{}: warning: $(shell) could not {} (denied by sandbox: $(shell) may write only under $TMPDIR)",
                 at, what
             );
         }

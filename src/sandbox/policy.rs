@@ -103,7 +103,7 @@ pub struct StepDecl {
 /// `distcheck`, `clobber` or `depend`: `clean`, automake's `clean-am` and
 /// `install-exec-am`, CMake's `CMakeFiles/x.dir/clean` and
 /// `CMakeFiles/x.dir/depend`, MakeMaker's `pure_site_install`, gzip's
-/// `remove-installed-links`; and CMake's `cmake_check_build_system`, which
+/// `remove-installed-links`, git's `cocciclean` (a word ending in `clean`); and CMake's `cmake_check_build_system`, which
 /// regenerates the makefiles when their sources changed. Sandboxed, every
 /// automake and CMake project's `clean` failed, and every CMake rebuild.
 /// Prerequisites that make files (`install: all`) are still built
@@ -121,6 +121,8 @@ pub fn runs_free_by_default(targets: &[&str], phony: impl Fn(&str) -> bool) -> b
             ]
             .iter()
             .any(|p| w.starts_with(p))
+                // git's `cocciclean`, `profile-clean`'s kin.
+                || w.ends_with("clean")
                 || matches!(w, "dist" | "distdir" | "distcheck" | "clobber" | "depend")
         }) || name == "cmake_check_build_system"
     };
@@ -505,6 +507,8 @@ mod tests {
             "depend",
             "CMakeFiles/x.dir/depend",
             "cmake_check_build_system",
+            "cocciclean",
+            "testclean",
         ] {
             assert!(runs_free_by_default(&[t], phony), "{t}");
         }
