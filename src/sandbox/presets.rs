@@ -164,8 +164,8 @@ const TMP: &[Item] = &[Item(
 /// The entries of preset `name` (one of [`NAMES`]), or `None` if unknown.
 /// `system` includes `runtime`.
 pub fn entries(name: &str) -> Option<Vec<Entry>> {
-    // Every step asks for the same presets; wildcards (`/etc/python3*`) are
-    // expanded by listing a directory, so the result is kept per process.
+    // Every step asks for the same presets; versioned names (`/etc/python3*`)
+    // are probed, so the result is kept per process.
     static CACHE: Mutex<Vec<(String, Vec<Entry>)>> = Mutex::new(Vec::new());
     if let Some((_, e)) = CACHE.lock().ok()?.iter().find(|(n, _)| n == name) {
         return Some(e.clone());
