@@ -764,6 +764,21 @@ fn audit_finds_nothing(p: &Project, steps: usize) {
     assert!(r.stdout.contains(&want), "{}", r.text());
 }
 
+/// `ln git git-add` (git's builtins) uses its prerequisite without reading
+/// it: not an unused prerequisite.
+#[test]
+fn a_hard_linked_prerequisite_is_used() {
+    let p = project("fixloop");
+    p.write("Makefile", "all: b\nb: a\n\tln -f a b\na:\n\techo a > a\n");
+    let r = p.run(&["--sandbox=audit"]);
+    r.succeeded();
+    assert!(
+        r.stdout.contains("0 declared prerequisites never read"),
+        "{}",
+        r.text()
+    );
+}
+
 /// A file another rule's recipe writes undeclared, read by a step that
 /// depends on that rule: undeclared, but make runs the writer first, so it
 /// is not called a race. The fragment's fix builds and audits clean.

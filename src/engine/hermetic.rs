@@ -419,6 +419,9 @@ impl Guard {
                 .map(|l| &l.loc)
                 .unwrap_or(&step.loc);
             let recipe: Vec<&str> = step.recipe.lines.iter().map(|l| l.text.as_str()).collect();
+            // `ln git git-add` uses git without reading it.
+            let linked: std::collections::BTreeSet<PathBuf> =
+                acc.links.iter().map(|(from, _)| from.clone()).collect();
             let facts = StepFacts {
                 target,
                 loc: Some(first_line),
@@ -426,7 +429,7 @@ impl Guard {
                 order_only: &order_only,
                 reads: &acc.reads,
                 root: &self.root,
-                used: &[&acc.execs, &acc.lists],
+                used: &[&acc.execs, &acc.lists, &linked],
                 recipe: &recipe,
                 phony,
             };
