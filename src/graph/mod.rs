@@ -80,6 +80,9 @@ pub struct Graph {
     by_name: FastMap<Name, NodeId>,
     pub vpath: Vec<String>,
     patterns: resolve::RuleTable,
+    /// What each aggregate gathers (see `through_aggregates`), worked out
+    /// once: many steps may depend on the same one.
+    gathered: FastMap<NodeId, std::sync::Arc<[String]>>,
 }
 
 impl Graph {
@@ -97,6 +100,7 @@ impl Graph {
             by_name,
             vpath: resolve::vpath_dirs(db),
             patterns: resolve::RuleTable::new(db),
+            gathered: FastMap::default(),
         }
     }
 
@@ -107,6 +111,7 @@ impl Graph {
             by_name: FastMap::default(),
             vpath: Vec::new(),
             patterns: resolve::RuleTable::default(),
+            gathered: FastMap::default(),
         }
     }
 
@@ -153,28 +158,62 @@ impl Graph {
         id: NodeId,
     ) -> Vec<String> {
         let direct: Vec<NodeId> = self.nodes[id].deps.iter().map(|e| e.node).collect();
-        let mut seen: std::collections::HashSet<NodeId> = direct.iter().copied().collect();
-        seen.insert(id);
-        let mut stack: Vec<NodeId> = direct;
-        let mut out = Vec::new();
-        while let Some(n) = stack.pop() {
+        let mut out: Vec<String> = Vec::new();
+        for n in direct {
             let _ = self.prepare(db, disk, n);
-            let node = &self.nodes[n];
-            let aggregate = node.phony || (node.recipe.is_none() && !disk.exists(&node.path));
-            if !aggregate {
-                continue;
+            if self.is_aggregate(disk, n) {
+                out.extend(self.gathered_by(db, disk, n).iter().cloned());
             }
-            for e in &self.nodes[n].deps {
-                if seen.insert(e.node) {
-                    stack.push(e.node);
-                    let dep = &self.nodes[e.node];
-                    if !dep.phony {
-                        out.push(dep.path.to_string());
-                    }
+        }
+        if !out.is_empty() {
+            let direct: std::collections::HashSet<&str> = self.nodes[id]
+                .deps
+                .iter()
+                .map(|e| &*self.nodes[e.node].path)
+                .collect();
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|p| !direct.contains(p.as_str()) && seen.insert(p.clone()));
+        }
+        out
+    }
+
+    /// Phony, or without recipe and file: counts as remade every time.
+    fn is_aggregate(&self, disk: &mut StatCache, n: NodeId) -> bool {
+        let node = &self.nodes[n];
+        node.phony || (node.recipe.is_none() && !disk.exists(&node.path))
+    }
+
+    /// The files aggregate `agg` gathers, down any chain of aggregates.
+    fn gathered_by(
+        &mut self,
+        db: &mut Database,
+        disk: &mut StatCache,
+        agg: NodeId,
+    ) -> std::sync::Arc<[String]> {
+        if let Some(g) = self.gathered.get(&agg) {
+            return g.clone();
+        }
+        let mut seen = std::collections::HashSet::from([agg]);
+        let mut stack = vec![agg];
+        let mut files = Vec::new();
+        while let Some(n) = stack.pop() {
+            let deps: Vec<NodeId> = self.nodes[n].deps.iter().map(|e| e.node).collect();
+            for d in deps {
+                if !seen.insert(d) {
+                    continue;
+                }
+                let _ = self.prepare(db, disk, d);
+                if !self.nodes[d].phony {
+                    files.push(self.nodes[d].path.to_string());
+                }
+                if self.is_aggregate(disk, d) {
+                    stack.push(d);
                 }
             }
         }
-        out
+        let files: std::sync::Arc<[String]> = files.into();
+        self.gathered.insert(agg, files.clone());
+        files
     }
 
     /// Whether `to` is reached from `from` through prerequisites already
