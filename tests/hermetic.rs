@@ -907,6 +907,32 @@ fn recipe_shell_making_the_target_directory_works() {
     assert!(p.exists("out/deep/x"));
 }
 
+/// In audit mode `$(shell)` is refused nothing, as with make, but the writes
+/// enforce mode would refuse are said, at parse time and in recipes alike.
+#[test]
+fn audit_says_which_shell_writes_enforce_would_refuse() {
+    let p = project_with_makefile(
+        "X := $(shell echo parse > plog; echo ok)\n\
+         out/a:\n\t@echo \"X=$(X) r=[$(shell echo r > rlog && echo wrote)] t=[$(shell echo t > $$TMPDIR/t && echo tmp)]\"; touch $@\n",
+    );
+    let r = p.run(&["--sandbox=audit", "out/a"]);
+    r.succeeded();
+    assert!(r.stdout.contains("X=ok r=[wrote] t=[tmp]"), "{}", r.text());
+    assert!(p.exists("plog") && p.exists("rlog"));
+    for line in [
+        "Makefile:1: warning: $(shell) may not create 'plog' under --sandbox=enforce (it may write only under $TMPDIR)",
+        "Makefile:3: warning: $(shell) may not create 'rlog' under --sandbox=enforce (it may write only under $TMPDIR)",
+    ] {
+        assert!(r.stderr.contains(line), "{line}\n{}", r.text());
+    }
+    assert_eq!(
+        r.stderr.matches("warning: $(shell)").count(),
+        2,
+        "{}",
+        r.text()
+    );
+}
+
 /// `$(shell)` while makefiles are read: it reads the project and writes its
 /// own TMPDIR. A write elsewhere is refused, and said at the line of the
 /// `$(shell)` (a configuration probe would otherwise just find the feature

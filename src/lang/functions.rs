@@ -680,15 +680,25 @@ pub mod shell_command {
         };
         // Never silently: a probe that could not write its test file
         // changes what the makefile concludes.
-        for what in watch.map(|w| w.refused()).unwrap_or_default() {
+        if let Some(watch) = watch {
             let at = match &db.loc {
                 Some(loc) => loc.to_string(),
                 None => PROG.to_string(),
             };
-            eprintln!(
-                "{}: warning: $(shell) could not {} (denied by sandbox: $(shell) may write only under $TMPDIR)",
-                at, what
-            );
+            let enforced = watch.enforced;
+            for what in watch.refused() {
+                if enforced {
+                    eprintln!(
+                        "{}: warning: $(shell) could not {} (denied by sandbox: $(shell) may write only under $TMPDIR)",
+                        at, what
+                    );
+                } else {
+                    eprintln!(
+                        "{}: warning: $(shell) may not {} under --sandbox=enforce (it may write only under $TMPDIR)",
+                        at, what
+                    );
+                }
+            }
         }
         db.shell_status = Some(status);
         db.globals.set(

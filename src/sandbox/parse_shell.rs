@@ -1,6 +1,7 @@
 //! `$(shell ...)` while makefiles are read (and in recipe expansion): it may
 //! read what the system preset and the project hold, and write only a private
-//! temporary directory. The driver says once per run which mode applies; the
+//! temporary directory. In audit mode nothing is refused, but the writes
+//! enforce mode would refuse are said all the same. The driver says once per run which mode applies; the
 //! sandbox itself is built at the first `$(shell)`, so a makefile without one
 //! (the common no-op build) pays nothing for it.
 //!
@@ -33,14 +34,18 @@ struct ParseShell {
 /// One `$(shell)` being watched: [`Watch::refused`] after it ended.
 pub struct Watch {
     observation: StepObservation,
+    /// Landlock refused the writes (enforce mode); otherwise they happened
+    /// and only enforce mode would refuse them (audit).
+    pub enforced: bool,
     writable: Arc<Vec<PathBuf>>,
     /// Keeps the supervisor alive until the shell was judged.
     _observer: Arc<Observer>,
 }
 
 impl Watch {
-    /// What the shell tried to write and the sandbox refused, one phrase
-    /// per path and operation (`create 'conftest.c'`), sorted.
+    /// What the shell tried to write outside what the sandbox allows (and
+    /// so was refused, if `enforced`), one phrase per path and operation
+    /// (`create 'conftest.c'`), sorted.
     pub fn refused(self) -> Vec<String> {
         let acc = self.observation.finish(Duration::ZERO);
         let root = std::env::current_dir().unwrap_or_default();
@@ -104,10 +109,10 @@ enum State {
 
 static STATE: Mutex<State> = Mutex::new(State::Unsandboxed);
 
-/// Say which sandbox `$(shell)` gets in this run (none when `mode` does not
-/// enforce).
+/// Say which sandbox `$(shell)` gets in this run (none with the sandbox off;
+/// in audit mode, no Landlock but the same TMPDIR and watch).
 pub fn configure(mode: Mode) {
-    let state = if mode.enforces() {
+    let state = if mode.enforces() || mode == Mode::Audit {
         State::Pending(mode)
     } else {
         State::Unsandboxed
@@ -132,7 +137,8 @@ fn build(mode: Mode) -> Option<ParseShell> {
         .filter(|e| e.rights.contains(Rights::WRITE) || e.rights.contains(Rights::CREATE))
         .map(|e| normalize(&e.path))
         .collect();
-    let observer = match (prepared.enforced(), std::env::current_dir()) {
+    let watched = prepared.enforced() || mode == Mode::Audit;
+    let observer = match (watched, std::env::current_dir()) {
         (true, Ok(here)) => Observer::routing(&here, Routed::Writes).ok().map(Arc::new),
         _ => None,
     };
@@ -164,6 +170,7 @@ pub fn install(cmd: &mut Command) -> Option<Watch> {
             let observation = o.prepare_step(&[]).ok()?;
             Some(Watch {
                 observation,
+                enforced: p.prepared.enforced(),
                 writable: p.writable.clone(),
                 _observer: o.clone(),
             })
