@@ -907,6 +907,33 @@ fn recipe_shell_making_the_target_directory_works() {
     assert!(p.exists("out/deep/x"));
 }
 
+/// The target directories hbuild makes before a step are out of sight of
+/// its recipe's `$(wildcard)` and `$(realpath)` while it is expanded, as
+/// under make, which makes none: git's `$(if $(wildcard $(@D)),,@echo
+/// MKDIR -p $(@D); $(shell mkdir -p $(@D)))` prints its line as with make.
+#[test]
+fn target_directories_made_for_a_step_are_unseen_by_its_expansion() {
+    let p = project_with_makefile(
+        "out/deep/x: src/in.txt\n\
+         \t$(if $(wildcard $(@D)),,@echo MKDIR -p $(@D); $(shell mkdir -p $(@D)))\n\
+         \t@echo \"seen=[$(wildcard out/deep) $(realpath out/deep)] src=[$(wildcard src)]\"\n\
+         \tcp $< $@\n",
+    );
+    for mode in ["enforce", "audit"] {
+        let _ = fs::remove_dir_all(p.path("out/deep"));
+        let r = p.run(&[&format!("--sandbox={mode}"), "out/deep/x"]);
+        r.succeeded();
+        assert!(r.stdout.contains("MKDIR -p out/deep\n"), "{}", r.text());
+        assert!(r.stdout.contains("seen=[ ] src=[src]\n"), "{}", r.text());
+        assert!(!r.stderr.contains("warning"), "{}", r.text());
+        assert!(p.exists("out/deep/x"));
+    }
+    // Once there, it is seen: nothing to make.
+    fs::remove_file(p.path("out/deep/x")).unwrap();
+    let r = p.run(&["out/deep/x"]);
+    assert!(!r.stdout.contains("MKDIR"), "{}", r.text());
+}
+
 /// In audit mode `$(shell)` is refused nothing, as with make, but the writes
 /// enforce mode would refuse are said, at parse time and in recipes alike.
 #[test]

@@ -105,12 +105,20 @@ impl Drop for TargetDirs {
 /// when the sandbox is on (audit runs the build enforce runs): before its
 /// recipe is expanded, so a `$(shell mkdir -p $(@D))` in it (which runs
 /// under the read-only sandbox of `$(shell)`) finds them made, as the step
-/// itself does.
+/// itself does. Its `$(wildcard)` does not see them meanwhile
+/// (`Database::unmade_dirs`): make would not have made them.
 pub fn make_target_dirs(db: &Database, sandboxed: bool, targets: &[String]) -> TargetDirs {
     if !sandboxed {
         return TargetDirs::default();
     }
     TargetDirs(create_target_dirs(&file_targets(db, targets)))
+}
+
+impl TargetDirs {
+    /// The directories made, outermost first.
+    pub fn made(&self) -> &[PathBuf] {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for StepGuard {

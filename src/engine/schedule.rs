@@ -1012,11 +1012,18 @@ impl<'a> Scheduler<'a> {
         let touch_only = self.honour_modes
             && self.opts.touch
             && !recipe.lines.iter().any(|l| recipe::raw_recursive(&l.text));
+        // The directories made for the targets stay out of sight of the
+        // expansion's `$(wildcard)`, as make has made none.
+        self.db.unmade_dirs = made_dirs
+            .as_ref()
+            .map(|d| d.made().to_vec())
+            .unwrap_or_default();
         let expanded = if touch_only {
             Ok(Vec::new())
         } else {
             recipe::expand(self.db, &recipe, &scope, self.db.specials.one_shell)
         };
+        self.db.unmade_dirs.clear();
         let lines = match expanded {
             Ok(l) => l,
             Err(e) => {

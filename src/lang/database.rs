@@ -132,6 +132,11 @@ pub struct Database {
     /// Output of `$(info)`, `$(warning)` etc. goes straight to stdout/stderr;
     /// this counts `$(shell)` exit status for `.SHELLSTATUS`.
     pub shell_status: Option<i32>,
+    /// While a sandboxed step's recipe is expanded: the target directories
+    /// hbuild made for it just before (`engine::hermetic::make_target_dirs`).
+    /// `$(wildcard)` and `$(realpath)` do not find them, as under make,
+    /// which makes none (git's `$(if $(wildcard $(@D)),,...mkdir...)`).
+    pub unmade_dirs: Vec<std::path::PathBuf>,
     /// While reading the built-in pattern rules after the makefiles: a rule is
     /// only added when the makefiles did not define one with the same patterns.
     pub installing_defaults: bool,

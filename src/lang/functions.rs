@@ -343,16 +343,31 @@ fn join(_: &mut Database, args: &[String], _: &Scope) -> Result<String> {
     Ok(out.join(" "))
 }
 
-fn wildcard(_: &mut Database, args: &[String], _: &Scope) -> Result<String> {
+fn wildcard(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
     let mut out: Vec<String> = Vec::new();
     for pat in fields(&args[0]) {
         out.extend(globbing::glob(&globbing::expand_tilde(pat)));
     }
+    out.retain(|p| !unmade(db, std::path::Path::new(p)));
     Ok(out.join(" "))
 }
 
-fn realpath(_: &mut Database, args: &[String], _: &Scope) -> Result<String> {
+/// Whether `path` is (or is in) a directory hbuild made for the step whose
+/// recipe is being expanded (see `Database::unmade_dirs`).
+fn unmade(db: &Database, path: &std::path::Path) -> bool {
+    if db.unmade_dirs.is_empty() {
+        return false;
+    }
+    let path = crate::observe::normalize(&std::path::absolute(path).unwrap_or_default());
+    db.unmade_dirs.iter().any(|d| {
+        let d = crate::observe::normalize(&std::path::absolute(d).unwrap_or_default());
+        path.starts_with(d)
+    })
+}
+
+fn realpath(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {
     Ok(fields(&args[0])
+        .filter(|w| !unmade(db, std::path::Path::new(w)))
         .filter_map(|w| std::fs::canonicalize(w).ok())
         .map(|p| p.to_string_lossy().into_owned())
         .collect::<Vec<_>>()
