@@ -276,8 +276,8 @@ impl Guard {
         made_dirs: Option<TargetDirs>,
     ) -> Result<StepGuard, Fatal> {
         let recursive = step.lines.iter().any(|l| l.always);
-        // A phony prerequisite names no file to read.
-        // What it reaches through aggregates (`static: a b`) it may read too.
+        // A phony prerequisite names no file to read; what the step reaches
+        // through such aggregates (`static: a b`) it may read.
         let inputs: Vec<&String> = step
             .prereqs
             .iter()

@@ -142,7 +142,7 @@ pub struct Scheduler<'a> {
     pub graph: Graph,
     pub disk: StatCache,
     state: Vec<State>,
-    /// Advice meant once per run was given.
+    /// The advice meant once per run was given.
     advised: bool,
     /// The tool that generated the makefiles, once looked up.
     generated: Option<Option<&'static str>>,
@@ -998,15 +998,14 @@ impl<'a> Scheduler<'a> {
                 .iter()
                 .map(|s| self.graph.nodes[*s].path.to_string()),
         );
-        let made_dirs = (!self.dry()).then(|| {
-            // The build's guard knows the mode once it exists (the first
-            // step asks the options, and perhaps the environment).
-            let sandboxed = match &self.guard {
-                Some(g) => g.mode != crate::sandbox::Mode::Off,
-                None => hermetic::mode_of(self.opts) != crate::sandbox::Mode::Off,
-            };
-            hermetic::make_target_dirs(self.db, sandboxed, &targets)
-        });
+        // The build's guard knows the mode once it exists (the first step
+        // asks the options, and perhaps the environment).
+        let sandboxed = match &self.guard {
+            Some(g) => g.mode != crate::sandbox::Mode::Off,
+            None => hermetic::mode_of(self.opts) != crate::sandbox::Mode::Off,
+        };
+        let made_dirs =
+            (!self.dry()).then(|| hermetic::make_target_dirs(self.db, sandboxed, &targets));
         // `-t` touches without expanding the recipe unless a line of it is
         // recursive (then make expands it all, to run those lines).
         let touch_only = self.honour_modes
@@ -1015,9 +1014,11 @@ impl<'a> Scheduler<'a> {
         // The directories made for the targets stay out of sight of the
         // expansion's `$(wildcard)`, as make has made none.
         self.db.unmade_dirs = made_dirs
-            .as_ref()
-            .map(|d| d.made().to_vec())
-            .unwrap_or_default();
+            .iter()
+            .flat_map(|d| d.made())
+            .filter_map(|d| std::path::absolute(d).ok())
+            .map(|d| crate::observe::normalize(&d))
+            .collect();
         let expanded = if touch_only {
             Ok(Vec::new())
         } else {
@@ -1065,10 +1066,10 @@ impl<'a> Scheduler<'a> {
                 return;
             }
         };
-        let through = if hermetic::mode_of(self.opts) == crate::sandbox::Mode::Off {
-            Vec::new()
-        } else {
+        let through = if sandboxed {
             self.graph.through_aggregates(self.db, &mut self.disk, id)
+        } else {
+            Vec::new()
         };
         let n = &self.graph.nodes[id];
         let step = Step {
@@ -1260,8 +1261,7 @@ impl<'a> Scheduler<'a> {
         let generated = *self
             .generated
             .get_or_insert_with(|| crate::report::advice::generator(makefiles));
-        let first = !std::mem::replace(&mut self.advised, true);
-        let advice = crate::report::advice::for_failure(&failed, generated, first);
+        let advice = crate::report::advice::for_failure(&failed, generated, &mut self.advised);
         for line in advice {
             job.capture.say_err(&format!("{}: {}", prog, line));
         }

@@ -158,23 +158,25 @@ impl Graph {
         id: NodeId,
     ) -> Vec<String> {
         let direct: Vec<NodeId> = self.nodes[id].deps.iter().map(|e| e.node).collect();
-        let mut out: Vec<String> = Vec::new();
+        let mut gathered = Vec::new();
         for n in direct {
             let _ = self.prepare(db, disk, n);
             if self.is_aggregate(disk, n) {
-                out.extend(self.gathered_by(db, disk, n).iter().cloned());
+                gathered.push(self.gathered_by(db, disk, n));
             }
         }
-        if !out.is_empty() {
-            let direct: std::collections::HashSet<&str> = self.nodes[id]
-                .deps
-                .iter()
-                .map(|e| &*self.nodes[e.node].path)
-                .collect();
-            let mut seen = std::collections::HashSet::new();
-            out.retain(|p| !direct.contains(p.as_str()) && seen.insert(p.clone()));
-        }
-        out
+        // Each file once, and none that is a direct prerequisite.
+        let mut seen: std::collections::HashSet<&str> = self.nodes[id]
+            .deps
+            .iter()
+            .map(|e| &*self.nodes[e.node].path)
+            .collect();
+        gathered
+            .iter()
+            .flat_map(|g| g.iter())
+            .filter(|p| seen.insert(p.as_str()))
+            .cloned()
+            .collect()
     }
 
     /// Phony, or without recipe and file: counts as remade every time.

@@ -133,7 +133,8 @@ pub struct Database {
     /// this counts `$(shell)` exit status for `.SHELLSTATUS`.
     pub shell_status: Option<i32>,
     /// While a sandboxed step's recipe is expanded: the target directories
-    /// hbuild made for it just before (`engine::hermetic::make_target_dirs`).
+    /// hbuild made for it just before (`engine::hermetic::make_target_dirs`),
+    /// absolute and normalised.
     /// `$(wildcard)` and `$(realpath)` do not find them, as under make,
     /// which makes none (git's `$(if $(wildcard $(@D)),,...mkdir...)`).
     pub unmade_dirs: Vec<std::path::PathBuf>,

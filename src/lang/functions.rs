@@ -359,10 +359,7 @@ fn unmade(db: &Database, path: &std::path::Path) -> bool {
         return false;
     }
     let path = crate::observe::normalize(&std::path::absolute(path).unwrap_or_default());
-    db.unmade_dirs.iter().any(|d| {
-        let d = crate::observe::normalize(&std::path::absolute(d).unwrap_or_default());
-        path.starts_with(d)
-    })
+    db.unmade_dirs.iter().any(|d| path.starts_with(d))
 }
 
 fn realpath(db: &mut Database, args: &[String], _: &Scope) -> Result<String> {

@@ -19,14 +19,14 @@ pub struct FailedStep<'a> {
 
 /// Advice for one failed step, one line each (without the `hbuild: `
 /// prefix). `generated`: the tool that generated the makefiles (then only
-/// the way around them helps); `first`: the first failed step of the run,
-/// which also gets the advice meant once.
-pub fn for_failure(step: &FailedStep, generated: Option<&str>, first: bool) -> Vec<String> {
+/// the way around them helps). `given`: the advice meant once per run was
+/// given; set when this step gets it.
+pub fn for_failure(step: &FailedStep, generated: Option<&str>, given: &mut bool) -> Vec<String> {
     if let Some(tool) = generated {
-        return if first {
-            vec![for_generated(tool)]
-        } else {
+        return if std::mem::replace(given, true) {
             Vec::new()
+        } else {
+            vec![for_generated(tool)]
         };
     }
     let mut out = for_step(step);
@@ -34,7 +34,7 @@ pub fn for_failure(step: &FailedStep, generated: Option<&str>, first: bool) -> V
         .violations
         .iter()
         .any(|v| matches!(v.kind, Kind::Read | Kind::Exec | Kind::List));
-    if first && reads {
+    if reads && !std::mem::replace(given, true) {
         out.push(
             "to find every undeclared input at once: 'hbuild --sandbox=audit --fix-deps=deps.mk', then 'include deps.mk' in the makefile"
                 .to_string(),
@@ -190,22 +190,28 @@ mod tests {
     fn generated_makefiles_get_the_way_around_them_once() {
         let v = [created("x.c.o.d")];
         let step = object("x.c.o", &["cc -MD -MF x.c.o.d -c x.c -o x.c.o"], &v);
-        let first = for_failure(&step, Some("CMake"), true);
+        let mut given = false;
+        let first = for_failure(&step, Some("CMake"), &mut given);
         assert_eq!(first.len(), 1, "{first:?}");
         assert!(first[0].contains("MAKEFILES=deps.mk"), "{first:?}");
         assert!(first[0].contains("CMAKE_RULE_MESSAGES"), "{first:?}");
-        assert!(for_failure(&step, Some("CMake"), false).is_empty());
-        let auto = for_failure(&step, Some("automake"), true);
+        assert!(for_failure(&step, Some("CMake"), &mut given).is_empty());
+        let auto = for_failure(&step, Some("automake"), &mut false);
         assert!(!auto[0].contains("CMAKE"), "{auto:?}");
     }
 
     #[test]
     fn the_first_undeclared_read_points_to_the_audit() {
+        // A failure without reads comes first: the advice waits for a read.
+        let w = [created("side.txt")];
+        let writes = object("main.o", &["cc -c main.c; touch side.txt"], &w);
+        let mut given = false;
+        assert!(for_failure(&writes, None, &mut given).is_empty());
         let v = [found(Kind::Read, "a.h")];
         let step = object("main.o", &["cc -c main.c"], &v);
-        let first = for_failure(&step, None, true);
+        let first = for_failure(&step, None, &mut given);
         assert!(first[0].contains("--fix-deps=deps.mk"), "{first:?}");
-        assert!(for_failure(&step, None, false).is_empty());
+        assert!(for_failure(&step, None, &mut given).is_empty());
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `$(shell ...)` while makefiles are read (and in recipe expansion): it may
 //! read what the system preset and the project hold, and write only a private
 //! temporary directory. In audit mode nothing is refused, but the writes
-//! enforce mode would refuse are said all the same. The driver says once per run which mode applies; the
-//! sandbox itself is built at the first `$(shell)`, so a makefile without one
-//! (the common no-op build) pays nothing for it.
+//! enforce mode would refuse are said all the same. The driver says once per
+//! run which mode applies; the sandbox itself is built at the first
+//! `$(shell)`, so a makefile without one (the common no-op build) pays
+//! nothing for it.
 //!
 //! A refused write would otherwise pass unnoticed: a configuration probe
 //! that compiles a test file in the current directory just finds the

@@ -9,29 +9,10 @@ use super::rights::Rights;
 use crate::diag::{Fatal, Loc};
 use std::path::PathBuf;
 
-/// The words of a `.UNVEIL` value: split at blanks, except a blank after a
-/// backslash, which belongs to the word (`r:in\ dir/a\ b.txt`).
+/// The words of a `.UNVEIL` value: split as a list of prerequisites is, at
+/// blanks except one after a backslash (`r:in\ dir/a\ b.txt`).
 pub fn split_words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if matches!(chars.peek(), Some(' ' | '\t')) => {
-                word.push(chars.next().expect("peeked"));
-            }
-            ' ' | '\t' | '\n' => {
-                if !word.is_empty() {
-                    out.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
-        }
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
+    crate::lang::eval::name_words(text)
 }
 
 /// What one `.UNVEIL` word asks for.
