@@ -6,7 +6,7 @@ use crate::lang::text::Pattern;
 use crate::ui::debug;
 
 impl Scheduler<'_> {
-    pub(super) fn is_precious(&self, name: &str) -> bool {
+    fn is_precious(&self, name: &str) -> bool {
         self.db
             .specials
             .precious

@@ -88,7 +88,7 @@ impl Scheduler<'_> {
         }
     }
 
-    pub(super) fn silent_line(&self, id: NodeId, line: &CommandLine) -> bool {
+    fn silent_line(&self, id: NodeId, line: &CommandLine) -> bool {
         if self.opts.trace || (self.honour_modes && self.opts.dry_run) {
             return false;
         }
@@ -157,14 +157,14 @@ impl Scheduler<'_> {
 
     /// A sub-make line under `-Otarget` or `-Oline`: it syncs its own
     /// output, so the job does not capture it.
-    pub(super) fn syncs_itself(&self, line: &CommandLine) -> bool {
+    fn syncs_itself(&self, line: &CommandLine) -> bool {
         line.always && matches!(self.sync, Sync::Target | Sync::Line)
     }
 
     /// The process for command `line` of job `j`: its output goes to the
     /// job's capture unless the line [syncs itself](Self::syncs_itself);
     /// sub-makes inherit the jobserver.
-    pub(super) fn invocation(&mut self, j: usize, line: &CommandLine) -> Invocation {
+    fn invocation(&mut self, j: usize, line: &CommandLine) -> Invocation {
         let inherit = if line.always {
             self.tokens().inherit_fds()
         } else {

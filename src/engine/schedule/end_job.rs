@@ -132,7 +132,7 @@ impl Scheduler<'_> {
 /// recursive lines, never when every line is recursive (even an empty `+@`);
 /// otherwise once when the last line is a recursive command that really runs
 /// or when every line is empty, twice else.
-pub(super) fn touch_count(lines: &[CommandLine]) -> usize {
+fn touch_count(lines: &[CommandLine]) -> usize {
     if !lines.iter().any(|l| l.always) {
         return 1;
     }

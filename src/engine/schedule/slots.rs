@@ -69,7 +69,7 @@ impl Scheduler<'_> {
 
     /// The `-jN --jobserver-auth=R,W` words (`-j` alone when unlimited) that
     /// `MAKEFLAGS` tells sub-makes; `None` when it tells them nothing.
-    pub(super) fn jobs_words(&mut self) -> Option<String> {
+    fn jobs_words(&mut self) -> Option<String> {
         let unlimited = self.opts.jobs.is_none();
         match self.tokens().auth() {
             Some((auth, n)) => {
@@ -83,7 +83,7 @@ impl Scheduler<'_> {
 
     /// Once the job slots are set up, `$(MAKEFLAGS)` and `$(MFLAGS)` in
     /// recipes name the jobserver too, as the environment does.
-    pub(super) fn show_jobserver_in_makeflags(&mut self) {
+    fn show_jobserver_in_makeflags(&mut self) {
         let Some(jobs) = self.jobs_words() else {
             return;
         };
@@ -114,7 +114,7 @@ impl Scheduler<'_> {
 }
 
 /// The one-minute load average, as `-l` compares it.
-pub(super) fn load_average() -> Option<f64> {
+fn load_average() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     text.split_whitespace().next()?.parse().ok()
 }

@@ -13,7 +13,7 @@ use crate::report::build_report;
 use std::sync::Arc;
 
 impl Scheduler<'_> {
-    pub(super) fn scope_for(&self, id: NodeId, newer: &[String]) -> crate::lang::vars::Scope {
+    fn scope_for(&self, id: NodeId, newer: &[String]) -> crate::lang::vars::Scope {
         self.graph.recipe_scope(self.db, id, newer)
     }
 
@@ -204,7 +204,7 @@ impl Scheduler<'_> {
     }
 
     /// Set up the sandbox of a step (the build's guard on first use).
-    pub(super) fn step_guard(
+    fn step_guard(
         &mut self,
         scope: &crate::lang::vars::Scope,
         step: &Step,
@@ -221,7 +221,7 @@ impl Scheduler<'_> {
     /// The step's environment, as the same `Arc` as the previous step's when
     /// it is equal (the usual case): the spawner keeps the C strings it made
     /// for that `Arc` and reuses them.
-    pub(super) fn shared_env(&mut self, env: Vec<(String, String)>) -> Arc<Vec<(String, String)>> {
+    fn shared_env(&mut self, env: Vec<(String, String)>) -> Arc<Vec<(String, String)>> {
         match &self.last_env {
             Some(prev) if **prev == env => prev.clone(),
             _ => {
@@ -235,7 +235,7 @@ impl Scheduler<'_> {
 
 /// make runs recipes with its `SHELL` variable but, unless the makefile
 /// exports `SHELL`, gives them the `SHELL` of its own environment.
-pub(super) fn with_original_shell(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+fn with_original_shell(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
     if !env.iter().any(|(k, _)| k == "SHELL") {
         if let Ok(shell) = std::env::var("SHELL") {
             env.push(("SHELL".into(), shell));

@@ -105,7 +105,7 @@ impl Scheduler<'_> {
 
     /// One pass over the prerequisites of `id` (see [`Pass`]), in order,
     /// recording in `scan` what it found.
-    pub(super) fn update_deps(&mut self, id: NodeId, pass: Pass, scan: &mut DepScan) {
+    fn update_deps(&mut self, id: NodeId, pass: Pass, scan: &mut DepScan) {
         let mut i = 0;
         while i < self.graph.nodes[id].deps.len() {
             let dep = self.graph.nodes[id].deps[i].node;
@@ -174,7 +174,7 @@ impl Scheduler<'_> {
     /// make's first look at an intermediate prerequisite `dep` of `parent`:
     /// its own prerequisites are brought up to date (intermediate ones looked
     /// through in turn), not the file itself. `Done` means they all are.
-    pub(super) fn look_through(&mut self, dep: NodeId, parent: NodeId) -> Progress {
+    fn look_through(&mut self, dep: NodeId, parent: NodeId) -> Progress {
         if self.still_pending(dep) {
             return Progress::Pending;
         }
@@ -199,7 +199,7 @@ impl Scheduler<'_> {
 
     /// Was `id` found pending, with nothing it visits finished since and no
     /// job slot it could now take? Then walking it again would change nothing.
-    pub(super) fn still_pending(&mut self, id: NodeId) -> bool {
+    fn still_pending(&mut self, id: NodeId) -> bool {
         if !self.walk.is_clean(id) {
             return false;
         }
@@ -212,7 +212,7 @@ impl Scheduler<'_> {
     }
 
     /// Mark `id` as pending until something it visits changes.
-    pub(super) fn remember_pending(&mut self, id: NodeId, waits_slot: bool) {
+    fn remember_pending(&mut self, id: NodeId, waits_slot: bool) {
         let state = &self.state;
         let deps = self.graph.nodes[id]
             .deps
@@ -228,7 +228,7 @@ impl Scheduler<'_> {
     }
 
     /// `finish` for a node whose file time was just read (nothing ran).
-    pub(super) fn finish_with(&mut self, id: NodeId, outcome: Outcome, mtime: MTime) {
+    fn finish_with(&mut self, id: NodeId, outcome: Outcome, mtime: MTime) {
         self.grow();
         if let Some(t) = mtime.filter(|&t| t != NEWEST && t != OLDEST) {
             clock_skew::check(&self.graph.nodes[id].name, t);
@@ -286,7 +286,7 @@ impl Scheduler<'_> {
 
     /// `decide`'s answer without building its inputs, for the usual case
     /// of an existing target that no prerequisite is newer than.
-    pub(super) fn surely_up_to_date(&self, id: NodeId, facts: &TargetFacts) -> bool {
+    fn surely_up_to_date(&self, id: NodeId, facts: &TargetFacts) -> bool {
         if facts.old_file {
             return true;
         }
@@ -304,7 +304,7 @@ impl Scheduler<'_> {
         })
     }
 
-    pub(super) fn dep_states(&self, id: NodeId) -> Vec<DepState<'_>> {
+    fn dep_states(&self, id: NodeId) -> Vec<DepState<'_>> {
         self.graph.nodes[id]
             .deps
             .iter()
@@ -325,7 +325,7 @@ impl Scheduler<'_> {
             .collect()
     }
 
-    pub(super) fn decide_and_start(&mut self, id: NodeId, parent: Option<NodeId>) -> Progress {
+    fn decide_and_start(&mut self, id: NodeId, parent: Option<NodeId>) -> Progress {
         let n = &self.graph.nodes[id];
         let mtime = self.disk.examine(&n.path);
         if !n.has_rule && n.recipe.is_none() && n.deps.is_empty() && !n.phony {
@@ -423,7 +423,7 @@ impl Scheduler<'_> {
 
     /// A missing intermediate file is not made when nothing it is made from is
     /// newer than the target that needs it.
-    pub(super) fn skip_intermediate(&mut self, id: NodeId, mtime: MTime) -> bool {
+    fn skip_intermediate(&mut self, id: NodeId, mtime: MTime) -> bool {
         if mtime.is_some() || self.opts.always_make {
             return false;
         }

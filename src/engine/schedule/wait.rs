@@ -106,7 +106,7 @@ impl Scheduler<'_> {
     }
 
     /// Handle one finished process.
-    pub(super) fn reap(&mut self, status: WaitStatus) {
+    fn reap(&mut self, status: WaitStatus) {
         let (pid, what) = match status {
             WaitStatus::Exited(pid, 0) => (pid, None),
             WaitStatus::Exited(pid, code) => (pid, Some(format!("Error {}", code))),
@@ -167,12 +167,7 @@ impl Scheduler<'_> {
 
     /// `-q`: a recursive command that exits with 1 (and whose errors are
     /// not ignored) says its target is out of date, as a sub-make's `-q` does.
-    pub(super) fn answers_out_of_date(
-        &self,
-        j: usize,
-        line: &CommandLine,
-        status: WaitStatus,
-    ) -> bool {
+    fn answers_out_of_date(&self, j: usize, line: &CommandLine, status: WaitStatus) -> bool {
         self.question()
             && matches!(status, WaitStatus::Exited(_, 1))
             && !self.ignores_errors(self.jobs[j].step.node, line)
@@ -193,7 +188,7 @@ pub(super) fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
 }
 
 /// The description of a signal, as `strsignal` gives it.
-pub(super) fn signal_text(sig: i32) -> String {
+fn signal_text(sig: i32) -> String {
     // SAFETY: strsignal returns a pointer to a static or thread-local string.
     unsafe {
         let p = libc::strsignal(sig);
