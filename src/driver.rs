@@ -452,7 +452,10 @@ fn read_all(
     for name in crate::lang::text::words(&extra) {
         db.optional_makefiles
             .push(crate::lang::names::strip_dot_slash(name).to_string());
-        db.read_makefile(name)?;
+        db.reading_makefiles_var = true;
+        let read = db.read_makefile(name);
+        db.reading_makefiles_var = false;
+        read?;
     }
     if opts.makefiles.is_empty() {
         for name in DEFAULT_MAKEFILES {

@@ -309,9 +309,10 @@ fn fix_deps_loop_makes_the_build_hermetic() {
     );
     let deps = p.read("deps.mk").expect("deps.mk written");
     for line in [
-        "build/main.o: gen/version.h include/shapes.h include/text.h\n",
-        "build/shapes.o: include/common.h include/shapes.h\n",
-        "build/text.o: gen/version.h include/text.h\n",
+        // The compiles name `$<`: declared out of its way.
+        "build/main.o: .EXTRA_PREREQS += gen/version.h include/shapes.h include/text.h\n",
+        "build/shapes.o: .EXTRA_PREREQS += include/common.h include/shapes.h\n",
+        "build/text.o: .EXTRA_PREREQS += gen/version.h include/text.h\n",
     ] {
         assert!(deps.contains(line), "want {line:?} in:\n{deps}");
     }
@@ -1011,4 +1012,61 @@ fn all_tests_as_unprivileged_user() {
         out.contains("fix_deps_loop_makes_the_build_hermetic ... ok"),
         "{out}"
     );
+}
+
+/// `| out` says a step needs the directory, not its files: a file another
+/// rule makes there is an undeclared input (refused in enforce mode, a race
+/// in audit), while files read under a normal directory prerequisite are
+/// declared and only noted (a change to one does not make the directory
+/// newer).
+#[test]
+fn an_order_only_directory_opens_no_files() {
+    let p = project("fixloop");
+    let makefile = "all: out/b.txt out/c.txt\nout/a.txt: | out\n\techo a > $@\nout/b.txt: | out\n\tcat out/a.txt > $@\nout/c.txt: src | out\n\tcat src/x.h > $@\nout:\n\tmkdir $@\n";
+    p.write("Makefile", makefile);
+    p.write("src/x.h", "x\n");
+    let r = p.run(&["--sandbox=audit", "-j1", "out/a.txt", "all"]);
+    assert_eq!(r.status, "exit 1", "{}", r.text());
+    assert!(
+        r.stdout
+            .contains("undeclared input made by rule 'out/a.txt': out/a.txt (can race under -j)"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.stdout.contains(
+            "read under directory prerequisite src: src/x.h (a change to its content does not make src newer)"
+        ),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.stdout.contains("1 of 4 steps not hermetic"),
+        "{}",
+        r.text()
+    );
+    std::fs::remove_dir_all(p.path("out")).unwrap();
+    p.run(&["-j1", "out/a.txt", "all"]).failed_with(
+        "[Makefile:5: out/b.txt] read undeclared file 'out/a.txt' (denied by sandbox)",
+    );
+    let r = p.run(&["--explain-sandbox", "out/b.txt"]);
+    assert!(r.stdout.contains("l----"), "{}", r.text());
+}
+
+/// A recipe that uses `$<`: the fragment must not put its header first
+/// (`MAKEFILES=deps.mk` reads it before the makefile), so it declares
+/// through `.EXTRA_PREREQS`, and the command stays the same.
+#[test]
+fn the_fragment_keeps_the_first_prerequisite_first() {
+    let p = project("fixloop");
+    p.write("a.c", "c\n");
+    p.write("a.h", "h\n");
+    let makefile = "OBJS := a.o\n$(OBJS): %.o: %.c\n$(OBJS): %.o:\n\tcat $< a.h > $@\n";
+    let (_, deps) = audit_and_fix(&p, makefile);
+    assert!(deps.contains("a.o: .EXTRA_PREREQS += a.h"), "{deps}");
+    std::fs::remove_file(p.path("a.o")).unwrap();
+    let r = p.run_with_env(".", &[("MAKEFILES", "deps.mk")], &[]);
+    r.succeeded();
+    assert!(r.stdout.contains("cat a.c a.h > a.o"), "{}", r.text());
+    assert_eq!(p.read("a.o").as_deref(), Some("c\nh\n"));
 }

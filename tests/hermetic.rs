@@ -1057,3 +1057,17 @@ fn all_tests_as_unprivileged_user() {
         "{out}"
     );
 }
+
+/// A sub-make entered with `cd DIR && $(MAKE)` (redis's `cd ../deps`) may
+/// work in that directory, as one entered with `-C DIR` may.
+#[test]
+fn a_sub_make_after_cd_writes_its_own_directory() {
+    let p = project("tools");
+    for d in ["a", "b"] {
+        fs::create_dir_all(p.path(d)).unwrap();
+    }
+    p.write("a/Makefile", "all:\n\tcd ../b && $(MAKE) out\n");
+    p.write("b/Makefile", "out:\n\techo hi > out\n");
+    p.run_in("a", &[]).succeeded();
+    assert_eq!(p.read("b/out").as_deref(), Some("hi\n"));
+}

@@ -235,7 +235,7 @@ impl Guard {
         db: &mut Database,
         scope: &Scope,
         targets: &[String],
-        inputs: &[&String],
+        inputs: StepInputs,
         shell: &str,
         limits_only: bool,
         free: bool,
@@ -247,6 +247,12 @@ impl Guard {
                 .map(|p| PathBuf::from(member_file(p)))
                 .collect(),
             prereqs: inputs
+                .prereqs
+                .iter()
+                .map(|p| PathBuf::from(member_file(p)))
+                .collect(),
+            order_only: inputs
+                .order_only
                 .iter()
                 .map(|p| PathBuf::from(member_file(p)))
                 .collect(),
@@ -281,16 +287,31 @@ impl Guard {
         let inputs: Vec<&String> = step
             .prereqs
             .iter()
-            .chain(&step.order_only)
             .filter(|p| !db.specials.phony.contains(*p))
             .chain(&step.through)
+            .collect();
+        let order_only: Vec<&String> = step
+            .order_only
+            .iter()
+            .filter(|p| !db.specials.phony.contains(*p))
             .collect();
         let free = free_by_default(db, &step.targets);
         let targets = &file_targets(db, &step.targets);
         // With the sandbox off, only the limits matter, unless `--report`
         // describes the policy.
         let limits_only = self.mode == Mode::Off && build_report::active().is_none();
-        let mut policy = Self::policy_for(db, scope, targets, &inputs, shell, limits_only, free)?;
+        let mut policy = Self::policy_for(
+            db,
+            scope,
+            targets,
+            StepInputs {
+                prereqs: &inputs,
+                order_only: &order_only,
+            },
+            shell,
+            limits_only,
+            free,
+        )?;
         if recursive {
             // The sub-make reads its own makefiles and sandboxes its own steps:
             // this step gets the project, as the sub-make's steps will need it,
@@ -520,6 +541,13 @@ struct OwnFiles {
     fragment: Option<PathBuf>,
 }
 
+/// What a step reads, as the policy tells them apart: normal prerequisites
+/// (with what it reaches through aggregates) and order-only ones.
+pub struct StepInputs<'a> {
+    pub prereqs: &'a [&'a String],
+    pub order_only: &'a [&'a String],
+}
+
 fn own_files(opts: &Options) -> OwnFiles {
     use crate::report::recursive_audit;
     let mut own = OwnFiles::default();
@@ -570,7 +598,7 @@ fn quiet_paths(policy: &Policy) -> QuietPaths {
 }
 
 /// The directories the sub-makes of `step` run in (`-C DIR`, `-CDIR`,
-/// `--directory=DIR`, each relative to the one before), when they exist: a
+/// `--directory=DIR`, `cd DIR`, each relative to the one before), when they exist: a
 /// sub-make may work outside the project (`$(MAKE) -C ../out`), and the step
 /// that runs it needs that directory as it needs the project.
 fn sub_make_directories(step: &Step) -> Vec<PathBuf> {
@@ -585,7 +613,12 @@ fn sub_make_directories(step: &Step) -> Vec<PathBuf> {
         let mut moved = false;
         let mut it = words.iter();
         while let Some(w) = it.next() {
-            let arg = match w.as_str() {
+            let arg = match w.trim_start_matches('(') {
+                // `cd ../deps && $(MAKE)`, `(cd sub; $(MAKE))`.
+                "cd" => it
+                    .next()
+                    .map(|d| d.trim_end_matches([';', ')']))
+                    .filter(|d| !d.is_empty() && !d.starts_with('-')),
                 "-C" | "--directory" => it.next().map(String::as_str),
                 _ => w
                     .strip_prefix("--directory=")
@@ -710,14 +743,18 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
         }
         let mut targets = vec![n.path.to_string()];
         targets.extend(n.siblings.iter().map(|s| graph.nodes[*s].path.to_string()));
-        let mut inputs: Vec<String> = deps
-            .iter()
-            .filter(|d| !graph.nodes[d.node].phony)
-            .map(|d| graph.nodes[d.node].path.to_string())
-            .collect();
+        let files = |order_only: bool| -> Vec<String> {
+            deps.iter()
+                .filter(|d| !graph.nodes[d.node].phony && d.order_only == order_only)
+                .map(|d| graph.nodes[d.node].path.to_string())
+                .collect()
+        };
+        let mut inputs = files(false);
+        let order_only = files(true);
         inputs.extend(graph.through_aggregates(db, &mut disk, id));
         let n = &graph.nodes[id];
         let inputs: Vec<&String> = inputs.iter().collect();
+        let order_only: Vec<&String> = order_only.iter().collect();
         // As the step would see it, every normal prerequisite newer than
         // the target (`$?` of a missing target).
         let newer: Vec<String> = deps
@@ -741,7 +778,18 @@ pub fn explain(db: &mut Database, targets: &[String]) -> i32 {
                 .iter()
                 .any(|l| crate::engine::recipe::raw_recursive(&l.text))
         });
-        match Guard::policy_for(db, &scope, &targets, &inputs, &shell, false, free) {
+        match Guard::policy_for(
+            db,
+            &scope,
+            &targets,
+            StepInputs {
+                prereqs: &inputs,
+                order_only: &order_only,
+            },
+            &shell,
+            false,
+            free,
+        ) {
             Ok(policy) => {
                 let policy = if recursive {
                     let roots = crate::driver::project_roots();

@@ -117,6 +117,9 @@ pub struct Database {
     /// Makefiles read through `-include` (or `MAKEFILES`): failing to remake
     /// them is no error.
     pub optional_makefiles: Vec<String>,
+    /// A `MAKEFILES` file is being read: as in make, its rules (and those of
+    /// the files it includes) never make the default goal.
+    pub reading_makefiles_var: bool,
     /// Variables currently being expanded, to detect self-reference.
     pub expanding: Vec<String>,
     /// The makefile location being read or whose recipe is being expanded,

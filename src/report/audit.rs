@@ -36,7 +36,12 @@ pub struct TargetAudit {
     pub outputs: BTreeMap<PathBuf, Kind>,
     /// Declared prerequisites never read (informational).
     pub unused: BTreeSet<PathBuf>,
-    /// Its recipe names all the prerequisites (`$^`, `$+`, `$?`): the
+    /// Files read under a directory that is a normal prerequisite, with that
+    /// directory (informational): declared, but a change to their content
+    /// does not make the directory newer, so it does not rebuild the target.
+    #[serde(default)]
+    pub under_directory: BTreeMap<PathBuf, PathBuf>,
+    /// Its recipe names the prerequisites (`$^`, `$+`, `$?`, `$<`): the
     /// fragment then declares through `.EXTRA_PREREQS`, which stays out of
     /// them, so the recipe's commands do not change.
     pub uses_all_prereqs: bool,
@@ -100,9 +105,13 @@ pub struct StepFacts<'a> {
     pub phony: bool,
 }
 
-/// Whether recipe text refers to the list of all prerequisites.
+/// Whether recipe text refers to the prerequisites by position or as a list:
+/// `$<` too, since a prerequisite the fragment adds may come first (a
+/// `MAKEFILES` fragment is read before the makefile).
 fn names_all_prereqs(lines: &[&str]) -> bool {
-    let refs = ["$^", "$+", "$?", "$(^", "${^", "$(+", "${+", "$(?", "${?"];
+    let refs = [
+        "$^", "$+", "$?", "$<", "$(^", "${^", "$(+", "${+", "$(?", "${?", "$(<", "${<",
+    ];
     lines.iter().any(|l| refs.iter().any(|r| l.contains(r)))
 }
 
@@ -151,12 +160,22 @@ pub fn audit_step(
             a.order_only_read.insert(p.clone());
         }
     }
+    let declared: BTreeSet<PathBuf> = facts.prereqs.iter().map(|p| as_read(p)).collect();
     for p in facts.prereqs {
         // A directory prerequisite counts as used when anything beneath it was read.
         let key = as_read(p);
         let touched = |set: &BTreeSet<PathBuf>| set.iter().any(|r| r.starts_with(&key));
         if !touched(facts.reads) && !facts.used.iter().any(|set| touched(set)) {
             a.unused.insert(p.clone());
+        }
+        if facts.root.join(p).is_dir() {
+            let beneath = facts
+                .reads
+                .iter()
+                .filter(|r| **r != key && r.starts_with(&key) && !declared.contains(*r));
+            for r in beneath {
+                a.under_directory.insert(r.clone(), p.clone());
+            }
         }
     }
     a
@@ -169,7 +188,7 @@ pub fn render(audits: &[TargetAudit], recursive_steps: usize) -> String {
     let mut with_findings = 0;
     let (mut inputs, mut outputs, mut races, mut oo, mut unused) = (0, 0, 0, 0, 0);
     for a in audits {
-        if !a.has_findings() && a.unused.is_empty() {
+        if !a.has_findings() && a.unused.is_empty() && a.under_directory.is_empty() {
             continue;
         }
         if a.has_findings() {
@@ -227,6 +246,15 @@ pub fn render(audits: &[TargetAudit], recursive_steps: usize) -> String {
         for p in &a.unused {
             unused += 1;
             let _ = writeln!(out, "  declared prerequisite never read: {}", p.display());
+        }
+        for (p, dir) in &a.under_directory {
+            let _ = writeln!(
+                out,
+                "  read under directory prerequisite {}: {} (a change to its content does not make {} newer)",
+                dir.display(),
+                p.display(),
+                dir.display()
+            );
         }
     }
     // Steps that ran sub-makes are audited by those.
@@ -368,7 +396,7 @@ pub fn fix_fragment<'a>(audits: &'a [TargetAudit]) -> String {
         let list: Vec<&str> = ps.iter().map(String::as_str).collect();
         let _ = writeln!(
             out,
-            "# {}: its recipe uses $^ (or $+, $?), which these stay out of",
+            "# {}: its recipe names its prerequisites ($<, $^, $+ or $?), which these stay out of",
             t
         );
         let _ = writeln!(

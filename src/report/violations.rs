@@ -131,7 +131,7 @@ pub fn check_step(
         let (kind, right) = match op {
             Operation::Read | Operation::LinkFrom => (Kind::Read, Rights::READ),
             Operation::Exec => (Kind::Exec, Rights::EXEC),
-            Operation::List => (Kind::List, Rights::READ),
+            Operation::List => (Kind::List, Rights::LIST),
             Operation::Write => (Kind::Write, Rights::WRITE),
             Operation::Create => (Kind::Create, Rights::CREATE),
             Operation::Truncate => (Kind::Truncate, Rights::TRUNCATE),

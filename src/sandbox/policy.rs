@@ -73,8 +73,11 @@ pub struct Entry {
 pub struct StepDecl {
     /// Every target of the rule (grouped or multi-target rules included).
     pub targets: Vec<PathBuf>,
-    /// Normal and order-only prerequisites; a directory opens its subtree.
+    /// Normal prerequisites; a directory opens its subtree.
     pub prereqs: Vec<PathBuf>,
+    /// Order-only prerequisites: readable files, but a directory only to be
+    /// listed (`| obj` says the step needs it to exist, not its files).
+    pub order_only: Vec<PathBuf>,
     /// `.UNVEIL` words with the location of the assignment they came from.
     pub unveil: Vec<(String, Loc)>,
     /// `.STRICT`: no `system` preset, only the loader's `runtime`.
@@ -185,6 +188,18 @@ impl Policy {
         p.entries.extend(presets::entries(base).unwrap_or_default());
         for pre in &decl.prereqs {
             p.add(pre, Rights::RX, Origin::Prerequisite);
+        }
+        for pre in &decl.order_only {
+            if pre.is_dir() {
+                p.entries.push(Entry {
+                    path: pre.clone(),
+                    rights: Rights::LIST,
+                    origin: Origin::Prerequisite,
+                    note: Some(ORDER_ONLY_DIRECTORY_NOTE),
+                });
+            } else {
+                p.add(pre, Rights::RX, Origin::Prerequisite);
+            }
         }
         for t in &decl.targets {
             p.add_target(t);
@@ -408,6 +423,8 @@ const ANCESTOR_NOTE: &str =
 /// The rights of a target directory cover the files the step makes; the
 /// observer keeps the others to what the step declares (`Protected`).
 const DIRECTORY_NOTE: &str = "new files; files already there only as declared";
+/// An order-only directory is there to exist: its files are no inputs.
+const ORDER_ONLY_DIRECTORY_NOTE: &str = "order-only: listed, its files only as declared";
 
 /// The `--explain-sandbox` text: one line per path, then network, scopes,
 /// limits and TMPDIR.

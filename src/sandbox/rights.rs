@@ -10,8 +10,8 @@ pub struct Rights(u8);
 
 impl Rights {
     pub const NONE: Rights = Rights(0);
-    /// Read files and list directories.
-    pub const READ: Rights = Rights(1);
+    /// Read files and list directories (listing included: see `LIST`).
+    pub const READ: Rights = Rights(1 | 32);
     /// Write into existing files (and ioctl on devices).
     pub const WRITE: Rights = Rights(2);
     /// Execute files.
@@ -20,9 +20,12 @@ impl Rights {
     pub const CREATE: Rights = Rights(8);
     /// Truncate existing files (`>` redirection, `O_TRUNC`, `ftruncate`).
     pub const TRUNCATE: Rights = Rights(16);
+    /// List directories, read no file: an order-only directory prerequisite
+    /// (`| obj`), whose existence a step needs, not its files.
+    pub const LIST: Rights = Rights(32);
 
-    pub const RX: Rights = Rights(1 | 4);
-    pub const RW: Rights = Rights(1 | 2 | 16);
+    pub const RX: Rights = Rights::READ.union(Rights::EXEC);
+    pub const RW: Rights = Rights::READ.union(Rights::WRITE).union(Rights::TRUNCATE);
 
     pub const fn union(self, other: Rights) -> Rights {
         Rights(self.0 | other.0)
@@ -54,6 +57,8 @@ impl Rights {
             if is_dir {
                 a |= AccessFs::ReadDir;
             }
+        } else if self.contains(Rights::LIST) && is_dir {
+            a |= AccessFs::ReadDir;
         }
         if self.contains(Rights::WRITE) {
             // Connecting to a named UNIX socket is a kind of writing to it.
@@ -96,11 +101,24 @@ impl std::ops::BitOrAssign for Rights {
     }
 }
 
-/// Five columns, `rwxct`, with `-` for a missing right: `r-x--`, `rwxc-`.
+/// Five columns, `rwxct`, with `-` for a missing right: `r-x--`, `rwxc-`;
+/// `l----` for listing only.
 impl fmt::Display for Rights {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.contains(Rights::LIST) && !self.contains(Rights::READ) {
+            write!(f, "l")?;
+        } else {
+            write!(
+                f,
+                "{}",
+                if self.contains(Rights::READ) {
+                    'r'
+                } else {
+                    '-'
+                }
+            )?;
+        }
         let cols = [
-            (Rights::READ, 'r'),
             (Rights::WRITE, 'w'),
             (Rights::EXEC, 'x'),
             (Rights::CREATE, 'c'),
@@ -122,6 +140,15 @@ mod tests {
         assert_eq!(Rights::RX.to_string(), "r-x--");
         assert_eq!(Rights::RW.to_string(), "rw--t");
         assert_eq!((Rights::RX | Rights::CREATE).to_string(), "r-xc-");
+        assert_eq!(Rights::LIST.to_string(), "l----");
+        assert!(Rights::READ.contains(Rights::LIST));
+        assert!(!Rights::LIST.contains(Rights::READ));
+    }
+
+    #[test]
+    fn listing_is_reading_a_directory_only() {
+        assert_eq!(Rights::LIST.access_fs(true), AccessFs::ReadDir);
+        assert!(Rights::LIST.access_fs(false).is_empty());
     }
 
     #[test]

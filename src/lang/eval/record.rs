@@ -217,7 +217,7 @@ impl Database {
 
     /// Make the first ordinary target the default goal, unless one is set.
     fn note_default_goal(&mut self, target: &str) {
-        if target.starts_with('.') && !target.contains('/') {
+        if self.reading_makefiles_var || (target.starts_with('.') && !target.contains('/')) {
             return;
         }
         let unset = self
