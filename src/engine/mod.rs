@@ -269,6 +269,7 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
     // was being pursued (not later lines of jobs reaped meanwhile, nor work
     // another goal did for it).
     let mut started = vec![false; ids.len()];
+    let mut rewalked = false;
     loop {
         s.begin_pass();
         for (i, &g) in ids.iter().enumerate() {
@@ -289,9 +290,30 @@ fn run_goals(s: &mut Scheduler, ids: &[usize], messages: bool) {
                 }
             }
         }
-        if s.stop || reported.iter().all(|r| *r) || !s.running() {
+        if s.stop || reported.iter().all(|r| *r) {
             break;
         }
+        if !s.running() {
+            // A goal is pending with nothing running: the marks that spare
+            // re-walking unchanged sub-graphs missed a change (seen once, in
+            // busybox at -j2). Walk everything again; if that starts nothing
+            // either, say so rather than end the build as if it succeeded.
+            if rewalked {
+                for (&g, _) in ids.iter().zip(&reported).filter(|(_, r)| !**r) {
+                    errln!(
+                        "{}: *** internal error: '{}' was left unfinished.",
+                        prog(),
+                        s.graph.nodes[g].name
+                    );
+                }
+                s.failed = true;
+                break;
+            }
+            rewalked = true;
+            s.forget_walk_marks();
+            continue;
+        }
+        rewalked = false;
         s.settle_tokens();
         s.wait_one();
         // Goals finished by that job are reported on the next pass.

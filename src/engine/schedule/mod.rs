@@ -376,6 +376,13 @@ impl<'a> Scheduler<'a> {
         !self.jobs.is_empty()
     }
 
+    /// Forget what earlier passes found pending: the next pass walks every
+    /// pending node again (see `run_goals`).
+    pub fn forget_walk_marks(&mut self) {
+        self.walk = WalkMarks::default();
+        self.grow();
+    }
+
     /// A new pass over the goals, after a job ended (or the first one).
     pub fn begin_pass(&mut self) {
         self.blocked = false;
