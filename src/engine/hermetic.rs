@@ -618,7 +618,7 @@ fn sub_make_directories(step: &Step) -> Vec<PathBuf> {
                 "cd" => it
                     .next()
                     .map(|d| d.trim_end_matches([';', ')']))
-                    .filter(|d| !d.is_empty() && !d.starts_with('-')),
+                    .filter(|d| !d.is_empty() && !d.starts_with(['-', '&', '|'])),
                 "-C" | "--directory" => it.next().map(String::as_str),
                 _ => w
                     .strip_prefix("--directory=")

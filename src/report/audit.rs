@@ -160,7 +160,6 @@ pub fn audit_step(
             a.order_only_read.insert(p.clone());
         }
     }
-    let declared: BTreeSet<PathBuf> = facts.prereqs.iter().map(|p| as_read(p)).collect();
     for p in facts.prereqs {
         // A directory prerequisite counts as used when anything beneath it was read.
         let key = as_read(p);
@@ -168,12 +167,14 @@ pub fn audit_step(
         if !touched(facts.reads) && !facts.used.iter().any(|set| touched(set)) {
             a.unused.insert(p.clone());
         }
-        if facts.root.join(p).is_dir() {
-            let beneath = facts
-                .reads
-                .iter()
-                .filter(|r| **r != key && r.starts_with(&key) && !declared.contains(*r));
-            for r in beneath {
+        // A read beneath it makes it a directory: its files are not declared
+        // themselves unless another prerequisite names them.
+        let beneath = facts
+            .reads
+            .iter()
+            .filter(|r| **r != key && r.starts_with(&key));
+        for r in beneath {
+            if !facts.prereqs.iter().any(|q| as_read(q) == *r) {
                 a.under_directory.insert(r.clone(), p.clone());
             }
         }
